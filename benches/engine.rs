@@ -1,0 +1,26 @@
+//! Engine throughput on the base scenario, in paths per second.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dealsim::engine::{self, RunOptions};
+use dealsim::scenario::parse_scenario;
+
+fn base_scenario(c: &mut Criterion) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/base.toml");
+    let source = std::fs::read_to_string(path).expect("scenarios/base.toml ships with the crate");
+    let scenario = parse_scenario(path, &source, &[]).expect("the base scenario is valid");
+    let paths = 50_000;
+    let mut group = c.benchmark_group("engine");
+    group.throughput(Throughput::Elements(paths));
+    group.sample_size(10);
+    for threads in [1, 2] {
+        group.bench_function(format!("base/{threads}-threads"), |b| {
+            b.iter(|| engine::run(black_box(&scenario), RunOptions { paths, seed: 1, threads }, &|_| {}).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, base_scenario);
+criterion_main!(benches);

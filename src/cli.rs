@@ -1,0 +1,327 @@
+//! The command line: parses flags, loads the scenario, runs it, writes outputs, sets exit codes.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+use crate::engine::{self, RunOptions};
+use crate::output::{self, RunInfo};
+use crate::report;
+use crate::scenario::{Curve, Diagnostics, Override, Scalar, Scenario, parse_scenario};
+
+const EXAMPLES: &str = "Examples:
+  dealsim validate scenarios/base.toml
+  dealsim run scenarios/base.toml
+  dealsim run scenarios/base.toml --paths 1000000 --threads 2 --out output/base-1m
+  dealsim run scenarios/base.toml --set deals.apr-2026.revenue_shares.openai-to-microsoft.cap=50B
+  dealsim run scenarios/deal-structures.toml --seed 7 --set simulation.discount_rate=10%";
+
+/// Monte Carlo simulation of the financial terms of cloud and AI deals.
+#[derive(Debug, Parser)]
+#[command(name = "dealsim", version, about, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Simulate a scenario and write summary.csv, timeseries.csv and run.json.
+    #[command(after_help = EXAMPLES)]
+    Run(RunArgs),
+    /// Check a scenario and list its parties, deals and uncertain inputs, without simulating.
+    #[command(after_help = EXAMPLES)]
+    Validate(ScenarioArgs),
+}
+
+#[derive(Debug, Args)]
+struct ScenarioArgs {
+    /// The scenario file (TOML).
+    scenario: PathBuf,
+    /// Override one scalar by key path, e.g. deals.apr-2026.revenue_shares.openai-to-microsoft.cap=50B
+    /// (repeatable; the value is TOML, or a bare word such as 50B or 20%).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
+    overrides: Vec<Override>,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// Number of paths (default: [simulation].paths).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::scenario::MAX_PATHS))]
+    paths: Option<u64>,
+    /// Random seed (default: [simulation].seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Worker threads (default: every core). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Output directory (default: output/<scenario file stem>).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// A failure and the exit code it maps to: 2 for invalid input or usage, 1 for runtime failures.
+#[derive(Debug)]
+enum Failure {
+    Input(String),
+    Runtime(String),
+}
+
+impl Failure {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            Failure::Input(_) => ExitCode::from(2),
+            Failure::Runtime(_) => ExitCode::from(1),
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(&args),
+        Command::Validate(args) => validate(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            match &failure {
+                Failure::Input(message) => eprintln!("{message}"),
+                Failure::Runtime(message) => eprintln!("error: {message}"),
+            }
+            failure.exit_code()
+        }
+    }
+}
+
+/// The scenario, parsed and validated, with the hash of what defined it.
+struct Loaded {
+    scenario: Scenario,
+    hash: String,
+}
+
+fn load(args: &ScenarioArgs) -> Result<Loaded, Failure> {
+    let path = &args.scenario;
+    let source = std::fs::read_to_string(path)
+        .map_err(|error| Failure::Input(format!("error: cannot read scenario {}: {error}", path.display())))?;
+    let origin = path.display().to_string();
+    let scenario = parse_scenario(&origin, &source, &args.overrides).map_err(|diagnostics: Diagnostics| {
+        let count = diagnostics.0.len();
+        let noun = if count == 1 { "error" } else { "errors" };
+        Failure::Input(format!("{diagnostics}\n{origin}: {count} {noun}; nothing was simulated or written"))
+    })?;
+    let mut hasher = Sha256::new();
+    hasher.update(source.as_bytes());
+    for set in &args.overrides {
+        hasher.update(format!("\n--set {}={}", set.key, set.value).as_bytes());
+    }
+    let hash = hasher.finalize().iter().fold(String::new(), |mut text, byte| {
+        let _ = write!(text, "{byte:02x}");
+        text
+    });
+    Ok(Loaded { scenario, hash })
+}
+
+fn default_out(scenario: &Path) -> PathBuf {
+    let stem = scenario.file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
+    Path::new("output").join(stem)
+}
+
+fn run(args: &RunArgs) -> Result<(), Failure> {
+    let Loaded { scenario, hash } = load(&args.scenario)?;
+    let options = RunOptions {
+        paths: args.paths.unwrap_or(scenario.simulation.paths),
+        seed: args.seed.unwrap_or(scenario.simulation.seed),
+        threads: args.threads,
+    };
+    if !scenario.correlations.is_empty() {
+        eprintln!(
+            "warning: [[correlations]] are validated but not yet imposed on the draws; inputs are sampled independently"
+        );
+    }
+    let progress = Progress::new(options.paths);
+    let aggregates = engine::run(&scenario, options, &|done| progress.update(done))
+        .map_err(|error| Failure::Runtime(error.to_string()))?;
+    progress.finish();
+    let summary = report::summary_rows(&scenario, &aggregates);
+    let timeseries = report::timeseries_rows(&scenario, &aggregates);
+    let overrides = args.scenario.overrides.iter().map(|o| format!("{}={}", o.key, o.value)).collect();
+    let info = RunInfo::new(&scenario, &args.scenario.scenario, hash, overrides, &aggregates);
+    let runtime = |error: &dyn std::fmt::Display| Failure::Runtime(error.to_string());
+    let files = [
+        ("summary.csv", output::csv_bytes(&summary).map_err(|e| runtime(&e))?),
+        ("timeseries.csv", output::csv_bytes(&timeseries).map_err(|e| runtime(&e))?),
+        ("run.json", serde_json::to_vec_pretty(&info).map_err(|e| runtime(&e))?),
+    ];
+    let out = args.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario));
+    output::write_atomically(&out, &files)
+        .map_err(|error| Failure::Runtime(format!("cannot write results to {}: {error}", out.display())))?;
+    println!(
+        "{}: {} paths, seed {}, {} threads, {:.2} s ({:.0} paths/s)",
+        if scenario.name.is_empty() { "scenario" } else { &scenario.name },
+        aggregates.paths,
+        aggregates.seed,
+        aggregates.threads,
+        info.elapsed_seconds,
+        info.paths_per_second
+    );
+    print!("{}", output::key_figures_table(&summary));
+    println!("\nwrote {}", out.display());
+    Ok(())
+}
+
+/// A progress bar on stderr, shown only on a terminal and only once a run has taken a second.
+struct Progress {
+    bar: ProgressBar,
+    started: Instant,
+    shown: AtomicBool,
+    terminal: bool,
+}
+
+impl Progress {
+    fn new(paths: u64) -> Progress {
+        let bar = ProgressBar::with_draw_target(Some(paths), ProgressDrawTarget::hidden());
+        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} paths  {per_sec}  eta {eta}") {
+            bar.set_style(style);
+        }
+        Progress {
+            bar,
+            started: Instant::now(),
+            shown: AtomicBool::new(false),
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn update(&self, done: u64) {
+        if self.terminal && self.started.elapsed() > Duration::from_secs(1) && !self.shown.swap(true, Ordering::Relaxed)
+        {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        self.bar.set_position(done);
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn validate(args: &ScenarioArgs) -> Result<(), Failure> {
+    let Loaded { scenario, .. } = load(args)?;
+    print!("{}", describe_scenario(&scenario));
+    Ok(())
+}
+
+fn describe_scalar(scenario: &Scenario, value: Scalar) -> String {
+    match value {
+        Scalar::Const(value) => format!("{value}"),
+        Scalar::Input(id) => format!("<{}>", scenario.inputs[id].key),
+    }
+}
+
+fn describe_curve(scenario: &Scenario, curve: &Curve) -> String {
+    match curve {
+        Curve::Flat(value) => describe_scalar(scenario, *value),
+        Curve::Trajectory { start, end, half_life, .. } => format!(
+            "{} -> {} (half-life {half_life} y)",
+            describe_scalar(scenario, *start),
+            describe_scalar(scenario, *end)
+        ),
+        Curve::Schedule { dates, values, .. } => {
+            let steps: Vec<String> = dates
+                .iter()
+                .zip(values)
+                .map(|(date, value)| format!("{date}: {}", describe_scalar(scenario, *value)))
+                .collect();
+            format!("schedule {{{}}}", steps.join(", "))
+        }
+    }
+}
+
+/// The human summary `validate` prints: what the scenario simulates and what is uncertain.
+fn describe_scenario(scenario: &Scenario) -> String {
+    let grid = scenario.grid();
+    let party = |id: usize| scenario.parties[id].name.as_str();
+    let mut text = String::new();
+    let _ = writeln!(text, "scenario: {}", if scenario.name.is_empty() { "(unnamed)" } else { &scenario.name });
+    let _ = writeln!(
+        text,
+        "simulation: {} to {}, {} periods, {} paths, seed {}",
+        grid.label(0),
+        grid.horizon_label(),
+        grid.periods(),
+        scenario.simulation.paths,
+        scenario.simulation.seed
+    );
+    let _ = writeln!(text, "\nparties:");
+    for p in &scenario.parties {
+        let _ = writeln!(text, "  {} (discount rate {})", p.name, p.discount_rate);
+    }
+    let _ = writeln!(text, "\nstreams:");
+    for s in &scenario.streams {
+        let channels: Vec<&str> = s.channels.iter().map(|c| c.name.as_str()).collect();
+        let _ = writeln!(text, "  {} owned by {}, channels: {}", s.name, party(s.owner), channels.join(", "));
+    }
+    let _ = writeln!(text, "\ndeals:");
+    for deal in &scenario.deals {
+        let _ = writeln!(
+            text,
+            "  {}{}",
+            deal.name,
+            if deal.description.is_empty() { String::new() } else { format!(": {}", deal.description) }
+        );
+        for (holder, stake) in &deal.equity {
+            let _ = writeln!(text, "    equity: {} holds {}", party(*holder), describe_scalar(scenario, *stake));
+        }
+        for t in &deal.revenue_shares {
+            let cap = t.cap.map_or("no cap".to_string(), |cap| format!("cap {}", describe_scalar(scenario, cap)));
+            let _ = writeln!(
+                text,
+                "    revenue share {}: {} pays {} {} of {} from {} through {}, {cap}",
+                t.name,
+                party(t.payer),
+                party(t.payee),
+                describe_curve(scenario, &t.rate),
+                scenario.streams[t.stream].name,
+                grid.label(t.first),
+                grid.label(t.last)
+            );
+        }
+        for c in &deal.commitments {
+            let _ = writeln!(
+                text,
+                "    commitment {}: {} buys {} from {}",
+                c.name,
+                party(c.buyer),
+                describe_scalar(scenario, c.total),
+                scenario.compute.as_ref().map_or("", |compute| compute.providers[c.provider].name.as_str())
+            );
+        }
+        for i in &deal.investments {
+            let _ = writeln!(
+                text,
+                "    investment {}: {} invests in {} in {} tranches",
+                i.name,
+                party(i.investor),
+                party(i.investee),
+                i.tranches.len()
+            );
+        }
+        if deal.revenue_shares.is_empty() && deal.commitments.is_empty() && deal.investments.is_empty() {
+            let _ = writeln!(text, "    (no terms: the no-deal baseline)");
+        }
+    }
+    let _ = writeln!(text, "\nuncertain inputs ({}):", scenario.inputs.len());
+    for input in &scenario.inputs {
+        let _ = writeln!(text, "  {}  ~ {}", input.key, input.distribution.describe());
+    }
+    text
+}

@@ -1,0 +1,194 @@
+//! The Monte Carlo runner: paths in parallel blocks, each path from its own RNG stream,
+//! aggregated in a fixed order so results do not depend on the thread count.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::metrics::{Layout, RowWriter, emit};
+use crate::scenario::Scenario;
+use crate::stats::{Moments, QuantileSketch};
+use crate::terms::{DealOutcome, Discounting, apply_deal};
+use crate::world::{WorldPath, sample_world};
+
+/// Paths per block. Blocks are the unit of work and of ordered merging; the size is fixed,
+/// never derived from the thread count, so every thread count merges the same blocks.
+pub const BLOCK_PATHS: u64 = 128;
+/// Blocks run in parallel between two ordered merges; bounds the memory held for moments.
+const WAVE_BLOCKS: u64 = 64;
+/// Slots gathered together from the path-major rows: one cache line of f64.
+const GATHER: usize = 8;
+
+/// How many paths to run, from which seed, on how many threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    pub paths: u64,
+    pub seed: u64,
+    /// Worker threads; 0 uses every core.
+    pub threads: usize,
+}
+
+/// Mergeable statistics of every slot of the layout, over all paths of a run.
+#[derive(Clone, Debug)]
+pub struct Aggregates {
+    pub layout: Layout,
+    pub moments: Vec<Moments>,
+    pub sketches: Vec<QuantileSketch>,
+    pub paths: u64,
+    pub seed: u64,
+    pub threads: usize,
+    pub elapsed: Duration,
+}
+
+/// Why a run could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("could not start {threads} worker threads: {source}")]
+    ThreadPool { threads: usize, source: rayon::ThreadPoolBuildError },
+}
+
+/// One worker's reusable buffers and its share of the quantile sketches.
+struct Worker {
+    world: WorldPath,
+    outcomes: Vec<DealOutcome>,
+    /// Path-major values of one block: `rows[i * width + slot]`.
+    rows: Vec<f64>,
+    /// Slot-major values of `GATHER` slots: `gathered[j * BLOCK_PATHS + i]`.
+    gathered: Vec<f64>,
+    sketches: Vec<QuantileSketch>,
+}
+
+impl Worker {
+    fn new(scenario: &Scenario, layout: &Layout) -> Worker {
+        let block = BLOCK_PATHS as usize;
+        Worker {
+            world: WorldPath::new(scenario),
+            outcomes: scenario.deals.iter().map(|deal| DealOutcome::new(scenario, deal)).collect(),
+            rows: vec![0.0; block * layout.width()],
+            gathered: vec![0.0; block * GATHER],
+            sketches: vec![QuantileSketch::new(); layout.width()],
+        }
+    }
+}
+
+struct Job<'s> {
+    scenario: &'s Scenario,
+    layout: &'s Layout,
+    conditional: Vec<bool>,
+    discounting: Discounting,
+    options: RunOptions,
+}
+
+/// Runs the scenario. `progress` is told the number of paths done after each wave.
+pub fn run(scenario: &Scenario, options: RunOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<Aggregates, RunError> {
+    let started = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .build()
+        .map_err(|source| RunError::ThreadPool { threads: options.threads, source })?;
+    let threads = pool.current_num_threads();
+    let layout = Layout::of(scenario);
+    let width = layout.width();
+    let mut conditional = vec![false; width];
+    for (slot, metric) in layout.metrics.iter().enumerate() {
+        conditional[slot] = metric.conditional;
+    }
+    let job = Job { scenario, layout: &layout, conditional, discounting: Discounting::new(scenario), options };
+    let workers: Vec<Mutex<Worker>> = (0..threads).map(|_| Mutex::new(Worker::new(scenario, &layout))).collect();
+    let mut moments = vec![Moments::default(); width];
+    let blocks = options.paths.div_ceil(BLOCK_PATHS);
+    pool.install(|| {
+        for wave_start in (0..blocks).step_by(WAVE_BLOCKS as usize) {
+            let wave_end = (wave_start + WAVE_BLOCKS).min(blocks);
+            let wave: Vec<Vec<Moments>> = (wave_start..wave_end)
+                .into_par_iter()
+                .map(|block| {
+                    let index = rayon::current_thread_index().expect("runs inside the pool");
+                    let mut worker = workers[index].lock().expect("a worker panicked");
+                    job.run_block(block, &mut worker)
+                })
+                .collect();
+            // Floating-point sums depend on order: merge blocks in block order, always.
+            for block_moments in &wave {
+                for (total, block) in moments.iter_mut().zip(block_moments) {
+                    total.merge(block);
+                }
+            }
+            progress((wave_end * BLOCK_PATHS).min(options.paths));
+        }
+    });
+    // Sketch counts are integers: merging per-worker sketches in any order gives the same result.
+    let mut workers = workers.into_iter().map(|w| w.into_inner().expect("a worker panicked"));
+    let mut sketches = workers.next().expect("at least one worker").sketches;
+    for worker in workers {
+        for (total, part) in sketches.iter_mut().zip(&worker.sketches) {
+            total.merge(part);
+        }
+    }
+    Ok(Aggregates {
+        layout,
+        moments,
+        sketches,
+        paths: options.paths,
+        seed: options.seed,
+        threads,
+        elapsed: started.elapsed(),
+    })
+}
+
+impl Job<'_> {
+    /// Simulates one block of paths and folds it into the worker's sketches; returns the
+    /// block's moments per slot.
+    fn run_block(&self, block: u64, worker: &mut Worker) -> Vec<Moments> {
+        let scenario = self.scenario;
+        let width = self.layout.width();
+        let first_path = block * BLOCK_PATHS;
+        let count = (self.options.paths - first_path).min(BLOCK_PATHS) as usize;
+        let Worker { world, outcomes, rows, gathered, sketches } = worker;
+        for i in 0..count {
+            sample_world(scenario, self.options.seed, first_path + i as u64, world);
+            for (deal, outcome) in scenario.deals.iter().zip(outcomes.iter_mut()) {
+                apply_deal(scenario, deal, &self.discounting, world, outcome);
+            }
+            let row = &mut rows[i * width..(i + 1) * width];
+            let mut writer = RowWriter::new(self.layout, row);
+            emit(scenario, world, outcomes, &mut writer);
+            debug_assert!(writer.filled(self.layout), "the layout and the walk disagree");
+        }
+        let block = BLOCK_PATHS as usize;
+        let mut moments = Vec::with_capacity(width);
+        for chunk_start in (0..width).step_by(GATHER) {
+            let chunk = GATHER.min(width - chunk_start);
+            for i in 0..count {
+                let row = &rows[i * width + chunk_start..i * width + chunk_start + chunk];
+                for (j, value) in row.iter().enumerate() {
+                    gathered[j * block + i] = *value;
+                }
+            }
+            for j in 0..chunk {
+                let slot = chunk_start + j;
+                let mut values = &mut gathered[j * block..j * block + count];
+                if self.conditional[slot] {
+                    let kept = compact_defined(values);
+                    values = &mut values[..kept];
+                }
+                sketches[slot].insert_slice(values);
+                moments.push(Moments::from_slice(values));
+            }
+        }
+        moments
+    }
+}
+
+/// Moves the non-NaN values to the front; returns how many there are.
+fn compact_defined(values: &mut [f64]) -> usize {
+    let mut kept = 0;
+    for i in 0..values.len() {
+        if !values[i].is_nan() {
+            values[kept] = values[i];
+            kept += 1;
+        }
+    }
+    kept
+}

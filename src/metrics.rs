@@ -1,0 +1,226 @@
+//! The metrics and time series a run reports, named as the spec lists them, in one fixed order.
+//!
+//! [`emit`] walks one path's results in that order; the same walk names the slots once
+//! (layout) and fills them on every path (recording), so names and values cannot drift apart.
+
+use std::fmt::{self, Write as _};
+
+use crate::scenario::Scenario;
+use crate::terms::DealOutcome;
+use crate::world::WorldPath;
+
+/// Whether a metric belongs to the world (the same for every deal) or to one deal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    World,
+    Deal(usize),
+}
+
+/// Receives a path's metrics and series in the fixed order of [`emit`].
+pub trait Sink {
+    /// A scalar every path has.
+    fn metric(&mut self, scope: Scope, name: fmt::Arguments<'_>, value: f64);
+    /// A scalar only some paths have (the year a cap is hit: None where it never is).
+    fn conditional_metric(&mut self, scope: Scope, name: fmt::Arguments<'_>, value: Option<f64>);
+    /// One value per period.
+    fn series(&mut self, scope: Scope, name: fmt::Arguments<'_>, values: &[f64]);
+}
+
+fn flag(value: bool) -> f64 {
+    if value { 1.0 } else { 0.0 }
+}
+
+/// Walks one path: the world's metrics and series, then each deal's.
+pub fn emit<S: Sink>(scenario: &Scenario, world: &WorldPath, outcomes: &[DealOutcome], sink: &mut S) {
+    let periods = world.periods;
+    let grid = scenario.grid();
+    for (s, stream) in scenario.streams.iter().enumerate() {
+        let revenue = WorldPath::series(&world.revenue, s, periods);
+        let run_rate = WorldPath::series(&world.run_rate, s, periods);
+        sink.metric(Scope::World, format_args!("stream.{}.revenue", stream.name), revenue.iter().sum());
+        sink.metric(Scope::World, format_args!("stream.{}.run_rate_final", stream.name), run_rate[periods - 1]);
+        sink.series(Scope::World, format_args!("stream.{}.run_rate", stream.name), run_rate);
+        sink.series(Scope::World, format_args!("stream.{}.revenue", stream.name), revenue);
+    }
+    for (e, event) in scenario.events.iter().enumerate() {
+        let period = world.event_period[e];
+        sink.metric(Scope::World, format_args!("event.{}.occurred", event.name), flag(period.is_some()));
+        sink.conditional_metric(
+            Scope::World,
+            format_args!("event.{}.year", event.name),
+            period.map(|k| grid.year_end(k)),
+        );
+    }
+    if let Some(compute) = &scenario.compute {
+        for (p, provider) in compute.providers.iter().enumerate() {
+            let spend = WorldPath::series(&world.provider_spend, p, periods);
+            sink.series(Scope::World, format_args!("compute.{}.spend", provider.name), spend);
+        }
+    }
+    if scenario.valuation.is_some() {
+        sink.series(Scope::World, format_args!("valuation.value"), &world.valuation);
+    }
+    for (d, (deal, outcome)) in scenario.deals.iter().zip(outcomes).enumerate() {
+        let scope = Scope::Deal(d);
+        for (t, term) in deal.revenue_shares.iter().enumerate() {
+            let share = &outcome.shares[t];
+            sink.metric(scope, format_args!("revenue_share.{}.paid", term.name), share.paid);
+            if term.cap.is_some() {
+                sink.metric(scope, format_args!("revenue_share.{}.cap_hit", term.name), flag(share.cap_hit));
+                sink.conditional_metric(
+                    scope,
+                    format_args!("revenue_share.{}.cap_hit_year", term.name),
+                    share.cap_hit_year,
+                );
+            }
+            let cumulative = WorldPath::series(&outcome.share_paid_cumulative, t, periods);
+            sink.series(scope, format_args!("revenue_share.{}.paid_cumulative", term.name), cumulative);
+        }
+        for (c, term) in deal.commitments.iter().enumerate() {
+            let commitment = &outcome.commitments[c];
+            sink.metric(scope, format_args!("commitment.{}.spend", term.name), commitment.spend);
+            sink.metric(scope, format_args!("commitment.{}.shortfall", term.name), commitment.shortfall);
+            sink.metric(scope, format_args!("commitment.{}.penalty", term.name), commitment.penalty);
+            sink.metric(scope, format_args!("commitment.{}.met", term.name), flag(commitment.met));
+            let cumulative = WorldPath::series(&outcome.commitment_spend_cumulative, c, periods);
+            sink.series(scope, format_args!("commitment.{}.spend_cumulative", term.name), cumulative);
+        }
+        for (i, term) in deal.investments.iter().enumerate() {
+            let investment = &outcome.investments[i];
+            let multiple = (investment.paid > 0.0).then(|| investment.value / investment.paid);
+            sink.metric(scope, format_args!("investment.{}.paid", term.name), investment.paid);
+            sink.metric(scope, format_args!("investment.{}.stake", term.name), investment.stake);
+            sink.metric(scope, format_args!("investment.{}.value", term.name), investment.value);
+            sink.conditional_metric(scope, format_args!("investment.{}.multiple", term.name), multiple);
+        }
+        for (p, party) in scenario.parties.iter().enumerate() {
+            let result = &outcome.parties[p];
+            sink.metric(scope, format_args!("party.{}.npv", party.name), result.npv);
+            sink.metric(scope, format_args!("party.{}.cloud_profit", party.name), result.cloud_profit);
+            sink.metric(scope, format_args!("party.{}.revenue_share_net", party.name), result.revenue_share_net);
+            if deal.may_hold_equity(p) {
+                sink.metric(scope, format_args!("party.{}.equity_value", party.name), result.equity_value);
+                sink.metric(scope, format_args!("party.{}.stake", party.name), result.stake);
+            }
+            if party.initial_cash.is_some() {
+                sink.metric(scope, format_args!("party.{}.min_cash", party.name), result.min_cash);
+                sink.metric(scope, format_args!("party.{}.funding_gap", party.name), (-result.min_cash).max(0.0));
+            }
+            sink.series(
+                scope,
+                format_args!("party.{}.cash_flow", party.name),
+                WorldPath::series(&outcome.flow, p, periods),
+            );
+            if party.initial_cash.is_some() {
+                sink.series(
+                    scope,
+                    format_args!("party.{}.cash", party.name),
+                    WorldPath::series(&outcome.cash, p, periods),
+                );
+            }
+        }
+    }
+}
+
+/// A named scalar metric.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricSlot {
+    pub scope: Scope,
+    pub name: String,
+    /// Some paths have no value (only paths that hit a cap have a cap-hit year).
+    pub conditional: bool,
+}
+
+/// A named series; it occupies one slot per period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeriesSlot {
+    pub scope: Scope,
+    pub name: String,
+}
+
+/// Where each metric and series point sits in a path's row of values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub periods: usize,
+    pub metrics: Vec<MetricSlot>,
+    pub series: Vec<SeriesSlot>,
+}
+
+impl Layout {
+    /// Slots in a row: metrics first, then each series' periods.
+    pub fn width(&self) -> usize {
+        self.metrics.len() + self.series.len() * self.periods
+    }
+
+    pub fn series_slot(&self, series: usize, period: usize) -> usize {
+        self.metrics.len() + series * self.periods + period
+    }
+
+    /// Names the slots by walking a path of zeros.
+    pub fn of(scenario: &Scenario) -> Layout {
+        let world = WorldPath::new(scenario);
+        let outcomes: Vec<DealOutcome> = scenario.deals.iter().map(|deal| DealOutcome::new(scenario, deal)).collect();
+        let mut layout = Layout { periods: world.periods, metrics: Vec::new(), series: Vec::new() };
+        emit(scenario, &world, &outcomes, &mut layout);
+        layout
+    }
+}
+
+fn name_of(arguments: fmt::Arguments<'_>) -> String {
+    let mut text = String::new();
+    let _ = text.write_fmt(arguments);
+    text
+}
+
+impl Sink for Layout {
+    fn metric(&mut self, scope: Scope, name: fmt::Arguments<'_>, _value: f64) {
+        self.metrics.push(MetricSlot { scope, name: name_of(name), conditional: false });
+    }
+
+    fn conditional_metric(&mut self, scope: Scope, name: fmt::Arguments<'_>, _value: Option<f64>) {
+        self.metrics.push(MetricSlot { scope, name: name_of(name), conditional: true });
+    }
+
+    fn series(&mut self, scope: Scope, name: fmt::Arguments<'_>, _values: &[f64]) {
+        self.series.push(SeriesSlot { scope, name: name_of(name) });
+    }
+}
+
+/// Writes one path's values into its row, in layout order. Missing values are NaN.
+pub struct RowWriter<'r> {
+    row: &'r mut [f64],
+    metric: usize,
+    series_start: usize,
+    periods: usize,
+}
+
+impl<'r> RowWriter<'r> {
+    pub fn new(layout: &Layout, row: &'r mut [f64]) -> RowWriter<'r> {
+        RowWriter { row, metric: 0, series_start: layout.metrics.len(), periods: layout.periods }
+    }
+
+    /// Whether the walk filled the row exactly as the layout names it.
+    pub fn filled(&self, layout: &Layout) -> bool {
+        self.metric == layout.metrics.len() && self.series_start == layout.width()
+    }
+}
+
+impl Sink for RowWriter<'_> {
+    #[inline]
+    fn metric(&mut self, _scope: Scope, _name: fmt::Arguments<'_>, value: f64) {
+        self.row[self.metric] = value;
+        self.metric += 1;
+    }
+
+    #[inline]
+    fn conditional_metric(&mut self, _scope: Scope, _name: fmt::Arguments<'_>, value: Option<f64>) {
+        self.row[self.metric] = value.unwrap_or(f64::NAN);
+        self.metric += 1;
+    }
+
+    #[inline]
+    fn series(&mut self, _scope: Scope, _name: fmt::Arguments<'_>, values: &[f64]) {
+        self.row[self.series_start..self.series_start + self.periods].copy_from_slice(values);
+        self.series_start += self.periods;
+    }
+}

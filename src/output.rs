@@ -1,0 +1,182 @@
+//! Writing results: CSV and JSON exporters that return bytes, the atomic output directory,
+//! and the terminal's table of key figures.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::engine::Aggregates;
+use crate::report::SummaryRow;
+use crate::scenario::Scenario;
+
+/// Serializes rows as CSV with a header.
+pub fn csv_bytes<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer.serialize(row)?;
+    }
+    writer.flush()?;
+    Ok(writer.into_inner().map_err(|e| e.into_error())?)
+}
+
+/// What `run.json` records about a run.
+#[derive(Debug, Serialize)]
+pub struct RunInfo<'a> {
+    pub version: &'static str,
+    pub scenario: &'a str,
+    pub scenario_file: String,
+    /// SHA-256 of the scenario file's bytes followed by each `--set` override.
+    pub scenario_hash: String,
+    pub overrides: Vec<String>,
+    pub seed: u64,
+    pub paths: u64,
+    pub threads: usize,
+    pub periods: usize,
+    pub elapsed_seconds: f64,
+    pub paths_per_second: f64,
+    pub deals: Vec<&'a str>,
+    pub uncertain_inputs: Vec<InputInfo>,
+    /// Correlations are validated; imposing them on the draws is not implemented yet.
+    pub correlations_applied: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InputInfo {
+    pub key: String,
+    pub distribution: String,
+}
+
+impl<'a> RunInfo<'a> {
+    pub fn new(
+        scenario: &'a Scenario,
+        file: &Path,
+        scenario_hash: String,
+        overrides: Vec<String>,
+        aggregates: &Aggregates,
+    ) -> RunInfo<'a> {
+        let seconds = aggregates.elapsed.as_secs_f64();
+        RunInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            scenario: &scenario.name,
+            scenario_file: file.display().to_string(),
+            scenario_hash,
+            overrides,
+            seed: aggregates.seed,
+            paths: aggregates.paths,
+            threads: aggregates.threads,
+            periods: aggregates.layout.periods,
+            elapsed_seconds: seconds,
+            paths_per_second: if seconds > 0.0 { aggregates.paths as f64 / seconds } else { 0.0 },
+            deals: scenario.deals.iter().map(|d| d.name.as_str()).collect(),
+            uncertain_inputs: scenario
+                .inputs
+                .iter()
+                .map(|input| InputInfo { key: input.key.clone(), distribution: input.distribution.describe() })
+                .collect(),
+            correlations_applied: false,
+        }
+    }
+}
+
+/// Writes every file into a fresh directory beside `out`, then moves it into place, so an
+/// interrupted run never leaves a half-written result where the last good one was.
+pub fn write_atomically(out: &Path, files: &[(&str, Vec<u8>)]) -> io::Result<()> {
+    let parent = match out.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent)?;
+    let staging = tempfile::Builder::new().prefix(".dealsim-staging-").tempdir_in(&parent)?;
+    for (name, bytes) in files {
+        fs::write(staging.path().join(name), bytes)?;
+    }
+    let staged = staging.keep();
+    if out.exists() {
+        let previous = tempfile::Builder::new().prefix(".dealsim-previous-").tempdir_in(&parent)?.keep();
+        fs::remove_dir(&previous)?;
+        fs::rename(out, &previous)?;
+        if let Err(error) = fs::rename(&staged, out) {
+            // Put the previous result back rather than leave nothing.
+            let _ = fs::rename(&previous, out);
+            let _ = fs::remove_dir_all(&staged);
+            return Err(error);
+        }
+        fs::remove_dir_all(&previous)?;
+    } else {
+        fs::rename(&staged, out)?;
+    }
+    Ok(())
+}
+
+/// Money in billions, the scale analysts read these deals at.
+pub fn billions(value: f64) -> String {
+    format!("${:.2}B", value / 1e9)
+}
+
+fn figure(metric: &str, value: f64) -> String {
+    if metric.ends_with(".cap_hit") || metric.ends_with(".met") || metric.ends_with(".occurred") {
+        format!("{:.1}%", value * 100.0)
+    } else if metric.ends_with(".stake") {
+        format!("{:.2}%", value * 100.0)
+    } else if metric.ends_with("_year") || metric.ends_with(".year") || metric.ends_with(".multiple") {
+        format!("{value:.2}")
+    } else {
+        billions(value)
+    }
+}
+
+/// Which summary metrics the terminal shows: the answers to an analyst's first questions.
+fn is_key_figure(metric: &str) -> bool {
+    let suffixes = [".paid", ".cap_hit", ".cap_hit_year", ".shortfall", ".met", ".stake", ".npv", ".funding_gap"];
+    !metric.starts_with("stream.") && !metric.starts_with("event.") && suffixes.iter().any(|s| metric.ends_with(s))
+}
+
+/// A compact table of key figures per deal: mean ± standard error and the 90% range.
+pub fn key_figures_table(rows: &[SummaryRow]) -> String {
+    let mut table = String::new();
+    let mut current_deal = "";
+    for row in rows.iter().filter(|row| is_key_figure(&row.metric)) {
+        if row.deal != current_deal {
+            current_deal = &row.deal;
+            let _ = writeln!(table, "\n{current_deal}");
+            let _ = writeln!(table, "  {:<44} {:>22} {:>26}", "metric", "mean ± s.e.", "P5 .. P95");
+        }
+        let (Some(mean), Some(p05), Some(p95)) = (row.mean, row.p05, row.p95) else {
+            let _ = writeln!(table, "  {:<44} {:>22}", row.metric, "no path");
+            continue;
+        };
+        let error = row.std_error.unwrap_or(0.0);
+        let center = format!("{} ± {}", figure(&row.metric, mean), figure(&row.metric, error));
+        let range = format!("{} .. {}", figure(&row.metric, p05), figure(&row.metric, p95));
+        let _ = writeln!(table, "  {:<44} {:>22} {:>26}", row.metric, center, range);
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_an_existing_result_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("result");
+        write_atomically(&out, &[("a.csv", b"old".to_vec()), ("stale.csv", b"x".to_vec())]).unwrap();
+        write_atomically(&out, &[("a.csv", b"new".to_vec())]).unwrap();
+        assert_eq!(fs::read(out.join("a.csv")).unwrap(), b"new");
+        assert!(!out.join("stale.csv").exists());
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no staging directories are left behind");
+    }
+
+    #[test]
+    fn figures_are_formatted_by_kind() {
+        assert_eq!(figure("revenue_share.x.paid", 38e9), "$38.00B");
+        assert_eq!(figure("revenue_share.x.cap_hit", 0.25), "25.0%");
+        assert_eq!(figure("party.microsoft.stake", 0.27), "27.00%");
+        assert_eq!(figure("revenue_share.x.cap_hit_year", 2029.5), "2029.50");
+    }
+}

@@ -1,0 +1,1614 @@
+//! Validation: turns a scenario's TOML text (and `--set` overrides) into a typed [`Scenario`].
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::reader::{Diagnostics, KeyPath, Node, Origin, ParsedOverride, Reader, Table, describe};
+use super::*;
+use crate::distribution::{Distribution, DistributionError};
+
+/// Largest path count a scenario may ask for; beyond it a run would take hours.
+pub const MAX_PATHS: u64 = 100_000_000;
+const MAX_YEARS: u32 = 100;
+
+/// A `--set KEY=VALUE` override of one scalar, by named key path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Override {
+    pub key: String,
+    pub value: String,
+}
+
+impl Override {
+    /// Parses `KEY=VALUE`.
+    pub fn parse(text: &str) -> Result<Override, String> {
+        match text.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => {
+                Ok(Override { key: key.trim().to_string(), value: value.trim().to_string() })
+            }
+            _ => Err(format!("expected KEY=VALUE, found `{text}`")),
+        }
+    }
+}
+
+/// Parses and validates a scenario. `origin` names the file in messages.
+pub fn parse_scenario(origin: &str, source: &str, overrides: &[Override]) -> Result<Scenario, Diagnostics> {
+    let document = match DeTable::parse_recoverable(source) {
+        (document, errors) if errors.is_empty() => document,
+        (_, errors) => {
+            let mut reader = Reader::new(origin, source, &[]);
+            for error in errors {
+                let offset = error.span().map_or(0, |span| span.start);
+                let message = error.message().trim().to_string();
+                reader.error_at(offset, &KeyPath::default(), format!("invalid TOML: {message}"));
+            }
+            return Err(reader.finish().expect_err("syntax errors were recorded"));
+        }
+    };
+    let parsed_overrides: Vec<ParsedOverride<'_>> = overrides.iter().map(parse_override_value).collect();
+    let mut reader = Reader::new(origin, source, &parsed_overrides);
+    let span = document.span();
+    let root = DeValue::Table(document.into_inner());
+    let root = Node { value: &root, offset: span.start, origin: Origin::File };
+    let scenario = Builder::new(&mut reader).build(root);
+    reader.report_unused_overrides();
+    reader.finish()?;
+    Ok(scenario.expect("a scenario is built whenever no error was recorded"))
+}
+
+fn parse_override_value(set: &Override) -> ParsedOverride<'_> {
+    let text = format!("{}={}", set.key, set.value);
+    let value = match DeValue::parse(&set.value) {
+        Ok(value) => value,
+        // A bare word such as 50B or 20% is taken as the string it spells.
+        Err(_) => Spanned::new(0..set.value.len(), DeValue::String(Cow::Borrowed(set.value.as_str()))),
+    };
+    ParsedOverride { key: set.key.clone(), text, value }
+}
+
+/// How a number may be written in a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// USD: a number or "38B", "1.2T", "900M", "5K" (an optional leading "$").
+    Money,
+    /// A rate, share or probability: a number or "20%".
+    Fraction,
+    /// A plain number (multiples, years, counts).
+    Plain,
+}
+
+impl Kind {
+    fn example(self) -> &'static str {
+        match self {
+            Kind::Money => "an amount such as 38e9 or \"38B\"",
+            Kind::Fraction => "a number such as 0.2 or \"20%\"",
+            Kind::Plain => "a number",
+        }
+    }
+}
+
+/// The range a field's values must lie in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Bound {
+    Any,
+    NonNegative,
+    Positive,
+    /// [0, 1]: shares, rates, probabilities.
+    Unit,
+    /// > -1: growth.
+    AboveMinusOne,
+    /// (-1, 1]: annual discount rates; 9 for 9% is a typo, not a 900% rate.
+    DiscountRate,
+    /// [-1, 1]: rank correlations.
+    Correlation,
+}
+
+impl Bound {
+    fn admits(self, value: f64) -> bool {
+        match self {
+            Bound::Any => true,
+            Bound::NonNegative => value >= 0.0,
+            Bound::Positive => value > 0.0,
+            Bound::Unit => (0.0..=1.0).contains(&value),
+            Bound::AboveMinusOne => value > -1.0,
+            Bound::DiscountRate => value > -1.0 && value <= 1.0,
+            Bound::Correlation => (-1.0..=1.0).contains(&value),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Bound::Any => "any number",
+            Bound::NonNegative => ">= 0",
+            Bound::Positive => "> 0",
+            Bound::Unit => "in [0, 1]",
+            Bound::AboveMinusOne => "> -1",
+            Bound::DiscountRate => "in (-1, 1] (write 9% as 0.09 or \"9%\")",
+            Bound::Correlation => "in [-1, 1]",
+        }
+    }
+
+    fn admits_support(self, (low, high): (f64, f64)) -> bool {
+        self.admits(low) && self.admits(high)
+    }
+}
+
+/// Whether a field may vary over time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// Drawn once per path.
+    Scalar,
+    /// May also be a trajectory or a schedule.
+    TimeVarying,
+}
+
+/// What one `[[deals]]` entry says before `extends` is resolved.
+struct DealDraft<'a> {
+    deal: Deal,
+    path: KeyPath,
+    extends: Option<(String, Node<'a>)>,
+    removes: Vec<(String, Node<'a>)>,
+    equity_given: bool,
+}
+
+struct Builder<'r, 'a> {
+    reader: &'r mut Reader<'a>,
+    grid: Grid,
+    inputs: Vec<UncertainInput>,
+    coins: usize,
+    parties: Vec<Party>,
+    streams: Vec<Stream>,
+    events: Vec<Event>,
+    providers: Vec<Provider>,
+    compute_stream: Option<StreamId>,
+    valuation_company: Option<PartyId>,
+    /// Names of every entry read, by kind, valid or not.
+    declared: HashMap<String, Vec<String>>,
+    /// False when [simulation] is invalid: horizon checks would only repeat that error.
+    grid_known: bool,
+}
+
+fn index_of<T>(items: &[T], name: &str, name_of: impl Fn(&T) -> &str) -> Option<usize> {
+    items.iter().position(|item| name_of(item) == name)
+}
+
+fn names<T>(items: &[T], name_of: impl Fn(&T) -> &str) -> String {
+    let names: Vec<&str> = items.iter().map(name_of).collect();
+    if names.is_empty() { "(none defined)".to_string() } else { names.join(", ") }
+}
+
+impl<'r, 'a> Builder<'r, 'a> {
+    fn new(reader: &'r mut Reader<'a>) -> Self {
+        Builder {
+            reader,
+            grid: Grid { start_year: 2026, years: 1, steps_per_year: 1 },
+            inputs: Vec::new(),
+            coins: 0,
+            parties: Vec::new(),
+            streams: Vec::new(),
+            events: Vec::new(),
+            providers: Vec::new(),
+            compute_stream: None,
+            valuation_company: None,
+            declared: HashMap::new(),
+            grid_known: false,
+        }
+    }
+
+    fn build(mut self, root: Node<'a>) -> Option<Scenario> {
+        let mut top = self.reader.table(root, &KeyPath::default())?;
+        let (name, description) = self.scenario_section(&mut top);
+        let simulation = self.simulation_section(&mut top);
+        if let Some(simulation) = &simulation {
+            self.grid = simulation.grid;
+            self.grid_known = true;
+        }
+        self.parties_section(&mut top, simulation.as_ref().map_or(0.0, |s| s.discount_rate));
+        self.streams_section(&mut top);
+        let compute = self.compute_section(&mut top);
+        let valuation = self.valuation_section(&mut top);
+        self.events_section(&mut top);
+        let deals = self.deals_section(&mut top);
+        let correlations = self.correlations_section(&mut top);
+        top.finish(self.reader);
+        let simulation = simulation?;
+        if self.reader.has_errors() {
+            return None;
+        }
+        Some(Scenario {
+            name,
+            description,
+            simulation,
+            parties: self.parties,
+            streams: self.streams,
+            compute,
+            valuation,
+            events: self.events,
+            correlations,
+            deals,
+            inputs: self.inputs,
+            coins: self.coins,
+        })
+    }
+
+    // ----- sections -------------------------------------------------------------------------
+
+    fn scenario_section(&mut self, top: &mut Table<'a>) -> (String, String) {
+        let Some(node) = top.get(self.reader, "scenario") else {
+            return (String::new(), String::new());
+        };
+        let path = top.path.key("scenario");
+        let Some(mut table) = self.reader.table(node, &path) else {
+            return (String::new(), String::new());
+        };
+        let name = self.optional_string(&mut table, "name").unwrap_or_default();
+        let description = self.optional_string(&mut table, "description").unwrap_or_default();
+        table.finish(self.reader);
+        (name, description)
+    }
+
+    fn simulation_section(&mut self, top: &mut Table<'a>) -> Option<Simulation> {
+        let node = top.require(self.reader, "simulation", "a [simulation] table")?;
+        let mut table = self.reader.table(node, &top.path.key("simulation"))?;
+        let start = self.integer_field(&mut table, "start", Some(1900), Some(2200), None);
+        let years = self.integer_field(&mut table, "years", Some(1), Some(i64::from(MAX_YEARS)), None);
+        let steps = self.steps_per_year(&mut table);
+        let paths = self.integer_field(&mut table, "paths", Some(1), Some(MAX_PATHS as i64), Some(100_000));
+        let seed = self.integer_field(&mut table, "seed", Some(0), None, Some(1));
+        let discount_rate = self.required_number(&mut table, "discount_rate", Kind::Fraction, Bound::DiscountRate);
+        table.finish(self.reader);
+        Some(Simulation {
+            grid: Grid { start_year: start? as i32, years: years? as u32, steps_per_year: steps? },
+            paths: paths? as u64,
+            seed: seed? as u64,
+            discount_rate: discount_rate?,
+        })
+    }
+
+    fn steps_per_year(&mut self, table: &mut Table<'a>) -> Option<u32> {
+        let node = table.require(self.reader, "steps_per_year", "1, 4 or 12")?;
+        let path = table.path.key("steps_per_year");
+        match node.value {
+            DeValue::Integer(i) if matches!(i.as_str(), "1" | "4" | "12") => Some(i.as_str().parse().ok()?),
+            _ => {
+                let found = describe(&node);
+                self.reader.error(&node, &path, format!("expected 1, 4 or 12, found {found}"));
+                None
+            }
+        }
+    }
+
+    /// Parties without their own discount rate use the simulation's.
+    fn parties_section(&mut self, top: &mut Table<'a>, simulation_discount_rate: f64) {
+        let Some(node) = top.require(self.reader, "parties", "a [parties.<name>] table for each party") else {
+            return;
+        };
+        let path = top.path.key("parties");
+        let Some(table) = self.reader.table(node, &path) else { return };
+        for (name, node) in table.keys() {
+            let party_path = path.key(name);
+            self.check_name(&node, &party_path, name);
+            let Some(mut party) = self.reader.table(node, &party_path) else { continue };
+            let discount_rate = self
+                .optional_number(&mut party, "discount_rate", Kind::Fraction, Bound::DiscountRate)
+                .unwrap_or(simulation_discount_rate);
+            let initial_cash = self.optional_value(&mut party, "initial_cash", Kind::Money, Bound::Any, Shape::Scalar);
+            let other_costs = self.optional_curve(&mut party, "other_costs", Kind::Fraction, Bound::NonNegative);
+            party.finish(self.reader);
+            self.parties.push(Party {
+                name: name.to_string(),
+                discount_rate,
+                initial_cash: initial_cash.map(Curve::into_scalar),
+                other_costs,
+            });
+        }
+    }
+
+    fn streams_section(&mut self, top: &mut Table<'a>) {
+        let Some(node) = top.require(self.reader, "streams", "one or more [[streams]]") else { return };
+        let path = top.path.key("streams");
+        for (mut table, stream_path) in self.named_tables(node, &path) {
+            let name = self.required_name(&mut table, "stream");
+            let owner = self.party_ref(&mut table, "owner");
+            let initial = self.required_value(&mut table, "initial", Kind::Money, Bound::Positive, Shape::Scalar);
+            let growth = self
+                .optional_curve(&mut table, "growth", Kind::Fraction, Bound::AboveMinusOne)
+                .unwrap_or(Curve::Flat(Scalar::Const(0.0)));
+            let volatility = self
+                .optional_curve(&mut table, "volatility", Kind::Fraction, Bound::NonNegative)
+                .unwrap_or(Curve::Flat(Scalar::Const(0.0)));
+            let jumps = table.get(self.reader, "jumps").and_then(|node| self.jumps(node, &stream_path.key("jumps")));
+            let channels = match table.get(self.reader, "channels") {
+                Some(node) => self.channels(node, &stream_path.key("channels")),
+                None => vec![Channel { name: "all".to_string(), share: Curve::Flat(Scalar::Const(1.0)) }],
+            };
+            table.finish(self.reader);
+            if let (Some(name), Some(owner), Some(initial)) = (name, owner, initial) {
+                self.streams.push(Stream {
+                    name,
+                    owner,
+                    initial: initial.into_scalar(),
+                    growth,
+                    volatility,
+                    jumps,
+                    channels,
+                });
+            }
+        }
+    }
+
+    fn jumps(&mut self, node: Node<'a>, path: &KeyPath) -> Option<Jumps> {
+        let mut table = self.reader.table(node, path)?;
+        let rate = self.required_value(&mut table, "rate", Kind::Fraction, Bound::NonNegative, Shape::Scalar);
+        let size = table.require(self.reader, "size", "a log jump size: a number or a distribution");
+        let log_size = size.and_then(|size| {
+            let size_path = path.key("size");
+            if let DeValue::Table(_) = size.value {
+                let mut size_table = self.reader.table(size, &size_path)?;
+                self.distribution(&mut size_table, Kind::Fraction).map(|d| JumpSize::Random(Box::new(d)))
+            } else {
+                self.number(size, &size_path, Kind::Fraction, Bound::Any).map(JumpSize::Fixed)
+            }
+        });
+        table.finish(self.reader);
+        Some(Jumps { annual_rate: rate?.into_scalar(), log_size: log_size? })
+    }
+
+    fn channels(&mut self, node: Node<'a>, path: &KeyPath) -> Vec<Channel> {
+        let mut channels: Vec<Channel> = Vec::new();
+        for (mut table, _) in self.named_tables(node, path) {
+            let name = self.required_name(&mut table, &channel_kind(&path.named));
+            let share = self.required_curve(&mut table, "share", Kind::Fraction, Bound::Unit);
+            table.finish(self.reader);
+            if let (Some(name), Some(share)) = (name, share) {
+                channels.push(Channel { name, share });
+            }
+        }
+        channels
+    }
+
+    fn compute_section(&mut self, top: &mut Table<'a>) -> Option<Compute> {
+        let node = top.get(self.reader, "compute")?;
+        let path = top.path.key("compute");
+        let mut table = self.reader.table(node, &path)?;
+        let stream = self.stream_ref(&mut table, "stream");
+        let cost_ratio = self.required_curve(&mut table, "cost_ratio", Kind::Fraction, Bound::NonNegative);
+        if let Some(node) = table.require(self.reader, "providers", "one or more [[compute.providers]]") {
+            for (mut provider, _) in self.named_tables(node, &path.key("providers")) {
+                let name = self.required_name(&mut provider, "provider");
+                let owner = self.party_ref(&mut provider, "owner");
+                let margin = self.required_curve(&mut provider, "margin", Kind::Fraction, Bound::Unit);
+                let share = self.required_curve(&mut provider, "share", Kind::Fraction, Bound::Unit);
+                provider.finish(self.reader);
+                if let (Some(name), Some(owner), Some(margin), Some(share)) = (name, owner, margin, share) {
+                    self.providers.push(Provider { name, owner, margin, share });
+                }
+            }
+        }
+        table.finish(self.reader);
+        self.compute_stream = stream;
+        Some(Compute { stream: stream?, cost_ratio: cost_ratio?, providers: self.providers.clone() })
+    }
+
+    fn valuation_section(&mut self, top: &mut Table<'a>) -> Option<Valuation> {
+        let node = top.get(self.reader, "valuation")?;
+        let mut table = self.reader.table(node, &top.path.key("valuation"))?;
+        let company = self.party_ref(&mut table, "company");
+        let stream = self.stream_ref(&mut table, "stream");
+        let multiple = self.required_curve(&mut table, "multiple", Kind::Plain, Bound::NonNegative);
+        table.finish(self.reader);
+        self.valuation_company = company;
+        Some(Valuation { company: company?, stream: stream?, multiple: multiple? })
+    }
+
+    fn events_section(&mut self, top: &mut Table<'a>) {
+        let Some(node) = top.get(self.reader, "events") else { return };
+        let path = top.path.key("events");
+        for (mut table, event_path) in self.named_tables(node, &path) {
+            let name = self.required_name(&mut table, "event");
+            let rate = table.get(self.reader, "annual_rate");
+            let date = table.get(self.reader, "date");
+            let timing = match (rate, date) {
+                (Some(rate), None) => self.hazard(&mut table, rate, &event_path),
+                (None, Some(date)) => self.dated_event(&mut table, date, &event_path),
+                (Some(_), Some(date)) => {
+                    self.reader.error(&date, &event_path.key("date"), "an event takes either `annual_rate` (a hazard) or `date` (with an optional `probability`), not both");
+                    None
+                }
+                (None, None) => {
+                    self.reader.error(
+                        &table.node,
+                        &event_path,
+                        "missing `annual_rate` or `date`; an event needs one of them",
+                    );
+                    None
+                }
+            };
+            table.finish(self.reader);
+            if let (Some(name), Some(timing)) = (name, timing) {
+                self.events.push(Event { name, timing });
+            }
+        }
+    }
+
+    fn hazard(&mut self, table: &mut Table<'a>, rate: Node<'a>, path: &KeyPath) -> Option<EventTiming> {
+        // A hazard is per year and may exceed 1; "40%" reads as 0.4 per year.
+        let annual_rate = self.value(rate, &path.key("annual_rate"), Kind::Fraction, Bound::NonNegative, Shape::Scalar);
+        let (first, last) = self.window(table)?;
+        Some(EventTiming::Hazard { annual_rate: annual_rate?.into_scalar(), first, last })
+    }
+
+    fn dated_event(&mut self, table: &mut Table<'a>, date: Node<'a>, path: &KeyPath) -> Option<EventTiming> {
+        let period = self.date_in_horizon(date, &path.key("date"));
+        let probability = self
+            .optional_value(table, "probability", Kind::Fraction, Bound::Unit, Shape::Scalar)
+            .map(Curve::into_scalar)
+            .unwrap_or(Scalar::Const(1.0));
+        Some(EventTiming::Dated { period: period?, probability })
+    }
+
+    fn correlations_section(&mut self, top: &mut Table<'a>) -> Vec<Correlation> {
+        let Some(node) = top.get(self.reader, "correlations") else { return Vec::new() };
+        let path = top.path.key("correlations");
+        let Some(items) = self.reader.array(node, &path) else { return Vec::new() };
+        let mut correlations = Vec::new();
+        let mut nodes = Vec::new();
+        for (index, item) in items.into_iter().enumerate() {
+            let item_path = path.element(index, None);
+            let Some(mut table) = self.reader.table(item, &item_path) else { continue };
+            let between = table.require(self.reader, "between", "two uncertain inputs' key paths");
+            let between = between.and_then(|node| self.input_pair(node, &item_path.key("between")));
+            let rank = self.required_number(&mut table, "rank", Kind::Plain, Bound::Correlation);
+            table.finish(self.reader);
+            if let (Some(between), Some(rank)) = (between, rank) {
+                let duplicate = correlations
+                    .iter()
+                    .any(|c: &Correlation| c.between == between || c.between == [between[1], between[0]]);
+                if duplicate {
+                    self.reader.error(&table.node, &item_path, "this pair of inputs is correlated twice");
+                }
+                correlations.push(Correlation { between, rank });
+                nodes.push((table.node, item_path));
+            }
+        }
+        if let Some(pairs) = not_positive_semidefinite(&correlations) {
+            let described: Vec<String> = pairs
+                .iter()
+                .map(|&i| {
+                    let [a, b] = correlations[i].between;
+                    format!("{} ~ {} = {}", self.inputs[a].key, self.inputs[b].key, correlations[i].rank)
+                })
+                .collect();
+            let (node, path) = &nodes[pairs[0]];
+            self.reader.error(
+                node,
+                path,
+                format!(
+                    "the correlation matrix is not positive semi-definite, so no joint distribution has these rank correlations; adjust these pairs: {}",
+                    described.join("; ")
+                ),
+            );
+        }
+        correlations
+    }
+
+    fn input_pair(&mut self, node: Node<'a>, path: &KeyPath) -> Option<[InputId; 2]> {
+        let items = self.reader.array(node, path)?;
+        if items.len() != 2 {
+            self.reader.error(&node, path, format!("expected two key paths, found {}", items.len()));
+            return None;
+        }
+        let mut ids = [0; 2];
+        for (slot, item) in items.into_iter().enumerate() {
+            let item_path = path.element(slot, None);
+            let key = self.reader.string(item, &item_path)?;
+            match self.inputs.iter().position(|input| input.key == key) {
+                Some(id) => ids[slot] = id,
+                None => {
+                    let known: Vec<&str> = self.inputs.iter().map(|i| i.key.as_str()).collect();
+                    let known = if known.is_empty() {
+                        "(none: no value is a distribution)".to_string()
+                    } else {
+                        known.join(", ")
+                    };
+                    self.reader.error(
+                        &item,
+                        &item_path,
+                        format!("unknown uncertain input `{key}`; expected one of: {known}"),
+                    );
+                    return None;
+                }
+            }
+        }
+        if ids[0] == ids[1] {
+            self.reader.error(&node, path, "an input cannot be correlated with itself");
+            return None;
+        }
+        Some(ids)
+    }
+
+    // ----- deals ----------------------------------------------------------------------------
+
+    fn deals_section(&mut self, top: &mut Table<'a>) -> Vec<Deal> {
+        let Some(node) = top.require(self.reader, "deals", "one or more [[deals]]") else { return Vec::new() };
+        let path = top.path.key("deals");
+        if matches!(node.value, DeValue::Array(items) if items.is_empty()) {
+            self.reader.error(&node, &path, "expected at least one deal; a deal with no terms is the no-deal baseline");
+        }
+        let mut drafts = Vec::new();
+        for (mut table, deal_path) in self.named_tables(node, &path) {
+            if let Some(draft) = self.deal(&mut table, &deal_path) {
+                drafts.push(draft);
+            }
+            table.finish(self.reader);
+        }
+        self.resolve_extends(drafts)
+    }
+
+    fn deal(&mut self, table: &mut Table<'a>, path: &KeyPath) -> Option<DealDraft<'a>> {
+        let name = self.required_name(table, "deal");
+        let description = self.optional_string(table, "description").unwrap_or_default();
+        let extends = table.get(self.reader, "extends").and_then(|node| {
+            let name = self.reader.string(node, &path.key("extends"))?;
+            Some((name.to_string(), node))
+        });
+        let removes = match table.get(self.reader, "remove") {
+            Some(node) => self.string_list(node, &path.key("remove")),
+            None => Vec::new(),
+        };
+        if extends.is_none()
+            && let Some((_, node)) = removes.first()
+        {
+            self.reader.error(
+                node,
+                &path.key("remove"),
+                "`remove` needs `extends`: it removes terms inherited from another deal",
+            );
+        }
+        let equity_node = table.get(self.reader, "equity");
+        let equity_given = equity_node.is_some();
+        let equity = equity_node.map(|node| self.equity(node, &path.key("equity"))).unwrap_or_default();
+        let mut deal = Deal {
+            name: name.clone().unwrap_or_default(),
+            description,
+            equity,
+            revenue_shares: Vec::new(),
+            commitments: Vec::new(),
+            investments: Vec::new(),
+        };
+        let terms = terms_kind(name.as_deref().unwrap_or(&path.positional));
+        if let Some(node) = table.get(self.reader, "revenue_shares") {
+            for (mut term, term_path) in self.named_tables(node, &path.key("revenue_shares")) {
+                if let Some(share) = self.revenue_share(&mut term, &term_path, &terms) {
+                    deal.revenue_shares.push(share);
+                }
+                term.finish(self.reader);
+            }
+        }
+        if let Some(node) = table.get(self.reader, "commitments") {
+            for (mut term, term_path) in self.named_tables(node, &path.key("commitments")) {
+                if let Some(commitment) = self.commitment(&mut term, &term_path, &terms) {
+                    deal.commitments.push(commitment);
+                }
+                term.finish(self.reader);
+            }
+        }
+        if let Some(node) = table.get(self.reader, "investments") {
+            for (mut term, term_path) in self.named_tables(node, &path.key("investments")) {
+                if let Some(investment) = self.investment(&mut term, &term_path, &terms) {
+                    deal.investments.push(investment);
+                }
+                term.finish(self.reader);
+            }
+        }
+        name?;
+        Some(DealDraft { deal, path: path.clone(), extends, removes, equity_given })
+    }
+
+    fn resolve_extends(&mut self, drafts: Vec<DealDraft<'a>>) -> Vec<Deal> {
+        let mut resolved: Vec<Option<Deal>> = vec![None; drafts.len()];
+        // Resolve in passes: a deal is ready once its parent is; a pass that resolves nothing
+        // means the rest form a cycle or name a missing parent.
+        loop {
+            let mut progressed = false;
+            for (i, draft) in drafts.iter().enumerate() {
+                if resolved[i].is_some() {
+                    continue;
+                }
+                let Some((parent_name, _)) = &draft.extends else {
+                    resolved[i] = Some(draft.deal.clone());
+                    progressed = true;
+                    continue;
+                };
+                let Some(parent_index) = drafts.iter().position(|d| &d.deal.name == parent_name) else { continue };
+                if let Some(parent) = resolved[parent_index].clone() {
+                    resolved[i] = Some(self.inherit(parent, draft));
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        for (i, draft) in drafts.iter().enumerate() {
+            if resolved[i].is_none()
+                && let Some((parent, node)) = &draft.extends
+            {
+                let path = draft.path.key("extends");
+                if drafts.iter().any(|d| &d.deal.name == parent) {
+                    self.reader.error(
+                        node,
+                        &path,
+                        format!("`extends = \"{parent}\"` forms a cycle of deals extending each other"),
+                    );
+                } else if !self.is_declared("deal", parent) {
+                    let others: Vec<&DealDraft<'_>> =
+                        drafts.iter().filter(|d| d.deal.name != draft.deal.name).collect();
+                    let known = names(&others, |d| d.deal.name.as_str());
+                    self.reader.error(node, &path, format!("unknown deal `{parent}`; expected one of: {known}"));
+                }
+            }
+        }
+        resolved.into_iter().flatten().collect()
+    }
+
+    /// The parent's terms, with the child's removals, replacements (same name) and additions.
+    fn inherit(&mut self, parent: Deal, draft: &DealDraft<'a>) -> Deal {
+        let child = &draft.deal;
+        for (name, node) in &draft.removes {
+            if !self.is_declared(&terms_kind(&parent.name), name) {
+                let path = draft.path.key("remove");
+                self.reader.error(node, &path, format!("`{name}` is not a term of deal `{}`", parent.name));
+            }
+        }
+        let keep = |name: &str| !draft.removes.iter().any(|(removed, _)| removed == name);
+        let mut equity = parent.equity.clone();
+        if draft.equity_given {
+            for &(party, stake) in &child.equity {
+                match equity.iter_mut().find(|(holder, _)| *holder == party) {
+                    Some(entry) => entry.1 = stake,
+                    None => equity.push((party, stake)),
+                }
+            }
+        }
+        Deal {
+            name: child.name.clone(),
+            description: if child.description.is_empty() {
+                parent.description.clone()
+            } else {
+                child.description.clone()
+            },
+            equity,
+            revenue_shares: merge_terms(&parent.revenue_shares, &child.revenue_shares, |t| &t.name, keep),
+            commitments: merge_terms(&parent.commitments, &child.commitments, |t| &t.name, keep),
+            investments: merge_terms(&parent.investments, &child.investments, |t| &t.name, keep),
+        }
+    }
+
+    fn equity(&mut self, node: Node<'a>, path: &KeyPath) -> Vec<(PartyId, Scalar)> {
+        let Some(table) = self.reader.table(node, path) else { return Vec::new() };
+        if self.valuation_company.is_none() {
+            self.reader.error(&node, path, "equity stakes need a [valuation] section to value them");
+        }
+        let mut stakes = Vec::new();
+        let mut largest_total = 0.0;
+        for (name, value) in table.keys() {
+            let stake_path = path.key(name);
+            let party = self.lookup_party(name, &value, &stake_path);
+            if party.is_some() && party == self.valuation_company {
+                self.reader.error(
+                    &value,
+                    &stake_path,
+                    format!("`{name}` is the valued company; equity lists other holders' stakes in it"),
+                );
+            }
+            let stake = self.value(value, &stake_path, Kind::Fraction, Bound::Unit, Shape::Scalar);
+            if let (Some(party), Some(stake)) = (party, stake) {
+                let stake = stake.into_scalar();
+                largest_total += self.support_of(stake).1;
+                stakes.push((party, stake));
+            }
+        }
+        if largest_total > 1.0 + 1e-12 {
+            self.reader.error(
+                &node,
+                path,
+                format!("stakes can add up to {largest_total}, more than 100% of the company"),
+            );
+        }
+        stakes
+    }
+
+    fn revenue_share(&mut self, table: &mut Table<'a>, path: &KeyPath, terms: &str) -> Option<RevenueShare> {
+        let name = self.required_name(table, terms);
+        let payer = self.party_ref(table, "payer");
+        let payee = self.party_ref(table, "payee");
+        let stream = self.stream_ref(table, "stream");
+        let channels = match (table.get(self.reader, "channels"), stream) {
+            (Some(node), Some(stream)) => self.channel_refs(node, &path.key("channels"), stream),
+            (None, Some(stream)) => Some((0..self.streams[stream].channels.len()).collect()),
+            _ => None,
+        };
+        let rate = self.required_curve(table, "rate", Kind::Fraction, Bound::Unit);
+        let window = self.window(table);
+        let cap =
+            self.optional_value(table, "cap", Kind::Money, Bound::NonNegative, Shape::Scalar).map(Curve::into_scalar);
+        let paid_before = self
+            .optional_value(table, "paid_before", Kind::Money, Bound::NonNegative, Shape::Scalar)
+            .map(Curve::into_scalar)
+            .unwrap_or(Scalar::Const(0.0));
+        let ends_on = table.get(self.reader, "ends_on").map(|node| self.event_ref(node, &path.key("ends_on")));
+        if let (Some(payer), Some(payee)) = (payer, payee)
+            && payer == payee
+        {
+            self.reader.error(&table.node, &path.key("payee"), "payer and payee are the same party");
+        }
+        let (first, last) = window?;
+        Some(RevenueShare {
+            name: name?,
+            payer: payer?,
+            payee: payee?,
+            stream: stream?,
+            channels: channels?,
+            rate: rate?,
+            first,
+            last,
+            cap,
+            paid_before,
+            ends_on: ends_on.flatten(),
+        })
+    }
+
+    fn commitment(&mut self, table: &mut Table<'a>, path: &KeyPath, terms: &str) -> Option<Commitment> {
+        let name = self.required_name(table, terms);
+        let buyer = self.party_ref(table, "buyer");
+        let provider =
+            table.require(self.reader, "provider", "the name of a [[compute.providers]] entry").and_then(|node| {
+                let provider_path = path.key("provider");
+                let provider_name = self.reader.string(node, &provider_path)?;
+                let found = index_of(&self.providers, provider_name, |p| &p.name);
+                if found.is_none() && !self.is_declared("provider", provider_name) {
+                    let known = names(&self.providers, |p| &p.name);
+                    self.reader.error(
+                        &node,
+                        &provider_path,
+                        format!("unknown provider `{provider_name}`; expected one of: {known}"),
+                    );
+                }
+                found
+            });
+        if let Some(buyer) = buyer {
+            let buys_compute =
+                self.compute_stream.is_some_and(|s| self.streams.get(s).is_some_and(|s| s.owner == buyer));
+            if !buys_compute {
+                let node = table.get(self.reader, "buyer").unwrap_or(table.node);
+                self.reader.error(
+                    &node,
+                    &path.key("buyer"),
+                    format!(
+                        "`{}` does not buy compute: the buyer of a commitment must own the [compute] stream",
+                        self.parties[buyer].name
+                    ),
+                );
+            }
+        }
+        let total = self.required_value(table, "total", Kind::Money, Bound::NonNegative, Shape::Scalar);
+        let take_or_pay = self
+            .optional_value(table, "take_or_pay", Kind::Fraction, Bound::Unit, Shape::Scalar)
+            .map(Curve::into_scalar)
+            .unwrap_or(Scalar::Const(1.0));
+        let first = match table.get(self.reader, "from") {
+            Some(node) => self.first_period(node, &path.key("from")),
+            None => Some(0),
+        };
+        let through = table.get(self.reader, "through");
+        let years = table.get(self.reader, "years");
+        let window = match (through, years) {
+            (Some(node), None) => {
+                let through_path = path.key("through");
+                let last = self
+                    .date(node, &through_path)
+                    .filter(|_| self.grid_known)
+                    .map(|date| (self.grid.last_period(date), date));
+                match (last, first) {
+                    (Some((last, date)), _) if last >= self.grid.periods() as i64 => {
+                        let horizon = self.grid.horizon_label();
+                        self.reader.error(&node, &through_path, format!("the commitment ends in {date}, past the horizon ({horizon}); extend [simulation].years or end it earlier"));
+                        None
+                    }
+                    (Some((last, date)), Some(first)) if last < first as i64 => {
+                        self.reader.error(&node, &through_path, format!("`through` ({date}) comes before `from`"));
+                        None
+                    }
+                    (Some((last, _)), _) => Some(CommitmentWindow::Through(last as usize)),
+                    _ => None,
+                }
+            }
+            (None, Some(node)) => {
+                let years_path = path.key("years");
+                let years =
+                    self.value(node, &years_path, Kind::Plain, Bound::Positive, Shape::Scalar).map(Curve::into_scalar);
+                if let (Some(years), Some(first), true) = (years, first, self.grid_known) {
+                    let longest = self.support_of(years).1;
+                    let end = first as f64 + (longest * f64::from(self.grid.steps_per_year)).round();
+                    if !longest.is_finite() || end > self.grid.periods() as f64 {
+                        self.reader.error(&node, &years_path, format!("the commitment can last {longest} years from {}, past the horizon ({}); bound `years` with `max` or extend the simulation", self.grid.label(first), self.grid.horizon_label()));
+                    }
+                }
+                years.map(CommitmentWindow::Years)
+            }
+            (Some(node), Some(_)) => {
+                self.reader.error(
+                    &node,
+                    &path.key("through"),
+                    "give the commitment's end as `through` or its length as `years`, not both",
+                );
+                None
+            }
+            (None, None) => {
+                self.reader.error(
+                    &table.node,
+                    path,
+                    "missing `through` or `years`: a commitment needs an end inside the horizon",
+                );
+                None
+            }
+        };
+        Some(Commitment {
+            name: name?,
+            buyer: buyer?,
+            provider: provider?,
+            total: total?.into_scalar(),
+            first: first?,
+            window: window?,
+            take_or_pay,
+        })
+    }
+
+    fn investment(&mut self, table: &mut Table<'a>, path: &KeyPath, terms: &str) -> Option<Investment> {
+        let name = self.required_name(table, terms);
+        let investor = self.party_ref(table, "investor");
+        let investee = self.party_ref(table, "investee");
+        if let Some(investee) = investee
+            && self.valuation_company != Some(investee)
+        {
+            let node = table.get(self.reader, "investee").unwrap_or(table.node);
+            let message = match self.valuation_company {
+                Some(company) => format!(
+                    "investments must be in the valued company `{}`, found `{}`",
+                    self.parties[company].name, self.parties[investee].name
+                ),
+                None => "investments need a [valuation] section to price their stakes".to_string(),
+            };
+            self.reader.error(&node, &path.key("investee"), message);
+        }
+        let mut tranches = Vec::new();
+        if let Some(node) =
+            table.require(self.reader, "tranches", "an array of { amount, date } or { amount, on, by } tables")
+        {
+            let tranches_path = path.key("tranches");
+            for (index, item) in self.reader.array(node, &tranches_path).unwrap_or_default().into_iter().enumerate() {
+                let item_path = tranches_path.element(index, None);
+                if let Some(mut tranche) = self.reader.table(item, &item_path) {
+                    if let Some(tranche) = self.tranche(&mut tranche, &item_path) {
+                        tranches.push(tranche);
+                    }
+                    tranche.finish(self.reader);
+                }
+            }
+        }
+        Some(Investment { name: name?, investor: investor?, investee: investee?, tranches })
+    }
+
+    fn tranche(&mut self, table: &mut Table<'a>, path: &KeyPath) -> Option<Tranche> {
+        let amount = self.required_value(table, "amount", Kind::Money, Bound::NonNegative, Shape::Scalar);
+        let probability = self
+            .optional_value(table, "probability", Kind::Fraction, Bound::Unit, Shape::Scalar)
+            .map(Curve::into_scalar)
+            .unwrap_or(Scalar::Const(1.0));
+        let date = table.get(self.reader, "date");
+        let on = table.get(self.reader, "on");
+        let by = table.get(self.reader, "by");
+        let timing = match (date, on) {
+            (Some(date), None) => {
+                if let Some(by) = by {
+                    self.reader.error(&by, &path.key("by"), "`by` goes with `on`: a dated tranche is due at its date");
+                }
+                self.date_in_horizon(date, &path.key("date")).map(TrancheTiming::Date)
+            }
+            (None, Some(on)) => {
+                let event = self.event_ref(on, &path.key("on"));
+                let last = match by {
+                    Some(by) => self.last_period(by, &path.key("by")),
+                    None => Some(self.grid.periods() - 1),
+                };
+                Some(TrancheTiming::OnEvent { event: event?, last: last? })
+            }
+            (Some(date), Some(_)) => {
+                self.reader.error(&date, &path.key("date"), "a tranche is due at a `date` or `on` an event, not both");
+                None
+            }
+            (None, None) => {
+                self.reader.error(&table.node, path, "missing `date` or `on`: say when the tranche is paid");
+                None
+            }
+        };
+        let coin = self.coins;
+        self.coins += 1;
+        Some(Tranche { amount: amount?.into_scalar(), timing: timing?, probability, coin })
+    }
+
+    // ----- references -----------------------------------------------------------------------
+
+    fn lookup_party(&mut self, name: &str, node: &Node<'a>, path: &KeyPath) -> Option<PartyId> {
+        let found = index_of(&self.parties, name, |p| &p.name);
+        if found.is_none() {
+            let known = names(&self.parties, |p| &p.name);
+            self.reader.error(node, path, format!("unknown party `{name}`; expected one of: {known}"));
+        }
+        found
+    }
+
+    fn party_ref(&mut self, table: &mut Table<'a>, key: &'static str) -> Option<PartyId> {
+        let node = table.require(self.reader, key, "the name of a party in [parties]")?;
+        let path = table.path.key(key);
+        let name = self.reader.string(node, &path)?;
+        self.lookup_party(name, &node, &path)
+    }
+
+    fn stream_ref(&mut self, table: &mut Table<'a>, key: &'static str) -> Option<StreamId> {
+        let node = table.require(self.reader, key, "the name of a [[streams]] entry")?;
+        let path = table.path.key(key);
+        let name = self.reader.string(node, &path)?;
+        let found = index_of(&self.streams, name, |s| &s.name);
+        if found.is_none() && !self.is_declared("stream", name) {
+            let known = names(&self.streams, |s| &s.name);
+            self.reader.error(&node, &path, format!("unknown stream `{name}`; expected one of: {known}"));
+        }
+        found
+    }
+
+    fn event_ref(&mut self, node: Node<'a>, path: &KeyPath) -> Option<EventId> {
+        let name = self.reader.string(node, path)?;
+        let found = index_of(&self.events, name, |e| &e.name);
+        if found.is_none() && !self.is_declared("event", name) {
+            let known = names(&self.events, |e| &e.name);
+            self.reader.error(&node, path, format!("unknown event `{name}`; expected one of: {known}"));
+        }
+        found
+    }
+
+    fn channel_refs(&mut self, node: Node<'a>, path: &KeyPath, stream: StreamId) -> Option<Vec<usize>> {
+        let mut channels = Vec::new();
+        for (index, item) in self.reader.array(node, path)?.into_iter().enumerate() {
+            let item_path = path.element(index, None);
+            let name = self.reader.string(item, &item_path)?;
+            let stream = &self.streams[stream];
+            let kind = channel_kind(&KeyPath::default().key("streams").key(&stream.name).key("channels").named);
+            match index_of(&stream.channels, name, |c| &c.name) {
+                Some(channel) => channels.push(channel),
+                None if self.is_declared(&kind, name) => return None,
+                None => {
+                    let known = names(&stream.channels, |c| &c.name);
+                    let stream_name = stream.name.clone();
+                    self.reader.error(
+                        &item,
+                        &item_path,
+                        format!("unknown channel `{name}` of stream `{stream_name}`; expected one of: {known}"),
+                    );
+                    return None;
+                }
+            }
+        }
+        if channels.is_empty() {
+            self.reader.error(&node, path, "expected at least one channel; leave `channels` out to use them all");
+            return None;
+        }
+        Some(channels)
+    }
+
+    // ----- structure helpers ----------------------------------------------------------------
+
+    /// The tables of an array of tables, each with its path (named by its `name` key).
+    fn named_tables(&mut self, node: Node<'a>, path: &KeyPath) -> Vec<(Table<'a>, KeyPath)> {
+        let Some(items) = self.reader.array(node, path) else { return Vec::new() };
+        let mut tables = Vec::new();
+        for (index, item) in items.into_iter().enumerate() {
+            let name = match item.value {
+                DeValue::Table(table) => table.get("name").and_then(|n| n.get_ref().as_str()),
+                _ => None,
+            };
+            let item_path = path.element(index, name);
+            if let Some(table) = self.reader.table(item, &item_path) {
+                tables.push((table, item_path));
+            }
+        }
+        tables
+    }
+
+    fn check_name(&mut self, node: &Node<'a>, path: &KeyPath, name: &str) -> bool {
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            self.reader.error(node, path, format!("invalid name \"{name}\"; names use letters, digits, `_` and `-` only, so they can appear in key paths"));
+        }
+        valid
+    }
+
+    /// An entry's `name`, unique among the entries of `kind` (e.g. "stream", or the terms of one
+    /// deal). Every name read is declared, valid or not, so that a reference to an entry that
+    /// failed validation is not reported a second time as dangling.
+    fn required_name(&mut self, table: &mut Table<'a>, kind: &str) -> Option<String> {
+        let node = table.require(self.reader, "name", "a name (letters, digits, `_`, `-`)")?;
+        let path = table.path.key("name");
+        let name = self.reader.string(node, &path)?;
+        let declared = self.declared.entry(kind.to_string()).or_default();
+        if declared.iter().any(|seen| seen == name) {
+            let noun = kind.split(" of ").next().unwrap_or(kind);
+            self.reader.error(&node, &path, format!("duplicate {noun} name `{name}`; names must be unique"));
+            return None;
+        }
+        declared.push(name.to_string());
+        self.check_name(&node, &path, name).then(|| name.to_string())
+    }
+
+    fn is_declared(&self, kind: &str, name: &str) -> bool {
+        self.declared.get(kind).is_some_and(|names| names.iter().any(|n| n == name))
+    }
+
+    fn optional_string(&mut self, table: &mut Table<'a>, key: &'static str) -> Option<String> {
+        let node = table.get(self.reader, key)?;
+        let path = table.path.key(key);
+        self.reader.string(node, &path).map(str::to_string)
+    }
+
+    fn string_list(&mut self, node: Node<'a>, path: &KeyPath) -> Vec<(String, Node<'a>)> {
+        let Some(items) = self.reader.array(node, path) else { return Vec::new() };
+        items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(index, item)| {
+                let text = self.reader.string(item, &path.element(index, None))?;
+                Some((text.to_string(), item))
+            })
+            .collect()
+    }
+
+    // ----- dates ----------------------------------------------------------------------------
+
+    fn date(&mut self, node: Node<'a>, path: &KeyPath) -> Option<Date> {
+        let parsed = match node.value {
+            DeValue::String(text) => Date::parse(text),
+            DeValue::Integer(year) => {
+                year.as_str().parse::<i32>().ok().filter(|y| (1000..=9999).contains(y)).map(Date::year)
+            }
+            _ => None,
+        };
+        if parsed.is_none() {
+            let found = describe(&node);
+            self.reader.error(
+                &node,
+                path,
+                format!("expected a date such as \"2030\", \"2027-Q2\" or \"2027-06\", found {found}"),
+            );
+        }
+        parsed
+    }
+
+    /// A date that must fall inside the horizon, as its period.
+    fn date_in_horizon(&mut self, node: Node<'a>, path: &KeyPath) -> Option<usize> {
+        let date = self.date(node, path)?;
+        let period = self.grid.first_period(date);
+        if !self.grid_known {
+            return None;
+        }
+        if period < 0 || period >= self.grid.periods() as i64 {
+            let (first, last) = (self.grid.label(0), self.grid.horizon_label());
+            self.reader.error(&node, path, format!("{date} lies outside the simulation ({first} to {last})"));
+            return None;
+        }
+        Some(period as usize)
+    }
+
+    /// `from = date`: the first period included, clamped to the simulation start.
+    fn first_period(&mut self, node: Node<'a>, path: &KeyPath) -> Option<usize> {
+        let date = self.date(node, path)?;
+        let period = self.grid.first_period(date);
+        if !self.grid_known {
+            return None;
+        }
+        if period >= self.grid.periods() as i64 {
+            let last = self.grid.horizon_label();
+            self.reader.error(&node, path, format!("`from` ({date}) lies past the horizon ({last})"));
+            return None;
+        }
+        Some(period.max(0) as usize)
+    }
+
+    /// `through = date` or `by = date`: the last period included, clamped to the horizon.
+    fn last_period(&mut self, node: Node<'a>, path: &KeyPath) -> Option<usize> {
+        let date = self.date(node, path)?;
+        let period = self.grid.last_period(date);
+        if !self.grid_known {
+            return None;
+        }
+        if period < 0 {
+            let first = self.grid.label(0);
+            self.reader.error(&node, path, format!("{date} ends before the simulation starts ({first})"));
+            return None;
+        }
+        Some((period as usize).min(self.grid.periods() - 1))
+    }
+
+    /// Optional `from`/`through` window, defaulting to the whole horizon.
+    fn window(&mut self, table: &mut Table<'a>) -> Option<(usize, usize)> {
+        let from = table.get(self.reader, "from");
+        let through = table.get(self.reader, "through");
+        let first = match from {
+            Some(node) => self.first_period(node, &table.path.key("from")),
+            None => Some(0),
+        };
+        let last = match through {
+            Some(node) => self.last_period(node, &table.path.key("through")),
+            None => Some(self.grid.periods() - 1),
+        };
+        let (first, last) = (first?, last?);
+        if first > last {
+            let node = through.unwrap_or(table.node);
+            let message =
+                format!("`from` ({}) comes after `through` ({})", self.grid.label(first), self.grid.label(last));
+            self.reader.error(&node, &table.path.key("through"), message);
+            return None;
+        }
+        Some((first, last))
+    }
+
+    // ----- numbers and values ---------------------------------------------------------------
+
+    fn integer_field(
+        &mut self,
+        table: &mut Table<'a>,
+        key: &'static str,
+        min: Option<i64>,
+        max: Option<i64>,
+        default: Option<i64>,
+    ) -> Option<i64> {
+        let node = match (table.get(self.reader, key), default) {
+            (Some(node), _) => node,
+            (None, Some(default)) => return Some(default),
+            (None, None) => {
+                table.require(self.reader, key, "a whole number");
+                return None;
+            }
+        };
+        let path = table.path.key(key);
+        let value = number_of(node.value, Kind::Plain).ok().filter(|v| v.fract() == 0.0 && v.abs() < 9.0e15);
+        let Some(value) = value else {
+            let found = describe(&node);
+            self.reader.error(&node, &path, format!("expected a whole number, found {found}"));
+            return None;
+        };
+        let value = value as i64;
+        let range = match (min, max) {
+            (Some(min), Some(max)) => format!("from {min} to {max}"),
+            (Some(min), None) => format!(">= {min}"),
+            (None, Some(max)) => format!("<= {max}"),
+            (None, None) => String::new(),
+        };
+        if min.is_some_and(|min| value < min) || max.is_some_and(|max| value > max) {
+            self.reader.error(&node, &path, format!("expected a whole number {range}, found {value}"));
+            return None;
+        }
+        Some(value)
+    }
+
+    fn number(&mut self, node: Node<'a>, path: &KeyPath, kind: Kind, bound: Bound) -> Option<f64> {
+        match number_of(node.value, kind) {
+            Ok(value) if bound.admits(value) => Some(value),
+            Ok(value) => {
+                let expected = bound.describe();
+                self.reader.error(&node, path, format!("expected a value {expected}, found {value}"));
+                None
+            }
+            Err(problem) => {
+                let found = describe(&node);
+                let expected = kind.example();
+                self.reader.error(&node, path, format!("expected {expected}, found {found}{problem}"));
+                None
+            }
+        }
+    }
+
+    fn required_number(&mut self, table: &mut Table<'a>, key: &'static str, kind: Kind, bound: Bound) -> Option<f64> {
+        let node = table.require(self.reader, key, kind.example())?;
+        self.number(node, &table.path.key(key), kind, bound)
+    }
+
+    fn optional_number(&mut self, table: &mut Table<'a>, key: &'static str, kind: Kind, bound: Bound) -> Option<f64> {
+        let node = table.get(self.reader, key)?;
+        self.number(node, &table.path.key(key), kind, bound)
+    }
+
+    fn required_value(
+        &mut self,
+        table: &mut Table<'a>,
+        key: &'static str,
+        kind: Kind,
+        bound: Bound,
+        shape: Shape,
+    ) -> Option<Curve> {
+        let node = table.require(self.reader, key, kind.example())?;
+        self.value(node, &table.path.key(key), kind, bound, shape)
+    }
+
+    fn optional_value(
+        &mut self,
+        table: &mut Table<'a>,
+        key: &'static str,
+        kind: Kind,
+        bound: Bound,
+        shape: Shape,
+    ) -> Option<Curve> {
+        let node = table.get(self.reader, key)?;
+        self.value(node, &table.path.key(key), kind, bound, shape)
+    }
+
+    fn required_curve(&mut self, table: &mut Table<'a>, key: &'static str, kind: Kind, bound: Bound) -> Option<Curve> {
+        self.required_value(table, key, kind, bound, Shape::TimeVarying)
+    }
+
+    fn optional_curve(&mut self, table: &mut Table<'a>, key: &'static str, kind: Kind, bound: Bound) -> Option<Curve> {
+        self.optional_value(table, key, kind, bound, Shape::TimeVarying)
+    }
+
+    /// A *value*: a number, a distribution, and (where time may vary it) a trajectory or schedule.
+    fn value(&mut self, node: Node<'a>, path: &KeyPath, kind: Kind, bound: Bound, shape: Shape) -> Option<Curve> {
+        let DeValue::Table(raw) = node.value else {
+            return self.number(node, path, kind, bound).map(|v| Curve::Flat(Scalar::Const(v)));
+        };
+        let is_trajectory = ["start", "end", "half_life"].iter().any(|k| raw.contains_key(*k));
+        let is_schedule = raw.contains_key("schedule");
+        if (is_trajectory || is_schedule) && shape == Shape::Scalar {
+            self.reader.error(&node, path, "a trajectory or schedule is not allowed here: this value is drawn once per path; use a number or a distribution");
+            return None;
+        }
+        let mut table = self.reader.table(node, path)?;
+        let curve = if raw.contains_key("dist") {
+            self.uncertain_input(&mut table, kind, bound).map(Curve::Flat)
+        } else if is_trajectory {
+            self.trajectory(&mut table, kind, bound)
+        } else if is_schedule {
+            self.schedule(&mut table, kind, bound)
+        } else {
+            let expected = match shape {
+                Shape::Scalar => "a number or a distribution table with `dist`",
+                Shape::TimeVarying => {
+                    "a number, a distribution table with `dist`, a trajectory (`start`, `end`, `half_life`) or `schedule`"
+                }
+            };
+            self.reader.error(&node, path, format!("expected {expected}, found a table with keys: {}", keys_of(raw)));
+            return None;
+        };
+        table.finish(self.reader);
+        curve
+    }
+
+    fn trajectory(&mut self, table: &mut Table<'a>, kind: Kind, bound: Bound) -> Option<Curve> {
+        let start = self.required_value(table, "start", kind, bound, Shape::Scalar);
+        let end = self.required_value(table, "end", kind, bound, Shape::Scalar);
+        let half_life = self.required_number(table, "half_life", Kind::Plain, Bound::Positive);
+        let half_life = half_life?;
+        let grid = self.grid;
+        // One entry past the last period: valuations read the multiple at each period's end.
+        let decay = (0..=grid.periods()).map(|k| (-grid.t_start(k) / half_life).exp2()).collect();
+        Some(Curve::Trajectory { start: start?.into_scalar(), end: end?.into_scalar(), half_life, decay })
+    }
+
+    fn schedule(&mut self, table: &mut Table<'a>, kind: Kind, bound: Bound) -> Option<Curve> {
+        let node = table.require(self.reader, "schedule", "a table of dates to values")?;
+        let path = table.path.key("schedule");
+        let steps = self.reader.table(node, &path)?;
+        let mut entries: Vec<(i64, Date, Scalar)> = Vec::new();
+        for (key, value) in steps.keys() {
+            let step_path = path.key(key);
+            let Some(date) = Date::parse(key) else {
+                self.reader.error(
+                    &value,
+                    &step_path,
+                    format!("expected a date key such as \"2030\", \"2027-Q2\" or \"2027-06\", found \"{key}\""),
+                );
+                continue;
+            };
+            if let Some(step) = self.value(value, &step_path, kind, bound, Shape::Scalar) {
+                entries.push((self.grid.first_period(date), date, step.into_scalar()));
+            }
+        }
+        entries.sort_by_key(|(period, _, _)| *period);
+        match entries.first() {
+            None => {
+                self.reader.error(&node, &path, "a schedule needs at least one date");
+                return None;
+            }
+            Some((period, date, _)) if *period > 0 => {
+                let start = self.grid.label(0);
+                self.reader.error(&node, &path, format!("the schedule starts at {date}, after the simulation start ({start}); give a value for the start"));
+                return None;
+            }
+            _ => {}
+        }
+        let step_of_period = (0..=self.grid.periods() as i64)
+            .map(|k| entries.iter().rposition(|(period, _, _)| *period <= k).unwrap_or(0))
+            .collect();
+        Some(Curve::Schedule {
+            dates: entries.iter().map(|(_, date, _)| *date).collect(),
+            values: entries.iter().map(|(_, _, value)| *value).collect(),
+            step_of_period,
+        })
+    }
+
+    /// A distribution table registered as an uncertain input named by its key path.
+    fn uncertain_input(&mut self, table: &mut Table<'a>, kind: Kind, bound: Bound) -> Option<Scalar> {
+        let distribution = self.distribution(table, kind)?;
+        let support = distribution.support();
+        if !bound.admits_support(support) {
+            let path = table.path.clone();
+            let expected = bound.describe();
+            self.reader.error(&table.node, &path, format!(
+                "this distribution can take values outside the allowed range ({expected}): its support is [{}, {}]; truncate it with `min`/`max`",
+                support.0, support.1
+            ));
+            return None;
+        }
+        self.inputs.push(UncertainInput { key: table.path.named.clone(), distribution });
+        Some(Scalar::Input(self.inputs.len() - 1))
+    }
+
+    fn distribution(&mut self, table: &mut Table<'a>, kind: Kind) -> Option<Distribution> {
+        let path = table.path.clone();
+        let dist_node = table.require(self.reader, "dist", "a distribution name")?;
+        let name = self.reader.string(dist_node, &path.key("dist"))?;
+        let mut params: HashMap<&'static str, Node<'a>> = HashMap::new();
+        let mut param =
+            |builder: &mut Self, table: &mut Table<'a>, key: &'static str, param_kind: Kind| -> Option<f64> {
+                let node = table.require(builder.reader, key, param_kind.example())?;
+                params.insert(key, node);
+                builder.number(node, &path.key(key), param_kind, Bound::Any)
+            };
+        let built = match name {
+            "normal" => {
+                let (mean, sd) = (param(self, table, "mean", kind), param(self, table, "sd", kind));
+                Distribution::normal(mean?, sd?)
+            }
+            "lognormal" => {
+                let (mean, sd) = (param(self, table, "mean", kind), param(self, table, "sd", kind));
+                Distribution::lognormal(mean?, sd?)
+            }
+            "uniform" => {
+                let (low, high) = (param(self, table, "low", kind), param(self, table, "high", kind));
+                Distribution::uniform(low?, high?)
+            }
+            "triangular" | "pert" => {
+                let low = param(self, table, "low", kind);
+                let mode = param(self, table, "mode", kind);
+                let high = param(self, table, "high", kind);
+                let (low, mode, high) = (low?, mode?, high?);
+                if name == "pert" {
+                    Distribution::pert(low, mode, high)
+                } else {
+                    Distribution::triangular(low, mode, high)
+                }
+            }
+            "beta" => {
+                let alpha = param(self, table, "alpha", Kind::Plain);
+                let beta = param(self, table, "beta", Kind::Plain);
+                let low = self.optional_number(table, "low", kind, Bound::Any).unwrap_or(0.0);
+                let high = self.optional_number(table, "high", kind, Bound::Any).unwrap_or(1.0);
+                Distribution::beta(alpha?, beta?, low, high)
+            }
+            "discrete" => {
+                let values = self.number_list(table, "values", kind);
+                let weights = self.number_list(table, "weights", Kind::Plain);
+                Distribution::discrete(values?, weights?)
+            }
+            "bernoulli" => {
+                let p = param(self, table, "p", Kind::Fraction);
+                Distribution::bernoulli(p?)
+            }
+            other => {
+                table.shape_is_unknown();
+                self.reader.error(&dist_node, &path.key("dist"), format!(
+                    "unknown distribution \"{other}\"; expected one of: normal, lognormal, uniform, triangular, pert, beta, discrete, bernoulli"
+                ));
+                return None;
+            }
+        };
+        let min_node = table.get(self.reader, "min");
+        let max_node = table.get(self.reader, "max");
+        let min = min_node.and_then(|node| self.number(node, &path.key("min"), kind, Bound::Any));
+        let max = max_node.and_then(|node| self.number(node, &path.key("max"), kind, Bound::Any));
+        if let Some(node) = min_node {
+            params.insert("min", node);
+        }
+        if let Some(node) = max_node {
+            params.insert("max", node);
+        }
+        let with_truncation =
+            built.and_then(|d| if min.is_some() || max.is_some() { d.truncated(min, max) } else { Ok(d) });
+        match with_truncation {
+            Ok(distribution) => Some(distribution),
+            Err(error) => {
+                self.distribution_error(&error, &params, table, &path);
+                None
+            }
+        }
+    }
+
+    fn distribution_error(
+        &mut self,
+        error: &DistributionError,
+        params: &HashMap<&'static str, Node<'a>>,
+        table: &mut Table<'a>,
+        path: &KeyPath,
+    ) {
+        let parameter = error.parameter();
+        let node = params.get(parameter).copied().or_else(|| table.get(self.reader, parameter)).unwrap_or(table.node);
+        self.reader.error(&node, &path.key(parameter), error.to_string());
+    }
+
+    fn number_list(&mut self, table: &mut Table<'a>, key: &'static str, kind: Kind) -> Option<Vec<f64>> {
+        let node = table.require(self.reader, key, "an array of numbers")?;
+        let path = table.path.key(key);
+        let items = self.reader.array(node, &path)?;
+        let values: Vec<Option<f64>> = items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| self.number(item, &path.element(index, None), kind, Bound::Any))
+            .collect();
+        values.into_iter().collect()
+    }
+
+    fn support_of(&self, scalar: Scalar) -> (f64, f64) {
+        match scalar {
+            Scalar::Const(value) => (value, value),
+            Scalar::Input(id) => self.inputs[id].distribution.support(),
+        }
+    }
+}
+
+/// The kind under which a stream's channel names are declared.
+fn channel_kind(channels_path: &str) -> String {
+    format!("channel of {channels_path}")
+}
+
+/// The kind under which a deal's term names are declared.
+fn terms_kind(deal: &str) -> String {
+    format!("term of deal {deal}")
+}
+
+fn keys_of(table: &DeTable<'_>) -> String {
+    let keys: Vec<&str> = table.iter().map(|(k, _)| k.get_ref().as_ref()).collect();
+    keys.join(", ")
+}
+
+fn merge_terms<T: Clone>(
+    parent: &[T],
+    child: &[T],
+    name: impl Fn(&T) -> &String,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<T> {
+    let mut merged: Vec<T> = parent.iter().filter(|t| keep(name(t))).cloned().collect();
+    for term in child {
+        match merged.iter_mut().find(|t| name(t) == name(term)) {
+            Some(existing) => *existing = term.clone(),
+            None => merged.push(term.clone()),
+        }
+    }
+    merged
+}
+
+/// Reads a TOML number (or a money/percent string) as f64. The error is a suffix for the
+/// "found ..." message explaining what was wrong, or empty.
+fn number_of(value: &DeValue<'_>, kind: Kind) -> Result<f64, String> {
+    let parsed = match value {
+        DeValue::Integer(integer) => {
+            let digits = integer.as_str().replace('_', "");
+            i64::from_str_radix(
+                digits.trim_start_matches("0x").trim_start_matches("0o").trim_start_matches("0b"),
+                integer.radix(),
+            )
+            .map(|v| v as f64)
+            .map_err(|_| String::new())
+        }
+        DeValue::Float(float) => float.as_str().replace('_', "").parse::<f64>().map_err(|_| String::new()),
+        DeValue::String(text) => parse_number_text(text, kind),
+        _ => Err(String::new()),
+    }?;
+    if parsed.is_finite() { Ok(parsed) } else { Err(" (not a finite number)".to_string()) }
+}
+
+fn parse_number_text(text: &str, kind: Kind) -> Result<f64, String> {
+    let text = text.trim();
+    if let Some(percent) = text.strip_suffix('%') {
+        if kind != Kind::Fraction {
+            return Err(" (a percentage is only allowed for rates, shares and probabilities)".to_string());
+        }
+        return percent.trim().parse::<f64>().map(|v| v / 100.0).map_err(|_| String::new());
+    }
+    let unsigned = text.strip_prefix('$').unwrap_or(text);
+    let (digits, scale) = match unsigned.char_indices().last() {
+        Some((i, c)) if "KkMmBbTt".contains(c) => {
+            let scale = match c.to_ascii_uppercase() {
+                'K' => 1e3,
+                'M' => 1e6,
+                'B' => 1e9,
+                _ => 1e12,
+            };
+            (&unsigned[..i], scale)
+        }
+        _ => (unsigned, 1.0),
+    };
+    if kind != Kind::Money && (scale != 1.0 || text.starts_with('$')) {
+        return Err(" (an amount of money is not allowed here)".to_string());
+    }
+    if kind == Kind::Plain {
+        return Err(" (write a number, not a string)".to_string());
+    }
+    digits.trim().replace('_', "").parse::<f64>().map(|v| v * scale).map_err(|_| String::new())
+}
+
+/// Checks the rank-correlation matrix of the inputs named in `correlations` for positive
+/// semi-definiteness; returns the indices of the correlations involved in the first failing
+/// leading minor, or None when the matrix is fine.
+fn not_positive_semidefinite(correlations: &[Correlation]) -> Option<Vec<usize>> {
+    if correlations.is_empty() {
+        return None;
+    }
+    let mut involved: Vec<InputId> = correlations.iter().flat_map(|c| c.between).collect();
+    involved.sort_unstable();
+    involved.dedup();
+    let n = involved.len();
+    let position = |id: InputId| involved.binary_search(&id).expect("input is involved");
+    let mut matrix = vec![vec![0.0; n]; n];
+    for (i, row) in matrix.iter_mut().enumerate() {
+        row[i] = 1.0;
+    }
+    for c in correlations {
+        let (a, b) = (position(c.between[0]), position(c.between[1]));
+        matrix[a][b] = c.rank;
+        matrix[b][a] = c.rank;
+    }
+    // Cholesky with a small tolerance: a pivot below -tolerance proves a negative eigenvalue.
+    const TOLERANCE: f64 = 1e-10;
+    let mut lower = vec![vec![0.0; n]; n];
+    for j in 0..n {
+        let pivot = matrix[j][j] - (0..j).map(|k| lower[j][k] * lower[j][k]).sum::<f64>();
+        if pivot < -TOLERANCE {
+            let failing: Vec<usize> = correlations
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.between.iter().all(|&id| position(id) <= j))
+                .filter(|(_, c)| c.rank != 0.0)
+                .map(|(i, _)| i)
+                .collect();
+            return Some(failing);
+        }
+        let root = pivot.max(0.0).sqrt();
+        lower[j][j] = root;
+        for i in j + 1..n {
+            let dot = (0..j).map(|k| lower[i][k] * lower[j][k]).sum::<f64>();
+            lower[i][j] = if root > TOLERANCE { (matrix[i][j] - dot) / root } else { 0.0 };
+        }
+    }
+    None
+}
+
+impl Curve {
+    /// The scalar of a value read with `Shape::Scalar` (never a trajectory or schedule).
+    fn into_scalar(self) -> Scalar {
+        match self {
+            Curve::Flat(scalar) => scalar,
+            _ => unreachable!("scalar-only values are read with Shape::Scalar"),
+        }
+    }
+}

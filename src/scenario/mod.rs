@@ -1,0 +1,269 @@
+//! Typed, validated scenarios: the immutable model every simulation runs on.
+//!
+//! Values here have passed validation (see [`build`]); nothing downstream re-checks user input.
+
+mod build;
+pub mod grid;
+mod reader;
+
+use crate::distribution::Distribution;
+pub use build::{MAX_PATHS, Override, parse_scenario};
+pub use grid::{Date, Grid};
+pub use reader::{Diagnostic, Diagnostics};
+
+pub type InputId = usize;
+pub type PartyId = usize;
+pub type StreamId = usize;
+pub type ProviderId = usize;
+pub type EventId = usize;
+/// Index of an auxiliary uniform draw of the world (a tranche's coin flip).
+pub type CoinId = usize;
+
+/// A number that is either fixed or drawn once per path from an uncertain input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scalar {
+    Const(f64),
+    Input(InputId),
+}
+
+impl Scalar {
+    #[inline]
+    pub fn eval(self, inputs: &[f64]) -> f64 {
+        match self {
+            Scalar::Const(value) => value,
+            Scalar::Input(id) => inputs[id],
+        }
+    }
+}
+
+/// A value that may change over time: constant per path, a trajectory or a step schedule.
+/// Defined at every period start and at the horizon's end (`periods + 1` points).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Curve {
+    Flat(Scalar),
+    /// `end + (start - end) * decay[k]`, with `decay[k] = 2^(-t_k / half_life)` precomputed.
+    Trajectory {
+        start: Scalar,
+        end: Scalar,
+        half_life: f64,
+        decay: Vec<f64>,
+    },
+    /// `values[step_of_period[k]]`.
+    Schedule {
+        dates: Vec<Date>,
+        values: Vec<Scalar>,
+        step_of_period: Vec<usize>,
+    },
+}
+
+impl Curve {
+    #[inline]
+    pub fn at(&self, period: usize, inputs: &[f64]) -> f64 {
+        match self {
+            Curve::Flat(value) => value.eval(inputs),
+            Curve::Trajectory { start, end, decay, .. } => {
+                let end = end.eval(inputs);
+                end + (start.eval(inputs) - end) * decay[period]
+            }
+            Curve::Schedule { values, step_of_period, .. } => values[step_of_period[period]].eval(inputs),
+        }
+    }
+}
+
+/// An uncertain input: a distribution drawn once per path, named by its key path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UncertainInput {
+    pub key: String,
+    pub distribution: Distribution,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Simulation {
+    pub grid: Grid,
+    pub paths: u64,
+    pub seed: u64,
+    pub discount_rate: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Party {
+    pub name: String,
+    pub discount_rate: f64,
+    pub initial_cash: Option<Scalar>,
+    /// Operating costs as a share of the party's own stream revenue.
+    pub other_costs: Option<Curve>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum JumpSize {
+    Fixed(f64),
+    /// Drawn afresh for every jump, so not an uncertain input.
+    Random(Box<Distribution>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Jumps {
+    pub annual_rate: Scalar,
+    pub log_size: JumpSize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Channel {
+    pub name: String,
+    pub share: Curve,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stream {
+    pub name: String,
+    pub owner: PartyId,
+    pub initial: Scalar,
+    pub growth: Curve,
+    pub volatility: Curve,
+    pub jumps: Option<Jumps>,
+    /// Never empty: a stream without channels has one channel named `all`.
+    pub channels: Vec<Channel>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Provider {
+    pub name: String,
+    pub owner: PartyId,
+    pub margin: Curve,
+    pub share: Curve,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Compute {
+    pub stream: StreamId,
+    pub cost_ratio: Curve,
+    pub providers: Vec<Provider>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Valuation {
+    pub company: PartyId,
+    pub stream: StreamId,
+    pub multiple: Curve,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventTiming {
+    /// Occurs in `period` with `probability`.
+    Dated { period: usize, probability: Scalar },
+    /// Constant hazard inside the window `first..=last`.
+    Hazard { annual_rate: Scalar, first: usize, last: usize },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub name: String,
+    pub timing: EventTiming,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Correlation {
+    pub between: [InputId; 2],
+    pub rank: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RevenueShare {
+    pub name: String,
+    pub payer: PartyId,
+    pub payee: PartyId,
+    pub stream: StreamId,
+    /// Channel indices of the stream that form the base.
+    pub channels: Vec<usize>,
+    pub rate: Curve,
+    pub first: usize,
+    pub last: usize,
+    pub cap: Option<Scalar>,
+    pub paid_before: Scalar,
+    pub ends_on: Option<EventId>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum CommitmentWindow {
+    /// Last included period.
+    Through(usize),
+    /// Whole years from `first`, rounded to periods; validated to end inside the horizon.
+    Years(Scalar),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Commitment {
+    pub name: String,
+    pub buyer: PartyId,
+    pub provider: ProviderId,
+    pub total: Scalar,
+    pub first: usize,
+    pub window: CommitmentWindow,
+    pub take_or_pay: Scalar,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrancheTiming {
+    /// Due in this period.
+    Date(usize),
+    /// Due in the period the event occurs, if it occurs by `last`.
+    OnEvent { event: EventId, last: usize },
+}
+
+/// One payment of an investment: paid when due if the world's coin falls under `probability`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tranche {
+    pub amount: Scalar,
+    pub timing: TrancheTiming,
+    pub probability: Scalar,
+    pub coin: CoinId,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Investment {
+    pub name: String,
+    pub investor: PartyId,
+    pub investee: PartyId,
+    pub tranches: Vec<Tranche>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Deal {
+    pub name: String,
+    pub description: String,
+    /// Stakes in the valuation company at the start.
+    pub equity: Vec<(PartyId, Scalar)>,
+    pub revenue_shares: Vec<RevenueShare>,
+    pub commitments: Vec<Commitment>,
+    pub investments: Vec<Investment>,
+}
+
+impl Deal {
+    /// Whether `party` can hold equity under this deal (a starting stake or an investment).
+    pub fn may_hold_equity(&self, party: PartyId) -> bool {
+        self.equity.iter().any(|&(holder, _)| holder == party) || self.investments.iter().any(|i| i.investor == party)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub simulation: Simulation,
+    pub parties: Vec<Party>,
+    pub streams: Vec<Stream>,
+    pub compute: Option<Compute>,
+    pub valuation: Option<Valuation>,
+    pub events: Vec<Event>,
+    pub correlations: Vec<Correlation>,
+    pub deals: Vec<Deal>,
+    pub inputs: Vec<UncertainInput>,
+    /// Number of auxiliary uniform draws each path makes for the deals' coin flips.
+    pub coins: usize,
+}
+
+impl Scenario {
+    pub fn grid(&self) -> Grid {
+        self.simulation.grid
+    }
+}

@@ -1,0 +1,284 @@
+//! Stochastic drivers: samples one path of the world (inputs, events, streams, compute, valuation).
+
+use rand::{RngExt, SeedableRng};
+use rand_distr::StandardNormal;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use crate::scenario::{EventTiming, JumpSize, Scenario};
+
+/// The random-number generator of one path, derived from (seed, path index) alone, so a
+/// path's draws never depend on which thread runs it or which other paths run.
+pub fn path_rng(seed: u64, path: u64) -> Xoshiro256PlusPlus {
+    // SplitMix64 finalizer of the seed, xored with an odd-multiplier bijection of the path
+    // index: distinct paths get distinct keys, and seed_from_u64 expands the key with SplitMix64.
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    Xoshiro256PlusPlus::seed_from_u64(z ^ path.wrapping_mul(0xD6E8_FEB8_6659_FD93))
+}
+
+/// One sampled path of the world. Per-period arrays are flat, indexed `[item * periods + k]`.
+/// Reused across paths to avoid allocation in the hot loop.
+#[derive(Clone, Debug)]
+pub struct WorldPath {
+    pub periods: usize,
+    /// One draw per uncertain input, by input id.
+    pub inputs: Vec<f64>,
+    /// Uniform draws for the deals' coin flips, by coin id.
+    pub coins: Vec<f64>,
+    /// The period each event occurs in, if it does.
+    pub event_period: Vec<Option<usize>>,
+    /// Run-rate at the end of period k, R_{k+1}, per stream.
+    pub run_rate: Vec<f64>,
+    /// Revenue booked in period k, R_{k+1}·Δt, per stream.
+    pub revenue: Vec<f64>,
+    /// Normalized channel shares at t_k, per channel (streams' channels laid end to end).
+    pub channel_share: Vec<f64>,
+    /// First channel row of each stream in `channel_share`.
+    pub channel_offset: Vec<usize>,
+    /// The lab's compute spend with each provider.
+    pub provider_spend: Vec<f64>,
+    /// Each provider owner's profit on that spend.
+    pub provider_profit: Vec<f64>,
+    /// Enterprise value of the valued company at the end of period k.
+    pub valuation: Vec<f64>,
+    /// Each party's cash flow before any deal: own revenue less other costs and compute
+    /// bought, plus cloud profit earned.
+    pub base_flow: Vec<f64>,
+    /// Each party's cloud profit over the horizon, before any deal.
+    pub cloud_profit: Vec<f64>,
+}
+
+impl WorldPath {
+    pub fn new(scenario: &Scenario) -> WorldPath {
+        let periods = scenario.grid().periods();
+        let mut channel_offset = Vec::with_capacity(scenario.streams.len());
+        let mut channels = 0;
+        for stream in &scenario.streams {
+            channel_offset.push(channels);
+            channels += stream.channels.len();
+        }
+        let providers = scenario.compute.as_ref().map_or(0, |c| c.providers.len());
+        WorldPath {
+            periods,
+            inputs: vec![0.0; scenario.inputs.len()],
+            coins: vec![0.0; scenario.coins],
+            event_period: vec![None; scenario.events.len()],
+            run_rate: vec![0.0; scenario.streams.len() * periods],
+            revenue: vec![0.0; scenario.streams.len() * periods],
+            channel_share: vec![0.0; channels * periods],
+            channel_offset,
+            provider_spend: vec![0.0; providers * periods],
+            provider_profit: vec![0.0; providers * periods],
+            valuation: vec![0.0; if scenario.valuation.is_some() { periods } else { 0 }],
+            base_flow: vec![0.0; scenario.parties.len() * periods],
+            cloud_profit: vec![0.0; scenario.parties.len()],
+        }
+    }
+
+    pub fn series(values: &[f64], item: usize, periods: usize) -> &[f64] {
+        &values[item * periods..(item + 1) * periods]
+    }
+
+    /// Revenue of a stream in period k from a set of its channels.
+    #[inline]
+    pub fn channel_revenue(&self, stream: usize, channels: &[usize], period: usize) -> f64 {
+        let offset = self.channel_offset[stream];
+        let share: f64 = channels.iter().map(|&c| self.channel_share[(offset + c) * self.periods + period]).sum();
+        self.revenue[stream * self.periods + period] * share
+    }
+}
+
+/// Samples path `path` of the scenario's world into `world`.
+pub fn sample_world(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPath) {
+    let mut rng = path_rng(seed, path);
+    // The order of draws is fixed (inputs, coins, events, streams) so that every path
+    // consumes its stream the same way whatever the deals are.
+    for (draw, input) in world.inputs.iter_mut().zip(&scenario.inputs) {
+        *draw = input.distribution.sample(&mut rng);
+    }
+    for coin in world.coins.iter_mut() {
+        *coin = rng.random::<f64>();
+    }
+    sample_events(scenario, &mut rng, world);
+    sample_streams(scenario, &mut rng, world);
+    split_channels(scenario, world);
+    let compute_stream = compute_and_valuation(scenario, world);
+    party_base_flows(scenario, compute_stream, world);
+}
+
+fn sample_events(scenario: &Scenario, rng: &mut Xoshiro256PlusPlus, world: &mut WorldPath) {
+    let dt = scenario.grid().dt();
+    for (event, occurs) in scenario.events.iter().zip(world.event_period.iter_mut()) {
+        let u: f64 = rng.random();
+        *occurs = match event.timing {
+            EventTiming::Dated { period, probability } => (u < probability.eval(&world.inputs)).then_some(period),
+            EventTiming::Hazard { annual_rate, first, last } => {
+                // The waiting time from the window's start is exponential; the period it falls
+                // in has the per-period probability 1 - exp(-rate·Δt) of the spec.
+                let rate = annual_rate.eval(&world.inputs);
+                let waiting_years = -(1.0 - u).ln() / rate;
+                let offset = waiting_years / dt;
+                (rate > 0.0 && offset < (last - first + 1) as f64).then(|| first + offset as usize)
+            }
+        };
+    }
+}
+
+fn sample_streams(scenario: &Scenario, rng: &mut Xoshiro256PlusPlus, world: &mut WorldPath) {
+    let grid = scenario.grid();
+    let (periods, dt) = (grid.periods(), grid.dt());
+    let sqrt_dt = dt.sqrt();
+    let inputs = &world.inputs;
+    for (s, stream) in scenario.streams.iter().enumerate() {
+        let mut log_run_rate = stream.initial.eval(inputs).ln();
+        let jump_chance = stream.jumps.as_ref().map(|jumps| {
+            let expected = jumps.annual_rate.eval(inputs) * dt;
+            (expected, (-expected).exp())
+        });
+        let run_rate = &mut world.run_rate[s * periods..(s + 1) * periods];
+        let revenue = &mut world.revenue[s * periods..(s + 1) * periods];
+        for k in 0..periods {
+            let growth = stream.growth.at(k, inputs);
+            let sigma = stream.volatility.at(k, inputs);
+            let shock: f64 = rng.sample(StandardNormal);
+            let mut step = (growth.ln_1p() - 0.5 * sigma * sigma) * dt + sigma * sqrt_dt * shock;
+            if let (Some(jumps), Some((expected, no_jump))) = (&stream.jumps, jump_chance) {
+                for _ in 0..poisson(rng, expected, no_jump) {
+                    step += match &jumps.log_size {
+                        JumpSize::Fixed(size) => *size,
+                        JumpSize::Random(distribution) => distribution.sample(rng),
+                    };
+                }
+            }
+            log_run_rate += step;
+            run_rate[k] = log_run_rate.exp();
+            revenue[k] = run_rate[k] * dt;
+        }
+    }
+}
+
+/// A Poisson count by inversion from one uniform: jumps are rare per period, so the loop
+/// almost always stops at zero.
+fn poisson(rng: &mut Xoshiro256PlusPlus, mean: f64, probability_of_zero: f64) -> u32 {
+    let u: f64 = rng.random();
+    let (mut count, mut probability, mut cumulative) = (0, probability_of_zero, probability_of_zero);
+    while u > cumulative && count < 1_000 {
+        count += 1;
+        probability *= mean / f64::from(count);
+        cumulative += probability;
+    }
+    count
+}
+
+/// Normalizes shares across items at each period; all-zero shares split equally.
+fn normalize_shares(shares: &mut [f64], items: usize, periods: usize) {
+    for k in 0..periods {
+        let total: f64 = (0..items).map(|i| shares[i * periods + k]).sum();
+        for i in 0..items {
+            let share = &mut shares[i * periods + k];
+            *share = if total > 0.0 { *share / total } else { 1.0 / items as f64 };
+        }
+    }
+}
+
+fn split_channels(scenario: &Scenario, world: &mut WorldPath) {
+    let periods = world.periods;
+    for (s, stream) in scenario.streams.iter().enumerate() {
+        let offset = world.channel_offset[s];
+        let rows = &mut world.channel_share[offset * periods..(offset + stream.channels.len()) * periods];
+        for (c, channel) in stream.channels.iter().enumerate() {
+            for k in 0..periods {
+                rows[c * periods + k] = channel.share.at(k, &world.inputs);
+            }
+        }
+        normalize_shares(rows, stream.channels.len(), periods);
+    }
+}
+
+/// Fills compute spend and profit per provider and the valuation; returns the compute stream.
+fn compute_and_valuation(scenario: &Scenario, world: &mut WorldPath) -> Option<usize> {
+    let periods = world.periods;
+    let inputs = &world.inputs;
+    if let Some(valuation) = &scenario.valuation {
+        for k in 0..periods {
+            world.valuation[k] = valuation.multiple.at(k + 1, inputs) * world.run_rate[valuation.stream * periods + k];
+        }
+    }
+    let compute = scenario.compute.as_ref()?;
+    for (p, provider) in compute.providers.iter().enumerate() {
+        for k in 0..periods {
+            world.provider_spend[p * periods + k] = provider.share.at(k, inputs);
+        }
+    }
+    normalize_shares(&mut world.provider_spend, compute.providers.len(), periods);
+    for k in 0..periods {
+        let spend = compute.cost_ratio.at(k, inputs) * world.revenue[compute.stream * periods + k];
+        for (p, provider) in compute.providers.iter().enumerate() {
+            let index = p * periods + k;
+            world.provider_spend[index] *= spend;
+            world.provider_profit[index] = world.provider_spend[index] * provider.margin.at(k, inputs);
+        }
+    }
+    Some(compute.stream)
+}
+
+fn party_base_flows(scenario: &Scenario, compute_stream: Option<usize>, world: &mut WorldPath) {
+    let periods = world.periods;
+    world.base_flow.fill(0.0);
+    world.cloud_profit.fill(0.0);
+    for (s, stream) in scenario.streams.iter().enumerate() {
+        let party = &scenario.parties[stream.owner];
+        let flows = &mut world.base_flow[stream.owner * periods..(stream.owner + 1) * periods];
+        let revenues = &world.revenue[s * periods..(s + 1) * periods];
+        for (k, (flow, revenue)) in flows.iter_mut().zip(revenues).enumerate() {
+            let costs = party.other_costs.as_ref().map_or(0.0, |c| c.at(k, &world.inputs));
+            *flow += revenue * (1.0 - costs);
+        }
+    }
+    let Some(compute) = &scenario.compute else { return };
+    let buyer = scenario.streams[compute_stream.expect("compute has a stream")].owner;
+    for (p, provider) in compute.providers.iter().enumerate() {
+        for k in 0..periods {
+            let index = p * periods + k;
+            world.base_flow[buyer * periods + k] -= world.provider_spend[index];
+            world.base_flow[provider.owner * periods + k] += world.provider_profit[index];
+            world.cloud_profit[provider.owner] += world.provider_profit[index];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_streams_depend_only_on_seed_and_path() {
+        let draw = |seed, path| path_rng(seed, path).random::<u64>();
+        assert_eq!(draw(7, 3), draw(7, 3));
+        assert_ne!(draw(7, 3), draw(7, 4));
+        assert_ne!(draw(7, 3), draw(8, 3));
+    }
+
+    #[test]
+    fn poisson_counts_have_the_right_mean_and_zero_probability() {
+        let mut rng = path_rng(1, 1);
+        let (mean, n) = (0.3_f64, 200_000);
+        let counts: Vec<u32> = (0..n).map(|_| poisson(&mut rng, mean, (-mean).exp())).collect();
+        let sample_mean = counts.iter().map(|&c| f64::from(c)).sum::<f64>() / f64::from(n);
+        // Var = mean for a Poisson count: 4 standard errors.
+        assert!((sample_mean - mean).abs() < 4.0 * (mean / f64::from(n)).sqrt(), "{sample_mean}");
+        let zeros = counts.iter().filter(|&&c| c == 0).count() as f64 / f64::from(n);
+        let p0 = (-mean).exp();
+        assert!((zeros - p0).abs() < 4.0 * (p0 * (1.0 - p0) / f64::from(n)).sqrt(), "{zeros}");
+    }
+
+    #[test]
+    fn shares_are_normalized_and_all_zero_shares_split_equally() {
+        // Two items over two periods: [item * periods + k].
+        let mut shares = vec![1.0, 0.0, 3.0, 0.0];
+        normalize_shares(&mut shares, 2, 2);
+        assert_eq!(shares, vec![0.25, 0.5, 0.75, 0.5]);
+    }
+}

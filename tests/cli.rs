@@ -1,0 +1,122 @@
+//! The `dealsim` binary on the shipped scenarios: real files in temporary directories.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::str::contains;
+
+fn dealsim() -> Command {
+    Command::cargo_bin("dealsim").unwrap()
+}
+
+fn shipped_scenarios() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn base() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/base.toml")
+}
+
+fn run_to(scenario: &Path, out: &Path, extra: &[&str]) -> String {
+    let output =
+        dealsim().arg("run").arg(scenario).args(["--paths", "600", "--out"]).arg(out).args(extra).output().unwrap();
+    assert!(output.status.success(), "{}: {}", scenario.display(), String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn every_shipped_scenario_validates_and_runs() {
+    let scenarios = shipped_scenarios();
+    assert!(scenarios.len() >= 3, "base, deal structures and growth vintages ship");
+    let dir = tempfile::tempdir().unwrap();
+    for scenario in scenarios {
+        dealsim().arg("validate").arg(&scenario).assert().success().stdout(contains("uncertain inputs"));
+        let out = dir.path().join(scenario.file_stem().unwrap());
+        let stdout = run_to(&scenario, &out, &[]);
+        assert!(stdout.contains("600 paths"), "{stdout}");
+        let summary = fs::read_to_string(out.join("summary.csv")).unwrap();
+        let mut lines = summary.lines();
+        assert_eq!(lines.next(), Some("deal,metric,count,mean,std,std_error,p05,p25,p50,p75,p95,min,max"));
+        assert!(summary.contains(",party."), "party metrics for {}", scenario.display());
+        let timeseries = fs::read_to_string(out.join("timeseries.csv")).unwrap();
+        assert!(timeseries.starts_with("deal,series,period,year,mean,p05,p25,p50,p75,p95\n"));
+        let info: serde_json::Value = serde_json::from_slice(&fs::read(out.join("run.json")).unwrap()).unwrap();
+        assert_eq!(info["paths"], 600);
+        assert_eq!(info["scenario_hash"].as_str().unwrap().len(), 64);
+    }
+}
+
+#[test]
+fn base_scenario_reports_the_deal_terms() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("base");
+    let stdout = run_to(&base(), &out, &[]);
+    for figure in ["revenue_share.", ".cap_hit", "commitment.", "investment.", "party.microsoft.npv"] {
+        assert!(stdout.contains(figure), "key figures show {figure}:\n{stdout}");
+    }
+    let summary = fs::read_to_string(out.join("summary.csv")).unwrap();
+    for metric in
+        [".paid,", ".cap_hit,", ".cap_hit_year,", ".shortfall,", ".penalty,", ".met,", ".stake,", ".multiple,"]
+    {
+        assert!(summary.contains(metric), "summary.csv has {metric}");
+    }
+    let timeseries = fs::read_to_string(out.join("timeseries.csv")).unwrap();
+    for series in
+        ["run_rate,2026-Q1,2026.25", ".paid_cumulative,", ".spend_cumulative,", "valuation.value,", ".cash_flow,"]
+    {
+        assert!(timeseries.contains(series), "timeseries.csv has {series}");
+    }
+}
+
+#[test]
+fn outputs_are_byte_identical_on_one_and_two_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    run_to(&base(), &one, &["--threads", "1", "--seed", "42"]);
+    run_to(&base(), &two, &["--threads", "2", "--seed", "42"]);
+    for file in ["summary.csv", "timeseries.csv"] {
+        assert!(fs::read(one.join(file)).unwrap() == fs::read(two.join(file)).unwrap(), "{file} differs");
+    }
+}
+
+#[test]
+fn set_overrides_a_scalar_by_key_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("zero-discount");
+    run_to(&base(), &out, &["--set", "simulation.discount_rate=0%", "--set", "simulation.seed=5"]);
+    let info = fs::read_to_string(out.join("run.json")).unwrap();
+    assert!(info.contains("simulation.discount_rate=0%"), "{info}");
+    assert!(info.contains("\"seed\": 5"), "{info}");
+}
+
+#[test]
+fn default_output_goes_under_output_by_scenario_stem() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(base(), dir.path().join("mine.toml")).unwrap();
+    dealsim().current_dir(dir.path()).args(["run", "mine.toml", "--paths", "200"]).assert().success();
+    assert!(dir.path().join("output/mine/summary.csv").exists());
+}
+
+#[test]
+fn help_shows_examples() {
+    dealsim().arg("--help").assert().success().stdout(contains("Examples:")).stdout(contains("--set"));
+    dealsim().args(["run", "--help"]).assert().success().stdout(contains("--threads")).stdout(contains("--paths"));
+}
+
+#[test]
+fn the_last_set_of_a_key_wins() {
+    dealsim()
+        .arg("validate")
+        .arg(base())
+        .args(["--set", "simulation.paths=10", "--set", "simulation.paths=20"])
+        .assert()
+        .success()
+        .stdout(contains("20 paths"));
+}

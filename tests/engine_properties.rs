@@ -1,0 +1,158 @@
+//! Engine properties: identical results on any thread count, and percentiles within the
+//! sketch's bound of an exact sort of the same paths.
+
+use dealsim::engine::{self, Aggregates, RunOptions};
+use dealsim::output::csv_bytes;
+use dealsim::report::{PERCENTILES, summary_rows, timeseries_rows};
+use dealsim::scenario::{Scenario, parse_scenario};
+use dealsim::stats::{SKETCH_RELATIVE_ACCURACY, exact_quantile};
+use dealsim::terms::{DealOutcome, Discounting, apply_deal};
+use dealsim::world::{WorldPath, sample_world};
+
+const SCENARIO: &str = r#"
+[simulation]
+start = 2026
+years = 6
+steps_per_year = 4
+seed = 99
+discount_rate = 0.09
+[parties.lab]
+initial_cash = "40B"
+other_costs = 0.3
+[parties.cloud]
+[[streams]]
+name = "lab"
+owner = "lab"
+initial = "24B"
+growth = { start = { dist = "pert", low = 0.6, mode = 1.0, high = 1.5 }, end = 0.15, half_life = 2.5 }
+volatility = 0.3
+jumps = { rate = 0.2, size = { dist = "uniform", low = -0.5, high = -0.1 } }
+[compute]
+stream = "lab"
+cost_ratio = { start = 1.4, end = { dist = "uniform", low = 0.4, high = 0.7 }, half_life = 3 }
+[[compute.providers]]
+name = "cloud"
+owner = "cloud"
+margin = 0.4
+share = 1
+[valuation]
+company = "lab"
+stream = "lab"
+multiple = { start = 30, end = { dist = "triangular", low = 8, mode = 15, high = 30 }, half_life = 3 }
+[[events]]
+name = "ipo"
+annual_rate = 0.4
+[[deals]]
+name = "capped"
+equity = { cloud = 0.27 }
+[[deals.revenue_shares]]
+name = "share"
+payer = "lab"
+payee = "cloud"
+stream = "lab"
+rate = 0.2
+through = "2030"
+cap = { dist = "pert", low = "30B", mode = "38B", high = "50B" }
+[[deals.commitments]]
+name = "commit"
+buyer = "lab"
+provider = "cloud"
+total = "250B"
+years = { dist = "discrete", values = [4, 5, 6], weights = [1, 2, 1] }
+[[deals]]
+name = "uncapped"
+extends = "capped"
+[[deals.revenue_shares]]
+name = "share"
+payer = "lab"
+payee = "cloud"
+stream = "lab"
+rate = 0.2
+through = "2030"
+"#;
+
+fn scenario() -> Scenario {
+    parse_scenario("properties.toml", SCENARIO, &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(scenario: &Scenario, paths: u64, threads: usize) -> Aggregates {
+    engine::run(scenario, RunOptions { paths, seed: 99, threads }, &|_| {}).unwrap()
+}
+
+#[test]
+fn results_are_identical_on_one_and_many_threads() {
+    let scenario = scenario();
+    // An odd path count leaves a partial last block.
+    let paths = 5_003;
+    let csvs = |aggregates: &Aggregates| {
+        (
+            csv_bytes(&summary_rows(&scenario, aggregates)).unwrap(),
+            csv_bytes(&timeseries_rows(&scenario, aggregates)).unwrap(),
+        )
+    };
+    let single = csvs(&run(&scenario, paths, 1));
+    for threads in [2, 3, 8] {
+        assert!(csvs(&run(&scenario, paths, threads)) == single, "{threads} threads differ from 1");
+    }
+}
+
+#[test]
+fn different_seeds_give_different_results() {
+    let scenario = scenario();
+    let a = engine::run(&scenario, RunOptions { paths: 2_000, seed: 1, threads: 0 }, &|_| {}).unwrap();
+    let b = engine::run(&scenario, RunOptions { paths: 2_000, seed: 2, threads: 0 }, &|_| {}).unwrap();
+    assert_ne!(a.moments[0].mean(), b.moments[0].mean());
+}
+
+/// Reads one metric of one path from the world and the deals' outcomes.
+type Pick = dyn Fn(&WorldPath, &[DealOutcome]) -> f64;
+
+/// Recomputes every path's values directly, outside the engine's aggregation.
+fn exact_values(scenario: &Scenario, paths: u64, pick: impl Fn(&WorldPath, &[DealOutcome]) -> f64) -> Vec<f64> {
+    let discounting = Discounting::new(scenario);
+    let mut world = WorldPath::new(scenario);
+    let mut outcomes: Vec<DealOutcome> = scenario.deals.iter().map(|d| DealOutcome::new(scenario, d)).collect();
+    let mut values: Vec<f64> = (0..paths)
+        .map(|path| {
+            sample_world(scenario, 99, path, &mut world);
+            for (deal, outcome) in scenario.deals.iter().zip(outcomes.iter_mut()) {
+                apply_deal(scenario, deal, &discounting, &world, outcome);
+            }
+            pick(&world, &outcomes)
+        })
+        .collect();
+    values.sort_by(f64::total_cmp);
+    values
+}
+
+#[test]
+fn percentiles_are_within_half_a_percent_of_an_exact_sort() {
+    let scenario = scenario();
+    let paths = 40_000;
+    let aggregates = run(&scenario, paths, 0);
+    let rows = summary_rows(&scenario, &aggregates);
+    let periods = scenario.grid().periods();
+    let checks: [(&str, &str, Box<Pick>); 4] = [
+        ("capped", "stream.lab.run_rate_final", Box::new(move |w, _| w.run_rate[periods - 1])),
+        ("capped", "party.lab.npv", Box::new(|_, o| o[0].parties[0].npv)),
+        ("uncapped", "party.cloud.npv", Box::new(|_, o| o[1].parties[1].npv)),
+        ("capped", "commitment.commit.shortfall", Box::new(|_, o| o[0].commitments[0].shortfall)),
+    ];
+    for (deal, metric, pick) in checks {
+        let exact = exact_values(&scenario, paths, pick);
+        let row = rows.iter().find(|r| r.deal == deal && r.metric == metric).unwrap();
+        let estimates = [row.p05, row.p25, row.p50, row.p75, row.p95];
+        for (q, estimate) in PERCENTILES.iter().zip(estimates) {
+            let truth = exact_quantile(&exact, *q).unwrap();
+            let estimate = estimate.unwrap();
+            assert!(
+                (estimate - truth).abs() <= SKETCH_RELATIVE_ACCURACY * truth.abs(),
+                "{deal} {metric} P{q}: sketch {estimate} vs exact {truth}"
+            );
+        }
+        assert_eq!((row.min, row.max), (exact.first().copied(), exact.last().copied()));
+        let mean = exact.iter().sum::<f64>() / exact.len() as f64;
+        assert!((row.mean.unwrap() - mean).abs() <= 1e-9 * mean.abs());
+    }
+    const { assert!(SKETCH_RELATIVE_ACCURACY <= 0.005, "the documented bound is within the 0.5% target") };
+}
