@@ -14,9 +14,9 @@ use crate::world::{WorldPath, sample_world};
 
 /// Paths per block. Blocks are the unit of work and of ordered merging; the size is fixed,
 /// never derived from the thread count, so every thread count merges the same blocks.
-pub const BLOCK_PATHS: u64 = 128;
+pub const BLOCK_PATHS: u64 = 256;
 /// Blocks run in parallel between two ordered merges; bounds the memory held for moments.
-const WAVE_BLOCKS: u64 = 64;
+const WAVE_BLOCKS: u64 = 16;
 /// Slots gathered together from the path-major rows: one cache line of f64.
 const GATHER: usize = 8;
 

@@ -127,7 +127,9 @@ fn bucket_midpoint(key: u64) -> f64 {
 #[derive(Clone, Debug, Default)]
 struct BucketCounts {
     first_key: u64,
-    counts: Vec<u64>,
+    /// u32 halves the memory the engine's hot loop walks; runs are capped at `MAX_PATHS` (1e8),
+    /// far below 2^32.
+    counts: Vec<u32>,
 }
 
 impl BucketCounts {
@@ -190,7 +192,7 @@ impl BucketCounts {
             .iter()
             .enumerate()
             .filter(|&(_, &count)| count > 0)
-            .map(move |(index, &count)| (first_key + index as u64, count))
+            .map(move |(index, &count)| (first_key + index as u64, u64::from(count)))
     }
 }
 
