@@ -118,6 +118,10 @@ pub fn emit<S: Sink>(scenario: &Scenario, world: &WorldPath, outcomes: &[DealOut
                     WorldPath::series(&outcome.cash, p, periods),
                 );
             }
+            if deal.may_hold_equity(p) {
+                let stake = WorldPath::series(&outcome.stake, p, periods);
+                sink.series(scope, format_args!("party.{}.stake", party.name), stake);
+            }
         }
     }
 }

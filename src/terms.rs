@@ -51,6 +51,8 @@ pub struct DealOutcome {
     pub commitments: Vec<CommitmentOutcome>,
     pub investments: Vec<InvestmentOutcome>,
     pub parties: Vec<PartyOutcome>,
+    /// Each party's stake in the valued company at the end of period k.
+    pub stake: Vec<f64>,
     /// Tranche payments of this path, sorted by period: (period, investment, amount).
     payments: Vec<(usize, usize, f64)>,
     investment_stake: Vec<f64>,
@@ -70,6 +72,7 @@ impl DealOutcome {
             commitments: vec![CommitmentOutcome::default(); deal.commitments.len()],
             investments: vec![InvestmentOutcome::default(); deal.investments.len()],
             parties: vec![PartyOutcome::default(); parties],
+            stake: vec![0.0; parties * periods],
             payments: Vec::new(),
             investment_stake: vec![0.0; deal.investments.len()],
             party_stake: vec![0.0; parties],
@@ -243,27 +246,36 @@ fn investments(deal: &Deal, world: &WorldPath, out: &mut DealOutcome) {
     // Stable: tranches due in the same period are paid in the order the deal lists them.
     out.payments.sort_by_key(|&(period, _, _)| period);
     out.investments.fill(InvestmentOutcome::default());
-    let mut current_period = usize::MAX;
-    let mut pre_money = 0.0;
-    for &(period, i, amount) in &out.payments {
-        if period != current_period {
-            current_period = period;
-            pre_money = world.valuation[period];
-        }
-        if amount <= 0.0 {
-            continue;
-        }
+    let mut next_payment = 0;
+    for k in 0..periods {
         // A later tranche in the same period prices against the value after the earlier ones.
-        let post_money = pre_money + amount;
-        let dilution = pre_money / post_money;
-        out.party_stake.iter_mut().for_each(|stake| *stake *= dilution);
-        out.investment_stake.iter_mut().for_each(|stake| *stake *= dilution);
-        out.investment_stake[i] += amount / post_money;
-        pre_money = post_money;
-        out.investments[i].paid += amount;
-        let investment = &deal.investments[i];
-        out.flow[investment.investor * periods + period] -= amount;
-        out.flow[investment.investee * periods + period] += amount;
+        let mut pre_money = world.valuation.get(k).copied().unwrap_or(0.0);
+        while let Some(&(_, i, amount)) = out.payments.get(next_payment).filter(|&&(period, _, _)| period == k) {
+            next_payment += 1;
+            if amount <= 0.0 {
+                continue;
+            }
+            let post_money = pre_money + amount;
+            let dilution = pre_money / post_money;
+            out.party_stake.iter_mut().for_each(|stake| *stake *= dilution);
+            out.investment_stake.iter_mut().for_each(|stake| *stake *= dilution);
+            out.investment_stake[i] += amount / post_money;
+            pre_money = post_money;
+            out.investments[i].paid += amount;
+            let investment = &deal.investments[i];
+            out.flow[investment.investor * periods + k] -= amount;
+            out.flow[investment.investee * periods + k] += amount;
+        }
+        for (p, held) in out.party_stake.iter().enumerate() {
+            let bought: f64 = deal
+                .investments
+                .iter()
+                .zip(&out.investment_stake)
+                .filter(|(investment, _)| investment.investor == p)
+                .map(|(_, stake)| stake)
+                .sum();
+            out.stake[p * periods + k] = held + bought;
+        }
     }
     let end_value = world.valuation.last().copied().unwrap_or(0.0);
     for (i, investment) in deal.investments.iter().enumerate() {
