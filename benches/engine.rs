@@ -16,7 +16,9 @@ fn base_scenario(c: &mut Criterion) {
     group.sample_size(10);
     for threads in [1, 2] {
         group.bench_function(format!("base/{threads}-threads"), |b| {
-            b.iter(|| engine::run(black_box(&scenario), RunOptions { paths, seed: 1, threads }, &|_| {}).unwrap())
+            b.iter(|| {
+                engine::run(black_box(&scenario), RunOptions { paths, seed: 1, threads, baseline: 0 }, &|_| {}).unwrap()
+            })
         });
     }
     group.finish();

@@ -67,6 +67,9 @@ struct RunArgs {
     /// Output directory (default: output/<scenario file stem>).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// The deal every other deal is compared with in comparison.csv (default: the first).
+    #[arg(long, value_name = "DEAL")]
+    baseline: Option<String>,
 }
 
 /// A failure and the exit code it maps to: 2 for invalid input or usage, 1 for runtime failures.
@@ -138,10 +141,18 @@ fn default_out(scenario: &Path) -> PathBuf {
 
 fn run(args: &RunArgs) -> Result<(), Failure> {
     let Loaded { scenario, hash } = load(&args.scenario)?;
+    let baseline = match &args.baseline {
+        None => 0,
+        Some(name) => scenario.deals.iter().position(|d| &d.name == name).ok_or_else(|| {
+            let deals: Vec<&str> = scenario.deals.iter().map(|d| d.name.as_str()).collect();
+            Failure::Input(format!("error: --baseline {name}: no such deal; expected one of: {}", deals.join(", ")))
+        })?,
+    };
     let options = RunOptions {
         paths: args.paths.unwrap_or(scenario.simulation.paths),
         seed: args.seed.unwrap_or(scenario.simulation.seed),
         threads: args.threads,
+        baseline,
     };
     if !scenario.correlations.is_empty() {
         eprintln!(
@@ -157,11 +168,15 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     let overrides = args.scenario.overrides.iter().map(|o| format!("{}={}", o.key, o.value)).collect();
     let info = RunInfo::new(&scenario, &args.scenario.scenario, hash, overrides, &aggregates);
     let runtime = |error: &dyn std::fmt::Display| Failure::Runtime(error.to_string());
-    let files = [
+    let mut files = vec![
         ("summary.csv", output::csv_bytes(&summary).map_err(|e| runtime(&e))?),
         ("timeseries.csv", output::csv_bytes(&timeseries).map_err(|e| runtime(&e))?),
         ("run.json", serde_json::to_vec_pretty(&info).map_err(|e| runtime(&e))?),
     ];
+    let comparison = report::comparison_rows(&scenario, &aggregates);
+    if !comparison.is_empty() {
+        files.push(("comparison.csv", output::csv_bytes(&comparison).map_err(|e| runtime(&e))?));
+    }
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario));
     output::write_atomically(&out, &files)
         .map_err(|error| Failure::Runtime(format!("cannot write results to {}: {error}", out.display())))?;
@@ -175,6 +190,7 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         info.paths_per_second
     );
     print!("{}", output::key_figures_table(&summary));
+    print!("{}", output::comparison_table(&comparison));
     println!("\nwrote {}", out.display());
     Ok(())
 }

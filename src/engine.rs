@@ -27,6 +27,8 @@ pub struct RunOptions {
     pub seed: u64,
     /// Worker threads; 0 uses every core.
     pub threads: usize,
+    /// Index of the deal every other deal is compared with.
+    pub baseline: usize,
 }
 
 /// Mergeable statistics of every slot of the layout, over all paths of a run.
@@ -88,12 +90,9 @@ pub fn run(scenario: &Scenario, options: RunOptions, progress: &(dyn Fn(u64) + S
         .build()
         .map_err(|source| RunError::ThreadPool { threads: options.threads, source })?;
     let threads = pool.current_num_threads();
-    let layout = Layout::of(scenario);
+    let layout = Layout::of(scenario, options.baseline);
     let width = layout.width();
-    let mut conditional = vec![false; width];
-    for (slot, metric) in layout.metrics.iter().enumerate() {
-        conditional[slot] = metric.conditional;
-    }
+    let conditional = (0..width).map(|slot| layout.conditional(slot)).collect();
     let job = Job { scenario, layout: &layout, conditional, discounting: Discounting::new(scenario), options };
     let workers: Vec<Mutex<Worker>> = (0..threads).map(|_| Mutex::new(Worker::new(scenario, &layout))).collect();
     let mut moments = vec![Moments::default(); width];
@@ -155,6 +154,7 @@ impl Job<'_> {
             let mut writer = RowWriter::new(self.layout, row);
             emit(scenario, world, outcomes, &mut writer);
             debug_assert!(writer.filled(self.layout), "the layout and the walk disagree");
+            self.layout.fill_comparisons(row);
         }
         let block = BLOCK_PATHS as usize;
         let mut moments = Vec::with_capacity(width);

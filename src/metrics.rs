@@ -20,8 +20,10 @@ pub enum Scope {
 pub trait Sink {
     /// A scalar every path has.
     fn metric(&mut self, scope: Scope, name: fmt::Arguments<'_>, value: f64);
-    /// A scalar only some paths have (the year a cap is hit: None where it never is).
+    /// A scalar only some paths have (a multiple where something was paid).
     fn conditional_metric(&mut self, scope: Scope, name: fmt::Arguments<'_>, value: Option<f64>);
+    /// A calendar year only some paths have (the year a cap is hit: None where it never is).
+    fn year_metric(&mut self, scope: Scope, name: fmt::Arguments<'_>, year: Option<f64>);
     /// One value per period.
     fn series(&mut self, scope: Scope, name: fmt::Arguments<'_>, values: &[f64]);
 }
@@ -45,11 +47,7 @@ pub fn emit<S: Sink>(scenario: &Scenario, world: &WorldPath, outcomes: &[DealOut
     for (e, event) in scenario.events.iter().enumerate() {
         let period = world.event_period[e];
         sink.metric(Scope::World, format_args!("event.{}.occurred", event.name), flag(period.is_some()));
-        sink.conditional_metric(
-            Scope::World,
-            format_args!("event.{}.year", event.name),
-            period.map(|k| grid.year_end(k)),
-        );
+        sink.year_metric(Scope::World, format_args!("event.{}.year", event.name), period.map(|k| grid.year_end(k)));
     }
     if let Some(compute) = &scenario.compute {
         for (p, provider) in compute.providers.iter().enumerate() {
@@ -67,11 +65,7 @@ pub fn emit<S: Sink>(scenario: &Scenario, world: &WorldPath, outcomes: &[DealOut
             sink.metric(scope, format_args!("revenue_share.{}.paid", term.name), share.paid);
             if term.cap.is_some() {
                 sink.metric(scope, format_args!("revenue_share.{}.cap_hit", term.name), flag(share.cap_hit));
-                sink.conditional_metric(
-                    scope,
-                    format_args!("revenue_share.{}.cap_hit_year", term.name),
-                    share.cap_hit_year,
-                );
+                sink.year_metric(scope, format_args!("revenue_share.{}.cap_hit_year", term.name), share.cap_hit_year);
             }
             let cumulative = WorldPath::series(&outcome.share_paid_cumulative, t, periods);
             sink.series(scope, format_args!("revenue_share.{}.paid_cumulative", term.name), cumulative);
@@ -127,12 +121,16 @@ pub fn emit<S: Sink>(scenario: &Scenario, world: &WorldPath, outcomes: &[DealOut
 }
 
 /// A named scalar metric.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MetricSlot {
     pub scope: Scope,
     pub name: String,
     /// Some paths have no value (only paths that hit a cap have a cap-hit year).
     pub conditional: bool,
+    /// Values are stored relative to this origin and reported with it added back. Years are
+    /// stored as years since the simulation start: the quantile sketch's error is relative to
+    /// the stored value, and 0.4% of 2029 is a season, while 0.4% of 3.5 years is five days.
+    pub origin: f64,
 }
 
 /// A named series; it occupies one slot per period.
@@ -142,31 +140,100 @@ pub struct SeriesSlot {
     pub name: String,
 }
 
-/// Where each metric and series point sits in a path's row of values.
+/// A paired difference: one deal's metric minus the baseline deal's metric of the same name,
+/// path by path. Both deals see the same world, so the difference carries no world noise that
+/// the two share.
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComparisonSlot {
+    pub deal: usize,
+    pub baseline: usize,
+    pub metric: String,
+    /// Metric slots of the deal and of the baseline.
+    pub deal_slot: usize,
+    pub baseline_slot: usize,
+    pub conditional: bool,
+}
+
+/// Where each metric, series point and paired difference sits in a path's row of values.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Layout {
     pub periods: usize,
+    /// The origin of year metrics: the simulation's first calendar year.
+    pub start_year: f64,
     pub metrics: Vec<MetricSlot>,
     pub series: Vec<SeriesSlot>,
+    pub comparisons: Vec<ComparisonSlot>,
 }
 
 impl Layout {
-    /// Slots in a row: metrics first, then each series' periods.
+    /// Slots in a row: metrics first, then each series' periods, then paired differences.
     pub fn width(&self) -> usize {
-        self.metrics.len() + self.series.len() * self.periods
+        self.comparison_slot(self.comparisons.len())
+    }
+
+    pub fn comparison_slot(&self, comparison: usize) -> usize {
+        self.metrics.len() + self.series.len() * self.periods + comparison
+    }
+
+    /// Whether a slot may be missing on some paths.
+    pub fn conditional(&self, slot: usize) -> bool {
+        match self.metrics.get(slot) {
+            Some(metric) => metric.conditional,
+            None => slot >= self.comparison_slot(0) && self.comparisons[slot - self.comparison_slot(0)].conditional,
+        }
+    }
+
+    /// Fills the paired differences of a row whose metrics are written.
+    #[inline]
+    pub fn fill_comparisons(&self, row: &mut [f64]) {
+        let first = self.comparison_slot(0);
+        for (i, comparison) in self.comparisons.iter().enumerate() {
+            row[first + i] = row[comparison.deal_slot] - row[comparison.baseline_slot];
+        }
     }
 
     pub fn series_slot(&self, series: usize, period: usize) -> usize {
         self.metrics.len() + series * self.periods + period
     }
 
-    /// Names the slots by walking a path of zeros.
-    pub fn of(scenario: &Scenario) -> Layout {
+    /// Names the slots by walking a path of zeros; with two or more deals, pairs every deal's
+    /// metrics with the baseline deal's (by index).
+    pub fn of(scenario: &Scenario, baseline: usize) -> Layout {
         let world = WorldPath::new(scenario);
         let outcomes: Vec<DealOutcome> = scenario.deals.iter().map(|deal| DealOutcome::new(scenario, deal)).collect();
-        let mut layout = Layout { periods: world.periods, metrics: Vec::new(), series: Vec::new() };
+        let mut layout = Layout {
+            periods: world.periods,
+            start_year: f64::from(scenario.grid().start_year),
+            metrics: Vec::new(),
+            series: Vec::new(),
+            comparisons: Vec::new(),
+        };
         emit(scenario, &world, &outcomes, &mut layout);
+        if scenario.deals.len() > 1 {
+            layout.comparisons = layout.pair_with(baseline, scenario.deals.len());
+        }
         layout
+    }
+
+    fn pair_with(&self, baseline: usize, deals: usize) -> Vec<ComparisonSlot> {
+        let mut comparisons = Vec::new();
+        for deal in (0..deals).filter(|&d| d != baseline) {
+            for (deal_slot, metric) in self.metrics.iter().enumerate().filter(|(_, m)| m.scope == Scope::Deal(deal)) {
+                let baseline_slot =
+                    self.metrics.iter().position(|m| m.scope == Scope::Deal(baseline) && m.name == metric.name);
+                if let Some(baseline_slot) = baseline_slot {
+                    comparisons.push(ComparisonSlot {
+                        deal,
+                        baseline,
+                        metric: metric.name.clone(),
+                        deal_slot,
+                        baseline_slot,
+                        conditional: metric.conditional || self.metrics[baseline_slot].conditional,
+                    });
+                }
+            }
+        }
+        comparisons
     }
 }
 
@@ -178,11 +245,16 @@ fn name_of(arguments: fmt::Arguments<'_>) -> String {
 
 impl Sink for Layout {
     fn metric(&mut self, scope: Scope, name: fmt::Arguments<'_>, _value: f64) {
-        self.metrics.push(MetricSlot { scope, name: name_of(name), conditional: false });
+        self.metrics.push(MetricSlot { scope, name: name_of(name), conditional: false, origin: 0.0 });
     }
 
     fn conditional_metric(&mut self, scope: Scope, name: fmt::Arguments<'_>, _value: Option<f64>) {
-        self.metrics.push(MetricSlot { scope, name: name_of(name), conditional: true });
+        self.metrics.push(MetricSlot { scope, name: name_of(name), conditional: true, origin: 0.0 });
+    }
+
+    fn year_metric(&mut self, scope: Scope, name: fmt::Arguments<'_>, _year: Option<f64>) {
+        let origin = self.start_year;
+        self.metrics.push(MetricSlot { scope, name: name_of(name), conditional: true, origin });
     }
 
     fn series(&mut self, scope: Scope, name: fmt::Arguments<'_>, _values: &[f64]) {
@@ -196,16 +268,23 @@ pub struct RowWriter<'r> {
     metric: usize,
     series_start: usize,
     periods: usize,
+    start_year: f64,
 }
 
 impl<'r> RowWriter<'r> {
     pub fn new(layout: &Layout, row: &'r mut [f64]) -> RowWriter<'r> {
-        RowWriter { row, metric: 0, series_start: layout.metrics.len(), periods: layout.periods }
+        RowWriter {
+            row,
+            metric: 0,
+            series_start: layout.metrics.len(),
+            periods: layout.periods,
+            start_year: layout.start_year,
+        }
     }
 
     /// Whether the walk filled the row exactly as the layout names it.
     pub fn filled(&self, layout: &Layout) -> bool {
-        self.metric == layout.metrics.len() && self.series_start == layout.width()
+        self.metric == layout.metrics.len() && self.series_start == layout.comparison_slot(0)
     }
 }
 
@@ -219,6 +298,12 @@ impl Sink for RowWriter<'_> {
     #[inline]
     fn conditional_metric(&mut self, _scope: Scope, _name: fmt::Arguments<'_>, value: Option<f64>) {
         self.row[self.metric] = value.unwrap_or(f64::NAN);
+        self.metric += 1;
+    }
+
+    #[inline]
+    fn year_metric(&mut self, _scope: Scope, _name: fmt::Arguments<'_>, year: Option<f64>) {
+        self.row[self.metric] = year.map_or(f64::NAN, |year| year - self.start_year);
         self.metric += 1;
     }
 

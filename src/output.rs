@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::engine::Aggregates;
-use crate::report::SummaryRow;
+use crate::report::{ComparisonRow, SummaryRow};
 use crate::scenario::Scenario;
 
 /// Serializes rows as CSV with a header.
@@ -91,7 +91,12 @@ pub fn write_atomically(out: &Path, files: &[(&str, Vec<u8>)]) -> io::Result<()>
     fs::create_dir_all(&parent)?;
     let staging = tempfile::Builder::new().prefix(".dealsim-staging-").tempdir_in(&parent)?;
     for (name, bytes) in files {
-        fs::write(staging.path().join(name), bytes)?;
+        // A name may hold a subdirectory (`charts/npv.png`).
+        let path = staging.path().join(name);
+        if let Some(directory) = path.parent() {
+            fs::create_dir_all(directory)?;
+        }
+        fs::write(path, bytes)?;
     }
     let staged = staging.keep();
     if out.exists() {
@@ -152,6 +157,34 @@ pub fn key_figures_table(rows: &[SummaryRow]) -> String {
         let center = format!("{} ± {}", figure(&row.metric, mean), figure(&row.metric, error));
         let range = format!("{} .. {}", figure(&row.metric, p05), figure(&row.metric, p95));
         let _ = writeln!(table, "  {:<44} {:>22} {:>26}", row.metric, center, range);
+    }
+    table
+}
+
+/// Paired differences of each party's NPV against the baseline deal.
+pub fn comparison_table(rows: &[ComparisonRow]) -> String {
+    let mut table = String::new();
+    let npv_rows = rows.iter().filter(|row| row.metric.starts_with("party.") && row.metric.ends_with(".npv"));
+    for row in npv_rows {
+        if table.is_empty() {
+            let _ = writeln!(table, "\npaired differences (deal − baseline), same paths:");
+            let header = ("deal − baseline", "metric", "mean ± s.e.", "unpaired s.e.", "P(> 0)");
+            let _ = writeln!(
+                table,
+                "  {:<34} {:<26} {:>22} {:>14} {:>8}",
+                header.0, header.1, header.2, header.3, header.4
+            );
+        }
+        let (Some(mean), Some(se), Some(unpaired), Some(positive)) =
+            (row.mean_difference, row.std_error, row.unpaired_std_error, row.prob_positive)
+        else {
+            continue;
+        };
+        let pair = format!("{} − {}", row.deal, row.baseline);
+        let center = format!("{} ± {}", billions(mean), billions(se));
+        let positive = format!("{:.1}%", positive * 100.0);
+        let _ =
+            writeln!(table, "  {pair:<34} {:<26} {center:>22} {:>14} {positive:>8}", row.metric, billions(unpaired));
     }
     table
 }

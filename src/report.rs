@@ -62,21 +62,24 @@ pub fn summary_rows(scenario: &Scenario, aggregates: &Aggregates) -> Vec<Summary
     for (d, deal) in scenario.deals.iter().enumerate() {
         for (slot, metric) in aggregates.layout.metrics.iter().enumerate() {
             if in_deal(metric.scope, d) {
-                rows.push(summary_row(&deal.name, &metric.name, &aggregates.moments[slot], &aggregates.sketches[slot]));
+                let (moments, sketch) = (&aggregates.moments[slot], &aggregates.sketches[slot]);
+                rows.push(summary_row(&deal.name, &metric.name, moments, sketch, metric.origin));
             }
         }
     }
     rows
 }
 
-fn summary_row(deal: &str, metric: &str, moments: &Moments, sketch: &QuantileSketch) -> SummaryRow {
-    let [p05, p25, p50, p75, p95] = percentiles(sketch);
+/// A metric's row; values were stored relative to `origin` (see `MetricSlot::origin`).
+fn summary_row(deal: &str, metric: &str, moments: &Moments, sketch: &QuantileSketch, origin: f64) -> SummaryRow {
+    let shift = |value: Option<f64>| value.map(|v| v + origin);
+    let [p05, p25, p50, p75, p95] = percentiles(sketch).map(shift);
     let has_paths = moments.count() > 0;
     SummaryRow {
         deal: deal.to_string(),
         metric: metric.to_string(),
         count: moments.count(),
-        mean: defined(moments.mean()),
+        mean: defined(moments.mean() + origin),
         std: has_paths.then(|| moments.std_dev()).and_then(defined),
         std_error: has_paths.then(|| moments.std_error()).and_then(defined),
         p05,
@@ -84,9 +87,61 @@ fn summary_row(deal: &str, metric: &str, moments: &Moments, sketch: &QuantileSke
         p50,
         p75,
         p95,
-        min: sketch.min(),
-        max: sketch.max(),
+        min: shift(sketch.min()),
+        max: shift(sketch.max()),
     }
+}
+
+/// One row of `comparison.csv`: a deal against the baseline deal, on one metric, path by path.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ComparisonRow {
+    pub deal: String,
+    pub baseline: String,
+    pub metric: String,
+    /// Paths where both deals have the metric.
+    pub count: u64,
+    /// Mean of the per-path differences (deal − baseline).
+    pub mean_difference: Option<f64>,
+    /// Standard error of that mean, from the per-path differences.
+    pub std_error: Option<f64>,
+    /// What the standard error would be if the deals had been run on independent worlds:
+    /// sqrt(se_deal² + se_baseline²). The ratio shows what common random numbers buy.
+    pub unpaired_std_error: Option<f64>,
+    pub p05: Option<f64>,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    /// Share of paths where the difference is > 0.
+    pub prob_positive: Option<f64>,
+}
+
+/// Paired differences of every deal's metrics against the baseline's.
+pub fn comparison_rows(scenario: &Scenario, aggregates: &Aggregates) -> Vec<ComparisonRow> {
+    let layout = &aggregates.layout;
+    layout
+        .comparisons
+        .iter()
+        .enumerate()
+        .map(|(i, comparison)| {
+            let slot = layout.comparison_slot(i);
+            let (moments, sketch) = (&aggregates.moments[slot], &aggregates.sketches[slot]);
+            let has_paths = moments.count() > 0;
+            let deal_se = aggregates.moments[comparison.deal_slot].std_error();
+            let baseline_se = aggregates.moments[comparison.baseline_slot].std_error();
+            ComparisonRow {
+                deal: scenario.deals[comparison.deal].name.clone(),
+                baseline: scenario.deals[comparison.baseline].name.clone(),
+                metric: comparison.metric.clone(),
+                count: moments.count(),
+                mean_difference: defined(moments.mean()),
+                std_error: has_paths.then(|| moments.std_error()).and_then(defined),
+                unpaired_std_error: defined(deal_se.hypot(baseline_se)),
+                p05: sketch.quantile(0.05),
+                p50: sketch.quantile(0.50),
+                p95: sketch.quantile(0.95),
+                prob_positive: has_paths.then(|| sketch.count_positive() as f64 / moments.count() as f64),
+            }
+        })
+        .collect()
 }
 
 /// Time-series rows, deal by deal, series by series, period by period.

@@ -287,6 +287,11 @@ impl QuantileSketch {
         self.count
     }
 
+    /// How many inserted values were strictly positive (exact).
+    pub fn count_positive(&self) -> u64 {
+        self.positive.counts.iter().map(|&c| u64::from(c)).sum()
+    }
+
     /// Exact smallest inserted value.
     pub fn min(&self) -> Option<f64> {
         (self.count > 0).then_some(self.min)
@@ -651,5 +656,12 @@ mod tests {
         // rank 1.5 rounds half away from zero, to 2.
         assert_eq!(exact_quantile(&[10.0, 20.0, 30.0, 40.0], 0.5), Some(30.0));
         assert_eq!(exact_quantile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn counts_strictly_positive_values_exactly() {
+        let mut sketch = QuantileSketch::new();
+        sketch.insert_slice(&[-2.0, 0.0, 1e-320, 3.0, 4e12, -0.0]);
+        assert_eq!(sketch.count_positive(), 2);
     }
 }

@@ -120,3 +120,36 @@ fn the_last_set_of_a_key_wins() {
         .success()
         .stdout(contains("20 paths"));
 }
+
+#[test]
+fn comparison_csv_pairs_each_deal_with_the_baseline() {
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/deal-structures.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("structures");
+    let stdout = run_to(&scenario, &out, &["--baseline", "oct-2025"]);
+    assert!(stdout.contains("paired differences"), "{stdout}");
+    let comparison = fs::read_to_string(out.join("comparison.csv")).unwrap();
+    let mut lines = comparison.lines();
+    assert_eq!(
+        lines.next(),
+        Some("deal,baseline,metric,count,mean_difference,std_error,unpaired_std_error,p05,p50,p95,prob_positive")
+    );
+    assert!(lines.all(|line| line.split(',').nth(1) == Some("oct-2025")));
+    assert!(comparison.contains("apr-2026,oct-2025,party.microsoft.npv,600,"));
+    dealsim()
+        .arg("run")
+        .arg(&scenario)
+        .args(["--paths", "10", "--baseline", "nope", "--out"])
+        .arg(dir.path().join("x"))
+        .assert()
+        .code(2)
+        .stderr(contains("--baseline nope: no such deal"));
+}
+
+#[test]
+fn a_single_deal_writes_no_comparison() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("base");
+    run_to(&base(), &out, &[]);
+    assert!(!out.join("comparison.csv").exists());
+}

@@ -76,7 +76,7 @@ fn scenario() -> Scenario {
 }
 
 fn run(scenario: &Scenario, paths: u64, threads: usize) -> Aggregates {
-    engine::run(scenario, RunOptions { paths, seed: 99, threads }, &|_| {}).unwrap()
+    engine::run(scenario, RunOptions { paths, seed: 99, threads, baseline: 0 }, &|_| {}).unwrap()
 }
 
 #[test]
@@ -99,8 +99,8 @@ fn results_are_identical_on_one_and_many_threads() {
 #[test]
 fn different_seeds_give_different_results() {
     let scenario = scenario();
-    let a = engine::run(&scenario, RunOptions { paths: 2_000, seed: 1, threads: 0 }, &|_| {}).unwrap();
-    let b = engine::run(&scenario, RunOptions { paths: 2_000, seed: 2, threads: 0 }, &|_| {}).unwrap();
+    let a = engine::run(&scenario, RunOptions { paths: 2_000, seed: 1, threads: 0, baseline: 0 }, &|_| {}).unwrap();
+    let b = engine::run(&scenario, RunOptions { paths: 2_000, seed: 2, threads: 0, baseline: 0 }, &|_| {}).unwrap();
     assert_ne!(a.moments[0].mean(), b.moments[0].mean());
 }
 
@@ -155,4 +155,47 @@ fn percentiles_are_within_half_a_percent_of_an_exact_sort() {
         assert!((row.mean.unwrap() - mean).abs() <= 1e-9 * mean.abs());
     }
     const { assert!(SKETCH_RELATIVE_ACCURACY <= 0.005, "the documented bound is within the 0.5% target") };
+}
+
+#[test]
+fn paired_differences_have_far_smaller_errors_than_unpaired_ones() {
+    let scenario = scenario();
+    let aggregates = run(&scenario, 20_000, 0);
+    let rows = dealsim::report::comparison_rows(&scenario, &aggregates);
+    let npv = rows.iter().find(|r| r.metric == "party.cloud.npv").expect("party NPVs are compared");
+    assert_eq!((npv.deal.as_str(), npv.baseline.as_str()), ("uncapped", "capped"));
+    let (paired, unpaired) = (npv.std_error.unwrap(), npv.unpaired_std_error.unwrap());
+    assert!(paired < 0.5 * unpaired, "paired s.e. {paired} vs unpaired {unpaired}");
+    // Lifting the cap only ever adds payments to the cloud.
+    let paid = rows.iter().find(|r| r.metric == "revenue_share.share.paid").unwrap();
+    assert!(paid.p05.unwrap() >= 0.0 && paid.mean_difference.unwrap() > 0.0);
+    // Terms the deals share give a difference of exactly zero on every path.
+    let spend = rows.iter().find(|r| r.metric == "commitment.commit.spend").unwrap();
+    assert_eq!((spend.mean_difference, spend.std_error, spend.prob_positive), (Some(0.0), Some(0.0), Some(0.0)));
+    // The paired mean is the difference of the two deals' means.
+    let summary = summary_rows(&scenario, &aggregates);
+    let mean =
+        |deal: &str| summary.iter().find(|r| r.deal == deal && r.metric == "party.cloud.npv").unwrap().mean.unwrap();
+    let expected = mean("uncapped") - mean("capped");
+    assert!((npv.mean_difference.unwrap() - expected).abs() <= 1e-9 * expected.abs());
+}
+
+#[test]
+fn year_percentiles_resolve_quarters() {
+    let scenario = scenario();
+    let paths = 20_000;
+    let rows = summary_rows(&scenario, &run(&scenario, paths, 0));
+    let row = rows.iter().find(|r| r.deal == "capped" && r.metric == "revenue_share.share.cap_hit_year").unwrap();
+    let mut years = exact_values(&scenario, paths, |_, o| o[0].shares[0].cap_hit_year.unwrap_or(f64::NAN));
+    years.retain(|y| !y.is_nan());
+    assert_eq!(row.count, years.len() as u64);
+    let start = f64::from(scenario.grid().start_year);
+    for (q, estimate) in PERCENTILES.iter().zip([row.p05, row.p25, row.p50, row.p75, row.p95]) {
+        let truth = exact_quantile(&years, *q).unwrap();
+        // The sketch's relative error applies to the years since the start: well under a quarter.
+        let estimate = estimate.unwrap();
+        assert!((estimate - truth).abs() <= SKETCH_RELATIVE_ACCURACY * (truth - start), "P{q}: {estimate} vs {truth}");
+        assert!((estimate - truth).abs() < 0.05, "P{q}: {estimate} vs {truth}");
+    }
+    assert!(row.p95.unwrap() - row.p05.unwrap() >= 0.25, "the cap binds in different quarters on different paths");
 }
