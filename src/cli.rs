@@ -7,14 +7,19 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
+use crate::charts::{self, ChartFormat};
 use crate::engine::{self, RunOptions};
+use crate::history::{self, History};
+use crate::html_report;
 use crate::output::{self, RunInfo};
 use crate::report;
 use crate::scenario::{Curve, Diagnostics, Override, Scalar, Scenario, parse_scenario};
+use crate::sensitivity::{self, SensitivityOptions};
 
 const EXAMPLES: &str = "Examples:
   dealsim validate scenarios/base.toml
@@ -39,7 +44,37 @@ enum Command {
     /// Check a scenario and list its parties, deals and uncertain inputs, without simulating.
     #[command(after_help = EXAMPLES)]
     Validate(ScenarioArgs),
+    /// Rank the uncertain inputs by how much each moves the target metrics (tornado), and write
+    /// sensitivity.csv.
+    #[command(after_help = EXAMPLES)]
+    Sensitivity(SensitivityArgs),
 }
+
+#[derive(Debug, Args)]
+struct SensitivityArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// Paths per pinned run (the tornado costs 2 runs per uncertain input, plus one).
+    #[arg(long, default_value_t = DEFAULT_SENSITIVITY_PATHS,
+          value_parser = clap::value_parser!(u64).range(2..=crate::scenario::MAX_PATHS))]
+    paths: u64,
+    /// Random seed (default: [simulation].seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Worker threads (default: every core). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// A metric to explain, e.g. party.microsoft.npv (repeatable; default: each party's NPV and
+    /// each revenue share's paid).
+    #[arg(long = "target", value_name = "METRIC")]
+    targets: Vec<String>,
+    /// Output directory (default: output/<scenario file stem>).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// Paths per pinned run of the tornado, unless asked otherwise.
+const DEFAULT_SENSITIVITY_PATHS: u64 = 20_000;
 
 #[derive(Debug, Args)]
 struct ScenarioArgs {
@@ -70,6 +105,18 @@ struct RunArgs {
     /// The deal every other deal is compared with in comparison.csv (default: the first).
     #[arg(long, value_name = "DEAL")]
     baseline: Option<String>,
+    /// Chart format: charts/*.png or charts/*.svg, also embedded in report.html.
+    #[arg(long, value_name = "FORMAT", default_value = "png",
+          value_parser = clap::builder::PossibleValuesParser::new(["png", "svg"])
+              .map(|s: String| ChartFormat::parse(&s).unwrap_or_default()))]
+    format: ChartFormat,
+    /// Write neither charts/ nor report.html (faster batch runs).
+    #[arg(long)]
+    no_charts: bool,
+    /// Skip sensitivity.csv (by default written when the scenario has uncertain inputs, at
+    /// min(paths, 20000) paths per pinned run).
+    #[arg(long)]
+    no_sensitivity: bool,
 }
 
 /// A failure and the exit code it maps to: 2 for invalid input or usage, 1 for runtime failures.
@@ -93,6 +140,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(&args),
         Command::Validate(args) => validate(&args),
+        Command::Sensitivity(args) => sensitivity(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -154,11 +202,6 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         threads: args.threads,
         baseline,
     };
-    if !scenario.correlations.is_empty() {
-        eprintln!(
-            "warning: [[correlations]] are validated but not yet imposed on the draws; inputs are sampled independently"
-        );
-    }
     let progress = Progress::new(options.paths);
     let aggregates = engine::run(&scenario, options, &|done| progress.update(done))
         .map_err(|error| Failure::Runtime(error.to_string()))?;
@@ -177,6 +220,20 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     if !comparison.is_empty() {
         files.push(("comparison.csv", output::csv_bytes(&comparison).map_err(|e| runtime(&e))?));
     }
+    let mut tornado = Vec::new();
+    if !args.no_sensitivity && !scenario.inputs.is_empty() {
+        let sensitivity_options = SensitivityOptions {
+            paths: options.paths.min(DEFAULT_SENSITIVITY_PATHS),
+            seed: options.seed,
+            threads: options.threads,
+            targets: Vec::new(),
+        };
+        tornado = sensitivity::tornado(&scenario, &sensitivity_options).map_err(|e| runtime(&e))?;
+        files.push(("sensitivity.csv", output::csv_bytes(&tornado).map_err(|e| runtime(&e))?));
+    }
+    let mut report_files =
+        if args.no_charts { Vec::new() } else { chart_files(args, &scenario, &aggregates, &info, &summary)? };
+    files.extend(report_files.iter_mut().map(|(name, bytes)| (name.as_str(), std::mem::take(bytes))));
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario));
     output::write_atomically(&out, &files)
         .map_err(|error| Failure::Runtime(format!("cannot write results to {}: {error}", out.display())))?;
@@ -191,8 +248,39 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     );
     print!("{}", output::key_figures_table(&summary));
     print!("{}", output::comparison_table(&comparison));
+    print!("{}", output::tornado_table(&tornado, 3));
     println!("\nwrote {}", out.display());
     Ok(())
+}
+
+/// The charts (under `charts/`) and `report.html`, drawn from the aggregates. A stream's actuals
+/// come from `data/<stream>_revenue.csv` beside the scenario's directory; one that cannot be read
+/// is left out with a warning.
+fn chart_files(
+    args: &RunArgs,
+    scenario: &Scenario,
+    aggregates: &engine::Aggregates,
+    info: &RunInfo<'_>,
+    summary: &[report::SummaryRow],
+) -> Result<Vec<(String, Vec<u8>)>, Failure> {
+    let data = history::data_dir_for(&args.scenario.scenario);
+    let mut histories = std::collections::BTreeMap::<String, History>::new();
+    for stream in &scenario.streams {
+        match history::read_history(&history::history_file(&data, &stream.name)) {
+            Ok(Some(actuals)) => {
+                histories.insert(stream.name.clone(), actuals);
+            }
+            Ok(None) => {}
+            Err(error) => eprintln!("warning: no actuals on the {} chart: {error}", stream.name),
+        }
+    }
+    let charts = charts::render_charts(scenario, aggregates, &histories, args.format)
+        .map_err(|error| Failure::Runtime(error.to_string()))?;
+    let html = html_report::render_report(scenario, info, summary, &charts);
+    let mut files: Vec<(String, Vec<u8>)> =
+        charts.into_iter().map(|chart| (format!("charts/{}", chart.file_name), chart.bytes)).collect();
+    files.push(("report.html".to_string(), html.into_bytes()));
+    Ok(files)
 }
 
 /// A progress bar on stderr, shown only on a terminal and only once a run has taken a second.
@@ -228,6 +316,52 @@ impl Progress {
     fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+fn sensitivity(args: &SensitivityArgs) -> Result<(), Failure> {
+    let Loaded { scenario, .. } = load(&args.scenario)?;
+    let known: Vec<String> = engine_metric_names(&scenario);
+    for target in &args.targets {
+        if !known.contains(target) {
+            return Err(Failure::Input(format!(
+                "error: --target {target}: no such deal metric; expected one of: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    let options = SensitivityOptions {
+        paths: args.paths,
+        seed: args.seed.unwrap_or(scenario.simulation.seed),
+        threads: args.threads,
+        targets: args.targets.clone(),
+    };
+    let started = Instant::now();
+    let rows = sensitivity::tornado(&scenario, &options).map_err(|error| Failure::Runtime(error.to_string()))?;
+    let bytes = output::csv_bytes(&rows).map_err(|error| Failure::Runtime(error.to_string()))?;
+    let out = args.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario));
+    output::write_atomically(&out, &[("sensitivity.csv", bytes)])
+        .map_err(|error| Failure::Runtime(format!("cannot write results to {}: {error}", out.display())))?;
+    println!(
+        "sensitivity: {} inputs x 2 pinned runs of {} paths, {:.2} s",
+        scenario.inputs.len(),
+        options.paths,
+        started.elapsed().as_secs_f64()
+    );
+    print!("{}", output::tornado_table(&rows, 8));
+    println!("\nwrote {}", out.join("sensitivity.csv").display());
+    Ok(())
+}
+
+/// Names of the deal metrics a scenario reports, for checking `--target`.
+fn engine_metric_names(scenario: &Scenario) -> Vec<String> {
+    let mut names: Vec<String> = crate::metrics::Layout::of(scenario, 0)
+        .metrics
+        .into_iter()
+        .filter(|m| m.scope != crate::metrics::Scope::World && !m.conditional)
+        .map(|m| m.name)
+        .collect();
+    names.dedup();
+    names
 }
 
 fn validate(args: &ScenarioArgs) -> Result<(), Failure> {

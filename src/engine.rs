@@ -6,11 +6,14 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use crate::correlation::RankCorrelation;
 use crate::metrics::{Layout, RowWriter, emit};
 use crate::scenario::Scenario;
 use crate::stats::{Moments, QuantileSketch};
 use crate::terms::{DealOutcome, Discounting, apply_deal};
-use crate::world::{WorldPath, sample_world};
+use crate::world::{WorldPath, path_rng, sample_inputs, sample_path};
 
 /// Paths per block. Blocks are the unit of work and of ordered merging; the size is fixed,
 /// never derived from the thread count, so every thread count merges the same blocks.
@@ -53,6 +56,9 @@ pub enum RunError {
 /// One worker's reusable buffers and its share of the quantile sketches.
 struct Worker {
     world: WorldPath,
+    /// The block's input draws, `draws[i * inputs + input]`, and each path's generator after them.
+    draws: Vec<f64>,
+    rngs: Vec<Xoshiro256PlusPlus>,
     outcomes: Vec<DealOutcome>,
     /// Path-major values of one block: `rows[i * width + slot]`.
     rows: Vec<f64>,
@@ -66,6 +72,8 @@ impl Worker {
         let block = BLOCK_PATHS as usize;
         Worker {
             world: WorldPath::new(scenario),
+            draws: vec![0.0; block * scenario.inputs.len()],
+            rngs: Vec::with_capacity(block),
             outcomes: scenario.deals.iter().map(|deal| DealOutcome::new(scenario, deal)).collect(),
             rows: vec![0.0; block * layout.width()],
             gathered: vec![0.0; block * GATHER],
@@ -79,6 +87,7 @@ struct Job<'s> {
     layout: &'s Layout,
     conditional: Vec<bool>,
     discounting: Discounting,
+    correlation: Option<RankCorrelation>,
     options: RunOptions,
 }
 
@@ -93,7 +102,14 @@ pub fn run(scenario: &Scenario, options: RunOptions, progress: &(dyn Fn(u64) + S
     let layout = Layout::of(scenario, options.baseline);
     let width = layout.width();
     let conditional = (0..width).map(|slot| layout.conditional(slot)).collect();
-    let job = Job { scenario, layout: &layout, conditional, discounting: Discounting::new(scenario), options };
+    let job = Job {
+        scenario,
+        layout: &layout,
+        conditional,
+        discounting: Discounting::new(scenario),
+        correlation: RankCorrelation::of(scenario),
+        options,
+    };
     let workers: Vec<Mutex<Worker>> = (0..threads).map(|_| Mutex::new(Worker::new(scenario, &layout))).collect();
     let mut moments = vec![Moments::default(); width];
     let blocks = options.paths.div_ceil(BLOCK_PATHS);
@@ -144,9 +160,12 @@ impl Job<'_> {
         let width = self.layout.width();
         let first_path = block * BLOCK_PATHS;
         let count = (self.options.paths - first_path).min(BLOCK_PATHS) as usize;
-        let Worker { world, outcomes, rows, gathered, sketches } = worker;
-        for i in 0..count {
-            sample_world(scenario, self.options.seed, first_path + i as u64, world);
+        let Worker { world, draws, rngs, outcomes, rows, gathered, sketches } = worker;
+        sample_block_inputs(scenario, self.correlation.as_ref(), self.options.seed, block, count, draws, rngs);
+        let input_count = scenario.inputs.len();
+        for (i, rng) in rngs.iter_mut().enumerate() {
+            world.inputs.copy_from_slice(&draws[i * input_count..(i + 1) * input_count]);
+            sample_path(scenario, rng, world);
             for (deal, outcome) in scenario.deals.iter().zip(outcomes.iter_mut()) {
                 apply_deal(scenario, deal, &self.discounting, world, outcome);
             }
@@ -178,6 +197,33 @@ impl Job<'_> {
             }
         }
         moments
+    }
+}
+
+/// Draws the uncertain inputs of the `count` paths of a block, `draws[i * inputs + input]`, and
+/// correlates them when the scenario asks; `rngs` receives each path's generator, positioned
+/// after its input draws, to sample the rest of the path.
+pub fn sample_block_inputs(
+    scenario: &Scenario,
+    correlation: Option<&RankCorrelation>,
+    seed: u64,
+    block: u64,
+    count: usize,
+    draws: &mut [f64],
+    rngs: &mut Vec<Xoshiro256PlusPlus>,
+) {
+    let input_count = scenario.inputs.len();
+    rngs.clear();
+    for i in 0..count {
+        let mut rng = path_rng(seed, block * BLOCK_PATHS + i as u64);
+        sample_inputs(scenario, &mut rng, &mut draws[i * input_count..(i + 1) * input_count]);
+        rngs.push(rng);
+    }
+    if let Some(correlation) = correlation {
+        // The block's own stream, apart from every path's: the bitwise complement of the seed
+        // keys a generator family no path stream of this seed uses.
+        let mut block_rng = path_rng(!seed, block);
+        correlation.impose(&mut draws[..count * input_count], input_count, count, &mut block_rng);
     }
 }
 

@@ -1,16 +1,22 @@
 //! dealsim: Monte Carlo simulation of the financial terms of cloud and AI deals.
 //!
 //! The pure core (scenario model and validation, stochastic drivers, deal terms, the runner
-//! and aggregation) lives apart from I/O (loading files, writing CSV and JSON, the CLI).
+//! and aggregation, charts and the HTML report as bytes) lives apart from I/O (loading files,
+//! reading historical actuals, writing outputs, the CLI).
 
+pub mod charts;
+pub mod correlation;
 pub mod distribution;
 pub mod engine;
+pub mod html_report;
 pub mod metrics;
 pub mod report;
 pub mod scenario;
+pub mod sensitivity;
 pub mod stats;
 pub mod terms;
 pub mod world;
 
 pub mod cli;
+pub mod history;
 pub mod output;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::engine::Aggregates;
 use crate::report::{ComparisonRow, SummaryRow};
 use crate::scenario::Scenario;
+use crate::sensitivity::SensitivityRow;
 
 /// Serializes rows as CSV with a header.
 pub fn csv_bytes<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, csv::Error> {
@@ -39,8 +40,13 @@ pub struct RunInfo<'a> {
     pub paths_per_second: f64,
     pub deals: Vec<&'a str>,
     pub uncertain_inputs: Vec<InputInfo>,
-    /// Correlations are validated; imposing them on the draws is not implemented yet.
-    pub correlations_applied: bool,
+    pub correlations: Vec<CorrelationInfo>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CorrelationInfo {
+    pub between: [String; 2],
+    pub rank: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,7 +82,11 @@ impl<'a> RunInfo<'a> {
                 .iter()
                 .map(|input| InputInfo { key: input.key.clone(), distribution: input.distribution.describe() })
                 .collect(),
-            correlations_applied: false,
+            correlations: scenario
+                .correlations
+                .iter()
+                .map(|c| CorrelationInfo { between: c.between.map(|id| scenario.inputs[id].key.clone()), rank: c.rank })
+                .collect(),
         }
     }
 }
@@ -185,6 +195,40 @@ pub fn comparison_table(rows: &[ComparisonRow]) -> String {
         let positive = format!("{:.1}%", positive * 100.0);
         let _ =
             writeln!(table, "  {pair:<34} {:<26} {center:>22} {:>14} {positive:>8}", row.metric, billions(unpaired));
+    }
+    table
+}
+
+/// The `top` inputs with the largest swing for each deal's target metric.
+pub fn tornado_table(rows: &[SensitivityRow], top: usize) -> String {
+    let mut table = String::new();
+    let mut shown = 0;
+    let mut current: Option<(&str, &str)> = None;
+    for row in rows {
+        if current != Some((&row.deal, &row.metric)) {
+            current = Some((&row.deal, &row.metric));
+            shown = 0;
+            let _ = writeln!(
+                table,
+                "\nwhat moves {} under {} (input at P10 / P90, all else random):",
+                row.metric, row.deal
+            );
+        }
+        if shown == top {
+            continue;
+        }
+        shown += 1;
+        let money = !row.metric.ends_with(".cap_hit") && !row.metric.ends_with(".met");
+        let show = |value: f64| if money { billions(value) } else { format!("{value:.3}") };
+        let _ = writeln!(
+            table,
+            "  {:<58} {:>11} .. {:<11} swing {:>10}  rank corr. {:+.2}",
+            row.input,
+            show(row.metric_low),
+            show(row.metric_high),
+            show(row.swing),
+            row.rank_correlation
+        );
     }
     table
 }

@@ -91,18 +91,31 @@ impl WorldPath {
 }
 
 /// Samples path `path` of the scenario's world into `world`.
+/// Used alone for paths of a scenario without correlations; the engine samples inputs for a
+/// whole block first (see [`sample_inputs`] and [`sample_path`]) so it can correlate them.
 pub fn sample_world(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPath) {
     let mut rng = path_rng(seed, path);
+    sample_inputs(scenario, &mut rng, &mut world.inputs);
+    sample_path(scenario, &mut rng, world);
+}
+
+/// The first draws of a path: one per uncertain input, in input order.
+pub fn sample_inputs(scenario: &Scenario, rng: &mut Xoshiro256PlusPlus, inputs: &mut [f64]) {
+    for (draw, input) in inputs.iter_mut().zip(&scenario.inputs) {
+        *draw = input.distribution.sample(rng);
+    }
+}
+
+/// The rest of a path, after its inputs (already in `world.inputs`).
+pub fn sample_path(scenario: &Scenario, rng: &mut Xoshiro256PlusPlus, world: &mut WorldPath) {
     // The order of draws is fixed (inputs, coins, events, streams) so that every path
     // consumes its stream the same way whatever the deals are.
-    for (draw, input) in world.inputs.iter_mut().zip(&scenario.inputs) {
-        *draw = input.distribution.sample(&mut rng);
-    }
+    let rng = &mut *rng;
     for coin in world.coins.iter_mut() {
         *coin = rng.random::<f64>();
     }
-    sample_events(scenario, &mut rng, world);
-    sample_streams(scenario, &mut rng, world);
+    sample_events(scenario, rng, world);
+    sample_streams(scenario, rng, world);
     split_channels(scenario, world);
     let compute_stream = compute_and_valuation(scenario, world);
     party_base_flows(scenario, compute_stream, world);

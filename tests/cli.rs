@@ -153,3 +153,43 @@ fn a_single_deal_writes_no_comparison() {
     run_to(&base(), &out, &[]);
     assert!(!out.join("comparison.csv").exists());
 }
+
+#[test]
+fn sensitivity_writes_a_tornado() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tornado");
+    let output = dealsim()
+        .arg("sensitivity")
+        .arg(base())
+        .args(["--paths", "300", "--target", "party.microsoft.npv", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("what moves party.microsoft.npv"));
+    let csv = fs::read_to_string(out.join("sensitivity.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("deal,metric,input,input_low,input_high,metric_low,metric_high,swing,rank_correlation")
+    );
+    let swings: Vec<f64> = lines.map(|line| line.split(',').nth(7).unwrap().parse().unwrap()).collect();
+    assert!(swings.len() > 5 && swings.windows(2).all(|w| w[0] >= w[1]), "sorted by swing: {swings:?}");
+    dealsim()
+        .arg("sensitivity")
+        .arg(base())
+        .args(["--target", "party.nobody.npv"])
+        .assert()
+        .code(2)
+        .stderr(contains("--target party.nobody.npv: no such deal metric"));
+}
+
+#[test]
+fn run_writes_sensitivity_unless_told_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let (with, without) = (dir.path().join("with"), dir.path().join("without"));
+    run_to(&base(), &with, &["--no-charts"]);
+    run_to(&base(), &without, &["--no-charts", "--no-sensitivity"]);
+    assert!(with.join("sensitivity.csv").exists());
+    assert!(!without.join("sensitivity.csv").exists());
+}

@@ -130,8 +130,12 @@ impl Bound {
         }
     }
 
-    fn admits_support(self, (low, high): (f64, f64)) -> bool {
-        self.admits(low) && self.admits(high)
+    /// Whether every draw lies in range. A support ending at an open bound (a lognormal's 0
+    /// for a positive amount) is fine when the distribution puts no mass on the bound itself.
+    fn admits_distribution(self, distribution: &Distribution) -> bool {
+        let (low, high) = distribution.support();
+        let low_ok = self.admits(low) || (low == 0.0 && self == Bound::Positive && distribution.quantile(1e-12) > 0.0);
+        low_ok && self.admits(high)
     }
 }
 
@@ -1351,7 +1355,7 @@ impl<'r, 'a> Builder<'r, 'a> {
     fn uncertain_input(&mut self, table: &mut Table<'a>, kind: Kind, bound: Bound) -> Option<Scalar> {
         let distribution = self.distribution(table, kind)?;
         let support = distribution.support();
-        if !bound.admits_support(support) {
+        if !bound.admits_distribution(&distribution) {
             let path = table.path.clone();
             let expected = bound.describe();
             self.reader.error(&table.node, &path, format!(

@@ -1,0 +1,1317 @@
+//! Charts of a run, drawn from its aggregates (percentile sketches), never from paths.
+//!
+//! Each chart is one function that takes display-ready data ($B, %, calendar years) and returns
+//! the encoded bytes: PNG (plotters' bitmap backend into an RGB buffer, encoded with `png`) or
+//! SVG. Nothing here touches the filesystem. Text uses DejaVu Sans, embedded in the binary, so
+//! charts render the same on a machine without fonts. [`render_charts`] turns a run's
+//! aggregates into every chart the scenario supports.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
+
+use crate::engine::Aggregates;
+use crate::history::History;
+use crate::metrics::Scope;
+use crate::scenario::{CommitmentWindow, Scalar, Scenario};
+use crate::stats::QuantileSketch;
+
+/// Size of every single-panel and two-panel chart, in pixels.
+pub const WIDTH: u32 = 1400;
+pub const HEIGHT: u32 = 800;
+
+const FONT: &str = "sans-serif";
+const REGULAR_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+const BOLD_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-Bold.ttf");
+
+const TITLE_SIZE: u32 = 30;
+const PANEL_TITLE_SIZE: u32 = 22;
+const AXIS_DESC_SIZE: u32 = 19;
+const TICK_SIZE: u32 = 16;
+const LEGEND_SIZE: u32 = 16;
+const NOTE_SIZE: u32 = 17;
+
+/// Opacity of the 5th–95th and 25th–75th percentile bands.
+const OUTER_BAND: f64 = 0.16;
+const INNER_BAND: f64 = 0.34;
+const MEDIAN_WIDTH: u32 = 3;
+/// Quantiles read from a sketch to build a histogram (each stands for 1/N of the paths).
+const HISTOGRAM_QUANTILES: usize = 4000;
+const HISTOGRAM_BINS: usize = 40;
+
+/// Tableau 10: distinct, colour-blind-friendlier series colours.
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];
+const INK: RGBColor = RGBColor(33, 33, 33);
+const MUTED: RGBColor = RGBColor(110, 110, 110);
+const LIMIT: RGBColor = RGBColor(200, 30, 30);
+const GRID: RGBColor = RGBColor(225, 225, 225);
+const GRID_BOLD: RGBColor = RGBColor(200, 200, 200);
+
+fn color(index: usize) -> RGBColor {
+    PALETTE[index % PALETTE.len()]
+}
+
+/// How charts are encoded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChartFormat {
+    #[default]
+    Png,
+    Svg,
+}
+
+impl ChartFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ChartFormat::Png => "png",
+            ChartFormat::Svg => "svg",
+        }
+    }
+
+    /// The MIME type, for data URIs.
+    pub fn mime(self) -> &'static str {
+        match self {
+            ChartFormat::Png => "image/png",
+            ChartFormat::Svg => "image/svg+xml",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ChartFormat> {
+        match text {
+            "png" => Some(ChartFormat::Png),
+            "svg" => Some(ChartFormat::Svg),
+            _ => None,
+        }
+    }
+}
+
+/// One encoded chart and how to read it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chart {
+    /// A file name (no directory), e.g. `revenue-openai.png`.
+    pub file_name: String,
+    pub title: String,
+    /// One line: how to read the chart.
+    pub caption: String,
+    pub format: ChartFormat,
+    pub bytes: Vec<u8>,
+}
+
+/// Why a chart could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum ChartError {
+    #[error("the embedded chart font could not be loaded")]
+    Font,
+    #[error("drawing a chart failed: {0}")]
+    Draw(String),
+    #[error("encoding a chart as PNG failed: {0}")]
+    Encode(#[from] png::EncodingError),
+}
+
+impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for ChartError {
+    fn from(error: DrawingAreaErrorKind<E>) -> Self {
+        ChartError::Draw(error.to_string())
+    }
+}
+
+/// Registers the embedded DejaVu Sans as plotters' `sans-serif`, once per process.
+fn register_fonts() -> Result<(), ChartError> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let registered = *REGISTERED.get_or_init(|| {
+        register_font(FONT, FontStyle::Normal, REGULAR_TTF).is_ok()
+            && register_font(FONT, FontStyle::Bold, BOLD_TTF).is_ok()
+    });
+    if registered { Ok(()) } else { Err(ChartError::Font) }
+}
+
+fn encode_png(pixels: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ChartError> {
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    // Flat colours compress well even at the fast setting; the default costs ~3x the time.
+    encoder.set_compression(png::Compression::Fast);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(pixels)?;
+    writer.finish()?;
+    Ok(bytes)
+}
+
+/// Draws `$body` on a white `$root` of the given size, on the bitmap or the SVG backend, and
+/// evaluates to the encoded bytes. The body is generic code instantiated once per backend.
+macro_rules! render {
+    ($format:expr, ($width:expr, $height:expr), |$root:ident| $body:block) => {{
+        register_fonts()?;
+        let (width, height): (u32, u32) = ($width, $height);
+        match $format {
+            ChartFormat::Png => {
+                let mut pixels = vec![255u8; width as usize * height as usize * 3];
+                {
+                    let $root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+                    $root.fill(&WHITE)?;
+                    $body
+                    $root.present()?;
+                }
+                encode_png(&pixels, width, height)
+            }
+            ChartFormat::Svg => {
+                let mut svg = String::new();
+                {
+                    let $root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+                    $root.fill(&WHITE)?;
+                    $body
+                    $root.present()?;
+                }
+                Ok(svg.into_bytes())
+            }
+        }
+    }};
+}
+
+/// Grid lines, axis descriptions and tick labels, the same on every chart.
+macro_rules! mesh {
+    ($chart:expr, $x_labels:expr, $x_desc:expr, $y_desc:expr, $x_format:expr, $y_format:expr) => {
+        $chart
+            .configure_mesh()
+            .x_labels($x_labels)
+            .max_light_lines(1)
+            .x_desc($x_desc)
+            .y_desc($y_desc)
+            .x_label_formatter($x_format)
+            .y_label_formatter($y_format)
+            .axis_desc_style((FONT, AXIS_DESC_SIZE).into_font().color(&INK))
+            .label_style((FONT, TICK_SIZE).into_font().color(&INK))
+            .bold_line_style(GRID_BOLD.stroke_width(1))
+            .light_line_style(GRID.stroke_width(1))
+            .axis_style(MUTED.stroke_width(1))
+            .draw()?
+    };
+}
+
+/// The legend box, the same on every chart.
+macro_rules! legend {
+    ($chart:expr, $position:expr) => {
+        $chart
+            .configure_series_labels()
+            .position($position)
+            .label_font((FONT, LEGEND_SIZE).into_font().color(&INK))
+            .background_style(WHITE.mix(0.9))
+            .border_style(MUTED.stroke_width(1))
+            .margin(12)
+            .draw()?
+    };
+}
+
+fn title_style() -> TextStyle<'static> {
+    (FONT, TITLE_SIZE, FontStyle::Bold).into_font().color(&INK)
+}
+
+fn panel_title_style() -> TextStyle<'static> {
+    (FONT, PANEL_TITLE_SIZE).into_font().color(&INK)
+}
+
+fn note_style() -> TextStyle<'static> {
+    (FONT, NOTE_SIZE).into_font().color(&INK)
+}
+
+/// Percentile bands of a series over time, in display units.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Bands {
+    /// Fractional calendar year at the end of each period.
+    pub x: Vec<f64>,
+    pub p05: Vec<f64>,
+    pub p25: Vec<f64>,
+    pub p50: Vec<f64>,
+    pub p75: Vec<f64>,
+    pub p95: Vec<f64>,
+}
+
+impl Bands {
+    fn max(&self) -> f64 {
+        self.p95.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+    }
+
+    fn min(&self) -> f64 {
+        self.p05.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+
+    fn first_x(&self) -> f64 {
+        self.x.first().copied().unwrap_or(0.0)
+    }
+
+    fn last_x(&self) -> f64 {
+        self.x.last().copied().unwrap_or(1.0)
+    }
+}
+
+/// A level that may be uncertain: its median and 5th–95th percentile range (display units).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Level {
+    pub median: f64,
+    pub p05: f64,
+    pub p95: f64,
+}
+
+impl Level {
+    pub fn fixed(value: f64) -> Level {
+        Level { median: value, p05: value, p95: value }
+    }
+
+    fn uncertain(&self) -> bool {
+        self.p95 > self.p05
+    }
+}
+
+/// Shares of paths per bin: `shares[i]` in percent of all paths, for `edges[i]..edges[i + 1]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Histogram {
+    pub edges: Vec<f64>,
+    pub shares: Vec<f64>,
+}
+
+impl Histogram {
+    fn is_empty(&self) -> bool {
+        self.shares.iter().all(|&share| share <= 0.0)
+    }
+
+    fn max_share(&self) -> f64 {
+        self.shares.iter().copied().fold(0.0, f64::max)
+    }
+
+    fn range(&self) -> Range<f64> {
+        match (self.edges.first(), self.edges.last()) {
+            (Some(&low), Some(&high)) if high > low => low..high,
+            (Some(&low), _) => low - 1.0..low + 1.0,
+            _ => 0.0..1.0,
+        }
+    }
+
+    /// The outline of the bars, for overlaying several histograms.
+    fn steps(&self) -> Vec<(f64, f64)> {
+        let mut points = Vec::with_capacity(2 * self.shares.len() + 2);
+        if let Some(&first) = self.edges.first() {
+            points.push((first, 0.0));
+        }
+        for (i, &share) in self.shares.iter().enumerate() {
+            points.push((self.edges[i], share));
+            points.push((self.edges[i + 1], share));
+        }
+        if let Some(&last) = self.edges.last() {
+            points.push((last, 0.0));
+        }
+        points
+    }
+}
+
+/// Bars by category (calendar years, then "never"), in percent of all paths.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Bars {
+    pub labels: Vec<String>,
+    pub shares: Vec<f64>,
+}
+
+/// One holder's equity in a deal: stake over time (percent) and value at the horizon ($B).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Holding {
+    pub party: String,
+    pub stake: Bands,
+    pub value: Histogram,
+}
+
+/// One party's NPV distribution under each deal ($B).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartyNpv {
+    pub party: String,
+    pub deals: Vec<(String, Histogram)>,
+}
+
+/// Money in $B for tick labels: `$250B`, `$2.5B`, `$0.05B`, `−$40B`, `$1,200B`.
+pub fn money_tick(value: &f64) -> String {
+    let value = *value;
+    if value == 0.0 {
+        return "$0".to_string();
+    }
+    let magnitude = value.abs();
+    let digits = if magnitude >= 10.0 {
+        0
+    } else if magnitude >= 1.0 {
+        1
+    } else if magnitude >= 0.1 {
+        2
+    } else {
+        3
+    };
+    let mut text = format!("{magnitude:.digits$}");
+    if text.contains('.') {
+        text = text.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    let (whole, fraction) = text.split_once('.').map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    if let Some(fraction) = fraction {
+        grouped = format!("{grouped}.{fraction}");
+    }
+    format!("{}${grouped}B", if value < 0.0 { "−" } else { "" })
+}
+
+fn year_tick(value: &f64) -> String {
+    format!("{:.0}", value.round())
+}
+
+fn percent_tick(value: &f64) -> String {
+    if value.abs() >= 10.0 || value.fract().abs() < 1e-9 { format!("{value:.0}%") } else { format!("{value:.1}%") }
+}
+
+/// How many x labels make plotters put one on every whole year of `range`.
+fn year_labels(range: &Range<f64>) -> usize {
+    (range.end - range.start).floor().max(1.0) as usize + 1
+}
+
+/// Ticks for a logarithmic axis over `range` (positive): 1-2-5 in each decade, or 1-3 when
+/// the range spans more than `dense_decades` decades.
+fn log_ticks(range: &Range<f64>, dense_decades: f64) -> Vec<f64> {
+    let steps: &[f64] = if (range.end / range.start).log10() > dense_decades { &[1.0, 3.0] } else { &[1.0, 2.0, 5.0] };
+    let mut ticks = Vec::new();
+    let mut decade = 10f64.powf(range.start.log10().floor());
+    while decade <= range.end {
+        for &step in steps {
+            let tick = decade * step;
+            if tick >= range.start && tick <= range.end {
+                ticks.push(tick);
+            }
+        }
+        decade *= 10.0;
+    }
+    ticks
+}
+
+/// The polygon between a band's lower and upper edges.
+fn band_polygon(x: &[f64], low: &[f64], high: &[f64]) -> Vec<(f64, f64)> {
+    let mut points: Vec<(f64, f64)> = x.iter().copied().zip(high.iter().copied()).collect();
+    points.extend(x.iter().copied().zip(low.iter().copied()).rev());
+    points
+}
+
+/// Fan chart of a stream's annualized revenue run-rate ($B per year, log scale), with the
+/// reported actuals drawn before the simulation start.
+pub fn revenue_fan(
+    stream: &str,
+    run_rate: &Bands,
+    history: Option<&History>,
+    start_year: f64,
+    format: ChartFormat,
+) -> Result<Vec<u8>, ChartError> {
+    let history = history.filter(|h| !h.is_empty());
+    let actual_run_rate: Vec<(f64, f64)> =
+        history.map_or_else(Vec::new, |h| h.run_rate.iter().map(|&(x, v)| (x, v / 1e9)).collect());
+    let actual_revenue: Vec<(f64, f64)> = history.map_or_else(Vec::new, |h| {
+        h.annual_revenue.iter().map(|&(year, v)| (f64::from(year) + 0.5, v / 1e9)).collect()
+    });
+    let actual_low = actual_run_rate.iter().chain(&actual_revenue).map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let actual_first = actual_run_rate.iter().chain(&actual_revenue).map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let low = (run_rate.min().min(actual_low) / 1.6).max(1e-3);
+    let high = run_rate.max() * 1.6;
+    let x_range = (actual_first.min(start_year).floor() - 0.1)..run_rate.last_x() + 0.1;
+    let y_range = low..high;
+    render!(format, (WIDTH, HEIGHT), |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("{stream}: annualized revenue run-rate"), title_style())
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size(100)
+            .build_cartesian_2d(
+                x_range.clone(),
+                y_range.clone().log_scale().with_key_points(log_ticks(&y_range, 6.0)),
+            )?;
+        mesh!(
+            chart,
+            year_labels(&x_range),
+            "year",
+            "revenue run-rate ($B per year, log scale)",
+            &year_tick,
+            &money_tick
+        );
+        let series = &run_rate.x;
+        let blue = color(0);
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                band_polygon(series, &run_rate.p05, &run_rate.p95),
+                blue.mix(OUTER_BAND).filled(),
+            )))?
+            .label("5th–95th percentile")
+            .legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 20, y + 7)], blue.mix(OUTER_BAND).filled()));
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                band_polygon(series, &run_rate.p25, &run_rate.p75),
+                blue.mix(INNER_BAND).filled(),
+            )))?
+            .label("25th–75th percentile")
+            .legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 20, y + 7)], blue.mix(INNER_BAND).filled()));
+        chart
+            .draw_series(LineSeries::new(
+                series.iter().copied().zip(run_rate.p50.iter().copied()),
+                blue.stroke_width(MEDIAN_WIDTH),
+            ))?
+            .label("median")
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], blue.stroke_width(MEDIAN_WIDTH)));
+        chart.draw_series(DashedLineSeries::new(
+            [(start_year, low), (start_year, high)],
+            8,
+            6,
+            MUTED.stroke_width(2),
+        ))?;
+        chart.draw_series(std::iter::once(Text::new(
+            " simulation start",
+            (start_year, low * 1.15),
+            note_style().pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Left,
+                plotters::style::text_anchor::VPos::Bottom,
+            )),
+        )))?;
+        if !actual_run_rate.is_empty() {
+            chart
+                .draw_series(actual_run_rate.iter().map(|&point| Circle::new(point, 6, INK.filled())))?
+                .label("actual run-rate (reported)")
+                .legend(|(x, y)| Circle::new((x + 10, y), 6, INK.filled()));
+        }
+        if !actual_revenue.is_empty() {
+            chart
+                .draw_series(actual_revenue.iter().map(|&point| TriangleMarker::new(point, 8, color(1).filled())))?
+                .label("actual revenue of the year (at mid-year)")
+                .legend(|(x, y)| TriangleMarker::new((x + 10, y), 8, color(1).filled()));
+        }
+        legend!(chart, SeriesLabelPosition::LowerRight);
+    })
+}
+
+/// Cumulative revenue share paid against its cap ($B) and, beside it, the year the cap binds.
+pub fn revenue_share_chart(
+    title: &str,
+    paid: &Bands,
+    cap: Option<Level>,
+    cap_hit: Option<&Bars>,
+    format: ChartFormat,
+) -> Result<Vec<u8>, ChartError> {
+    let top = cap.map_or(0.0, |cap| cap.p95).max(paid.max()).max(1e-3);
+    let x_range = (paid.first_x() - 0.25).floor()..paid.last_x();
+    render!(format, (WIDTH, HEIGHT), |root| {
+        let root = root.titled(title, title_style())?;
+        let (left, right) = match cap_hit {
+            Some(_) => root.split_horizontally(WIDTH * 60 / 100),
+            None => root.split_horizontally(WIDTH),
+        };
+        let mut chart = ChartBuilder::on(&left)
+            .caption("paid since the simulation start", panel_title_style())
+            .margin(16)
+            .x_label_area_size(56)
+            .y_label_area_size(90)
+            .build_cartesian_2d(x_range.clone(), 0.0..top * 1.1)?;
+        mesh!(chart, year_labels(&x_range), "year", "cumulative payments ($B)", &year_tick, &money_tick);
+        draw_bands(&mut chart, paid, color(0), "paid")?;
+        if let Some(cap) = cap {
+            draw_level(&mut chart, cap, &x_range, LIMIT, "cap")?;
+        }
+        legend!(chart, SeriesLabelPosition::UpperLeft);
+        if let Some(bars) = cap_hit {
+            draw_bars(&right, "year the cap binds", bars, "% of paths")?;
+        }
+    })
+}
+
+/// Commitment burn-down: cumulative spend against the commitment ($B) and, beside it, the
+/// distribution of the shortfall at the end of the window.
+pub fn commitment_chart(
+    title: &str,
+    spend: &Bands,
+    total: Level,
+    deadline: Level,
+    shortfall: &Histogram,
+    met_percent: f64,
+    format: ChartFormat,
+) -> Result<Vec<u8>, ChartError> {
+    let top = total.p95.max(spend.max()).max(1e-3);
+    let x_range = (spend.first_x() - 0.25).floor()..spend.last_x();
+    render!(format, (WIDTH, HEIGHT), |root| {
+        let root = root.titled(title, title_style())?;
+        let (left, right) = root.split_horizontally(WIDTH * 60 / 100);
+        let mut chart = ChartBuilder::on(&left)
+            .caption("spend counted towards the commitment", panel_title_style())
+            .margin(16)
+            .x_label_area_size(56)
+            .y_label_area_size(90)
+            .build_cartesian_2d(x_range.clone(), 0.0..top * 1.1)?;
+        mesh!(chart, year_labels(&x_range), "year", "cumulative spend ($B)", &year_tick, &money_tick);
+        // The window's end: shaded where uncertain, dashed at the median.
+        if deadline.uncertain() {
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(deadline.p05, 0.0), (deadline.p95, top * 1.1)],
+                MUTED.mix(0.10).filled(),
+            )))?;
+        }
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(deadline.median, 0.0), (deadline.median, top * 1.1)],
+                8,
+                6,
+                MUTED.stroke_width(2),
+            ))?
+            .label(if deadline.uncertain() {
+                format!("window ends (median {:.0}; shaded 5–95%)", deadline.median)
+            } else {
+                format!("window ends ({:.2})", deadline.median)
+            })
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], MUTED.stroke_width(2)));
+        draw_bands(&mut chart, spend, color(0), "spend")?;
+        draw_level(&mut chart, total, &x_range, LIMIT, "commitment")?;
+        legend!(chart, SeriesLabelPosition::UpperLeft);
+
+        let note = format!("met in full: {met_percent:.1}% of paths");
+        if shortfall.is_empty() {
+            let area = right.margin(60, 60, 20, 20);
+            area.titled("shortfall at the end of the window", panel_title_style())?.draw(&Text::new(
+                format!("no path falls short ({note})"),
+                (20, 40),
+                note_style(),
+            ))?;
+        } else {
+            let x_range = shortfall.range();
+            let mut chart = ChartBuilder::on(&right)
+                .caption("shortfall at the end of the window", panel_title_style())
+                .margin(16)
+                .x_label_area_size(56)
+                .y_label_area_size(70)
+                .build_cartesian_2d(x_range.clone(), 0.0..shortfall.max_share() * 1.25)?;
+            mesh!(chart, 8, "shortfall ($B, paths that fall short)", "% of paths", &money_tick, &percent_tick);
+            chart
+                .draw_series(shortfall.shares.iter().enumerate().map(|(i, &share)| {
+                    Rectangle::new(
+                        [(shortfall.edges[i], 0.0), (shortfall.edges[i + 1], share)],
+                        color(3).mix(0.7).filled(),
+                    )
+                }))?
+                .label(format!("falls short: {:.1}% of paths ({note})", 100.0 - met_percent))
+                .legend(|(x, y)| Rectangle::new([(x, y - 7), (x + 20, y + 7)], color(3).mix(0.7).filled()));
+            legend!(chart, SeriesLabelPosition::UpperRight);
+        }
+    })
+}
+
+/// Distribution of each party's NPV ($B), one panel per party, deals overlaid.
+pub fn npv_chart(parties: &[PartyNpv], format: ChartFormat) -> Result<Vec<u8>, ChartError> {
+    let columns = if parties.len() > 1 { 2 } else { 1 };
+    let rows = parties.len().div_ceil(columns).max(1);
+    let height = (rows as u32 * 400 + 70).max(HEIGHT);
+    render!(format, (WIDTH, height), |root| {
+        let root = root.titled("Net present value by party", title_style())?;
+        for (party, area) in parties.iter().zip(root.split_evenly((rows, columns))) {
+            let low = party.deals.iter().map(|(_, h)| h.range().start).fold(f64::INFINITY, f64::min);
+            let high = party.deals.iter().map(|(_, h)| h.range().end).fold(f64::NEG_INFINITY, f64::max);
+            let top = party.deals.iter().map(|(_, h)| h.max_share()).fold(0.0, f64::max).max(1e-6);
+            let mut chart = ChartBuilder::on(&area)
+                .caption(&party.party, panel_title_style())
+                .margin(14)
+                .x_label_area_size(52)
+                .y_label_area_size(70)
+                .build_cartesian_2d(low..high, 0.0..top * 1.2)?;
+            mesh!(chart, 8, "NPV at the party's discount rate ($B)", "% of paths per bin", &money_tick, &percent_tick);
+            if low < 0.0 && high > 0.0 {
+                chart.draw_series(LineSeries::new([(0.0, 0.0), (0.0, top * 1.2)], MUTED.stroke_width(1)))?;
+            }
+            let single = party.deals.len() == 1;
+            for (d, (deal, histogram)) in party.deals.iter().enumerate() {
+                let hue = color(d);
+                if single {
+                    chart.draw_series(histogram.shares.iter().enumerate().map(|(i, &share)| {
+                        Rectangle::new(
+                            [(histogram.edges[i], 0.0), (histogram.edges[i + 1], share)],
+                            hue.mix(0.35).filled(),
+                        )
+                    }))?;
+                }
+                chart
+                    .draw_series(LineSeries::new(histogram.steps(), hue.stroke_width(2)))?
+                    .label(deal)
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], hue.stroke_width(3)));
+            }
+            if !single {
+                legend!(chart, SeriesLabelPosition::UpperRight);
+            }
+        }
+    })
+}
+
+/// Equity stakes over time (%) and the stakes' value at the horizon ($B), per holder.
+pub fn equity_chart(deal: &str, holdings: &[Holding], format: ChartFormat) -> Result<Vec<u8>, ChartError> {
+    let top = holdings.iter().map(|h| h.stake.max()).fold(0.0, f64::max).max(1e-3);
+    let first = holdings.iter().map(|h| h.stake.first_x()).fold(f64::INFINITY, f64::min);
+    let last = holdings.iter().map(|h| h.stake.last_x()).fold(f64::NEG_INFINITY, f64::max);
+    let x_range = (first - 0.25).floor()..last;
+    render!(format, (WIDTH, HEIGHT), |root| {
+        let root = root.titled(&format!("{deal}: equity stakes in the valued company"), title_style())?;
+        let (left, right) = root.split_horizontally(WIDTH / 2);
+        let mut chart = ChartBuilder::on(&left)
+            .caption("stake after dilution", panel_title_style())
+            .margin(16)
+            .x_label_area_size(56)
+            .y_label_area_size(80)
+            .build_cartesian_2d(x_range.clone(), 0.0..top * 1.25)?;
+        mesh!(chart, year_labels(&x_range), "year", "stake (% of the company)", &year_tick, &percent_tick);
+        for (h, holding) in holdings.iter().enumerate() {
+            draw_bands(&mut chart, &holding.stake, color(h), &holding.party)?;
+        }
+        legend!(chart, SeriesLabelPosition::UpperLeft);
+
+        let low = holdings.iter().map(|h| h.value.range().start).fold(f64::INFINITY, f64::min).max(1e-3);
+        let high = holdings.iter().map(|h| h.value.range().end).fold(f64::NEG_INFINITY, f64::max).max(low * 10.0);
+        let peak = holdings.iter().map(|h| h.value.max_share()).fold(0.0, f64::max).max(1e-6);
+        let value_range = low..high;
+        let mut chart = ChartBuilder::on(&right)
+            .caption("value of the stake at the horizon", panel_title_style())
+            .margin(16)
+            .x_label_area_size(56)
+            .y_label_area_size(70)
+            .build_cartesian_2d(
+                value_range.clone().log_scale().with_key_points(log_ticks(&value_range, 2.0)),
+                0.0..peak * 1.2,
+            )?;
+        mesh!(chart, 12, "equity value ($B, log scale)", "% of paths per bin", &money_tick, &percent_tick);
+        for (h, holding) in holdings.iter().enumerate() {
+            let hue = color(h);
+            chart.draw_series(holding.value.shares.iter().enumerate().map(|(i, &share)| {
+                Rectangle::new(
+                    [(holding.value.edges[i], 0.0), (holding.value.edges[i + 1], share)],
+                    hue.mix(0.25).filled(),
+                )
+            }))?;
+            chart
+                .draw_series(LineSeries::new(holding.value.steps(), hue.stroke_width(2)))?
+                .label(&holding.party)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 20, y + 7)], hue.mix(0.5).filled()));
+        }
+        legend!(chart, SeriesLabelPosition::UpperRight);
+    })
+}
+
+/// OpenAI's compute bill by provider: the providers' median spend per period, stacked ($B).
+pub fn compute_spend_chart(
+    x: &[f64],
+    providers: &[(String, Vec<f64>)],
+    unit: &str,
+    format: ChartFormat,
+) -> Result<Vec<u8>, ChartError> {
+    let mut stacked: Vec<Vec<f64>> = Vec::with_capacity(providers.len());
+    let mut running = vec![0.0; x.len()];
+    for (_, medians) in providers {
+        for (total, value) in running.iter_mut().zip(medians) {
+            *total += value;
+        }
+        stacked.push(running.clone());
+    }
+    let top = running.iter().copied().fold(0.0, f64::max).max(1e-3);
+    let first = x.first().copied().unwrap_or(0.0);
+    let x_range = (first - 0.25).floor()..x.last().copied().unwrap_or(first + 1.0);
+    render!(format, (WIDTH, HEIGHT), |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Compute spend by provider (medians, stacked)", title_style())
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size(100)
+            .build_cartesian_2d(x_range.clone(), 0.0..top * 1.1)?;
+        mesh!(chart, year_labels(&x_range), "year", format!("median spend ($B per {unit})"), &year_tick, &money_tick);
+        let zeros = vec![0.0; x.len()];
+        for (p, (name, _)) in providers.iter().enumerate() {
+            let below = if p == 0 { &zeros } else { &stacked[p - 1] };
+            let hue = color(p);
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    band_polygon(x, below, &stacked[p]),
+                    hue.mix(0.75).filled(),
+                )))?
+                .label(name)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 20, y + 7)], hue.mix(0.75).filled()));
+        }
+        legend!(chart, SeriesLabelPosition::UpperLeft);
+    })
+}
+
+/// Draws a fan: 5th–95th and 25th–75th percentile bands and the median line, with legend.
+fn draw_bands<DB, CT>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    bands: &Bands,
+    hue: RGBColor,
+    name: &str,
+) -> Result<(), ChartError>
+where
+    DB: DrawingBackend,
+    CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    chart.draw_series(std::iter::once(Polygon::new(
+        band_polygon(&bands.x, &bands.p05, &bands.p95),
+        hue.mix(OUTER_BAND).filled(),
+    )))?;
+    chart
+        .draw_series(std::iter::once(Polygon::new(
+            band_polygon(&bands.x, &bands.p25, &bands.p75),
+            hue.mix(INNER_BAND).filled(),
+        )))?
+        .label(format!("{name}: 25–75% / 5–95% of paths"))
+        .legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 20, y + 7)], hue.mix(INNER_BAND).filled()));
+    chart
+        .draw_series(LineSeries::new(
+            bands.x.iter().copied().zip(bands.p50.iter().copied()),
+            hue.stroke_width(MEDIAN_WIDTH),
+        ))?
+        .label(format!("{name}: median"))
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], hue.stroke_width(MEDIAN_WIDTH)));
+    Ok(())
+}
+
+/// Draws a horizontal limit: solid when fixed; dashed at the median with a shaded 5–95% range
+/// when uncertain.
+fn draw_level<DB, CT>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    level: Level,
+    x_range: &Range<f64>,
+    hue: RGBColor,
+    name: &str,
+) -> Result<(), ChartError>
+where
+    DB: DrawingBackend,
+    CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    let line = [(x_range.start, level.median), (x_range.end, level.median)];
+    if level.uncertain() {
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(x_range.start, level.p05), (x_range.end, level.p95)],
+            hue.mix(0.08).filled(),
+        )))?;
+        chart
+            .draw_series(DashedLineSeries::new(line, 12, 6, hue.stroke_width(2)))?
+            .label(format!(
+                "{name}: median {} (shaded 5–95%: {} – {})",
+                money_tick(&level.median),
+                money_tick(&level.p05),
+                money_tick(&level.p95)
+            ))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], hue.stroke_width(2)));
+    } else {
+        chart
+            .draw_series(LineSeries::new(line, hue.stroke_width(2)))?
+            .label(format!("{name}: {}", money_tick(&level.median)))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], hue.stroke_width(2)));
+    }
+    Ok(())
+}
+
+/// Draws labelled bars (the last one muted when it is labelled "never") on `area`.
+fn draw_bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    bars: &Bars,
+    y_desc: &str,
+) -> Result<(), ChartError> {
+    let count = bars.labels.len().max(1);
+    let top = bars.shares.iter().copied().fold(0.0, f64::max).max(1.0);
+    let labels = bars.labels.clone();
+    let x_range = -0.5..count as f64 - 0.5;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, panel_title_style())
+        .margin(16)
+        .x_label_area_size(56)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x_range, 0.0..top * 1.18)?;
+    let label_of = move |x: &f64| labels.get(x.round() as usize).cloned().unwrap_or_default();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .max_light_lines(1)
+        .x_labels(count)
+        .x_desc("calendar year")
+        .y_desc(y_desc)
+        .x_label_formatter(&label_of)
+        .y_label_formatter(&percent_tick)
+        .axis_desc_style((FONT, AXIS_DESC_SIZE).into_font().color(&INK))
+        .label_style((FONT, TICK_SIZE).into_font().color(&INK))
+        .bold_line_style(GRID_BOLD.stroke_width(1))
+        .light_line_style(GRID.stroke_width(1))
+        .axis_style(MUTED.stroke_width(1))
+        .draw()?;
+    for (i, (label, &share)) in bars.labels.iter().zip(&bars.shares).enumerate() {
+        let hue = if label == "never" { MUTED } else { color(0) };
+        let x = i as f64;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(x - 0.38, 0.0), (x + 0.38, share)],
+            hue.mix(0.8).filled(),
+        )))?;
+        if share >= 0.05 {
+            let text = if share >= 10.0 { format!("{share:.0}%") } else { format!("{share:.1}%") };
+            chart.draw_series(std::iter::once(Text::new(
+                text,
+                (x, share + top * 0.02),
+                (FONT, 14).into_font().color(&INK).pos(plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Center,
+                    plotters::style::text_anchor::VPos::Bottom,
+                )),
+            )))?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// From a run's aggregates to display-ready data
+// ---------------------------------------------------------------------------------------------
+
+fn metric_slot(aggregates: &Aggregates, scope: Scope, name: &str) -> Option<usize> {
+    aggregates.layout.metrics.iter().position(|m| m.scope == scope && m.name == name)
+}
+
+fn series_index(aggregates: &Aggregates, scope: Scope, name: &str) -> Option<usize> {
+    aggregates.layout.series.iter().position(|s| s.scope == scope && s.name == name)
+}
+
+/// Percentile bands of a series, each value divided by `unit`.
+fn series_bands(scenario: &Scenario, aggregates: &Aggregates, scope: Scope, name: &str, unit: f64) -> Option<Bands> {
+    let index = series_index(aggregates, scope, name)?;
+    let grid = scenario.grid();
+    let mut bands = Bands::default();
+    for k in 0..aggregates.layout.periods {
+        let sketch = &aggregates.sketches[aggregates.layout.series_slot(index, k)];
+        let at = |q: f64| sketch.quantile(q).unwrap_or(0.0) / unit;
+        bands.x.push(grid.year_end(k));
+        bands.p05.push(at(0.05));
+        bands.p25.push(at(0.25));
+        bands.p50.push(at(0.50));
+        bands.p75.push(at(0.75));
+        bands.p95.push(at(0.95));
+    }
+    Some(bands)
+}
+
+/// Evenly spaced quantiles of a sketch (divided by `unit`), each standing for the same share
+/// of the sketch's values.
+fn quantile_grid(sketch: &QuantileSketch, unit: f64) -> Vec<f64> {
+    (0..HISTOGRAM_QUANTILES)
+        .filter_map(|i| sketch.quantile((i as f64 + 0.5) / HISTOGRAM_QUANTILES as f64))
+        .map(|value| value / unit)
+        .collect()
+}
+
+/// A histogram over `range` of values given as an evenly spaced quantile grid, in percent of
+/// `all_paths` (`values_count` of which have the metric). Values outside the range are left out.
+pub fn histogram_from_quantiles(values: &[f64], values_count: u64, all_paths: u64, range: Range<f64>) -> Histogram {
+    let bins = HISTOGRAM_BINS;
+    let width = (range.end - range.start) / bins as f64;
+    let edges: Vec<f64> = (0..=bins).map(|i| range.start + width * i as f64).collect();
+    let mut shares = vec![0.0; bins];
+    if values.is_empty() || width <= 0.0 || all_paths == 0 {
+        return Histogram { edges, shares };
+    }
+    let weight = 100.0 * values_count as f64 / all_paths as f64 / values.len() as f64;
+    for &value in values {
+        if value < range.start || value > range.end {
+            continue;
+        }
+        let bin = (((value - range.start) / width) as usize).min(bins - 1);
+        shares[bin] += weight;
+    }
+    Histogram { edges, shares }
+}
+
+/// As [`histogram_from_quantiles`], with bins of equal width in log scale over a positive
+/// `range` (for values spanning decades). Values at or below zero are left out.
+pub fn log_histogram_from_quantiles(values: &[f64], values_count: u64, all_paths: u64, range: Range<f64>) -> Histogram {
+    let logs: Vec<f64> = values.iter().filter(|&&v| v > 0.0).map(|v| v.log10()).collect();
+    let weight = values_count as f64 * logs.len() as f64 / values.len().max(1) as f64;
+    let low = range.start.max(f64::MIN_POSITIVE).log10();
+    let high = range.end.max(range.start * 10.0).log10();
+    let mut histogram = histogram_from_quantiles(&logs, weight.round() as u64, all_paths, low..high);
+    for edge in &mut histogram.edges {
+        *edge = 10f64.powf(*edge);
+    }
+    histogram
+}
+
+/// The range a histogram of these quantile-grid values shows: the 0.5th to 99.5th percentile
+/// (the tails beyond are cut so that a few extreme paths do not flatten the picture).
+fn trimmed_range(values: &[f64]) -> Range<f64> {
+    if values.is_empty() {
+        return 0.0..1.0;
+    }
+    let cut = values.len() / 200;
+    let low = values[cut];
+    let high = values[values.len() - 1 - cut];
+    if high > low { low..high } else { low - 0.5..low + 0.5 }
+}
+
+/// The median and 5–95% range of a scalar of the scenario, divided by `unit`.
+fn scalar_level(scenario: &Scenario, scalar: Scalar, unit: f64) -> Level {
+    match scalar {
+        Scalar::Const(value) => Level::fixed(value / unit),
+        Scalar::Input(id) => {
+            let distribution = &scenario.inputs[id].distribution;
+            Level {
+                median: distribution.quantile(0.5) / unit,
+                p05: distribution.quantile(0.05) / unit,
+                p95: distribution.quantile(0.95) / unit,
+            }
+        }
+    }
+}
+
+fn mean_of(aggregates: &Aggregates, slot: usize) -> f64 {
+    let mean = aggregates.moments[slot].mean();
+    if mean.is_finite() { mean } else { 0.0 }
+}
+
+/// Lower-case letters, digits and dashes: safe in a file name.
+fn slug(text: &str) -> String {
+    let slug: String =
+        text.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    slug.trim_matches('-').to_string()
+}
+
+/// The period's length, for axis labels.
+fn period_unit(steps_per_year: u32) -> &'static str {
+    match steps_per_year {
+        1 => "year",
+        2 => "half-year",
+        4 => "quarter",
+        12 => "month",
+        _ => "period",
+    }
+}
+
+/// The year-by-year distribution of a cap-hit year sketch, in percent of all paths, with the
+/// share of paths where the cap never binds.
+/// `origin` is what the sketch's values are counted from (year metrics are stored as years
+/// since the simulation start).
+fn cap_hit_bars(
+    scenario: &Scenario,
+    sketch: &QuantileSketch,
+    origin: f64,
+    hit_probability: f64,
+    years: Range<i32>,
+    all_paths: u64,
+) -> Bars {
+    let grid = scenario.grid();
+    let steps = f64::from(grid.steps_per_year);
+    let labels: Vec<String> = years.clone().map(|year| year.to_string()).collect();
+    let mut shares = vec![0.0; labels.len()];
+    let quantiles = quantile_grid(sketch, 1.0);
+    if !quantiles.is_empty() && all_paths > 0 {
+        let weight = 100.0 * sketch.count() as f64 / all_paths as f64 / quantiles.len() as f64;
+        for value in quantiles {
+            // Snap the (approximate) year to the nearest period end: the end of 2029-Q4 is 2030.0
+            // and the cap binds in 2029. A cap already reached at the start counts in the first year.
+            let since_start = value + origin - f64::from(grid.start_year);
+            let period = ((since_start * steps).round() as i64 - 1).max(0);
+            let year =
+                (grid.start_year + (period / i64::from(grid.steps_per_year)) as i32).clamp(years.start, years.end - 1);
+            shares[(year - years.start) as usize] += weight;
+        }
+    }
+    let mut bars = Bars { labels, shares };
+    bars.labels.push("never".to_string());
+    bars.shares.push(100.0 * (1.0 - hit_probability).clamp(0.0, 1.0));
+    bars
+}
+
+/// Every chart the scenario supports, in report order. `histories` holds the actuals of the
+/// streams that have them, by stream name.
+pub fn render_charts(
+    scenario: &Scenario,
+    aggregates: &Aggregates,
+    histories: &BTreeMap<String, History>,
+    format: ChartFormat,
+) -> Result<Vec<Chart>, ChartError> {
+    const B: f64 = 1e9;
+    let grid = scenario.grid();
+    let start = f64::from(grid.start_year);
+    let paths = aggregates.paths;
+    let ext = format.extension();
+    let mut charts = Vec::new();
+    let mut push = |file_stem: String, title: String, caption: String, bytes: Vec<u8>| {
+        charts.push(Chart { file_name: format!("{file_stem}.{ext}"), title, caption, format, bytes });
+    };
+
+    for stream in &scenario.streams {
+        let Some(bands) =
+            series_bands(scenario, aggregates, Scope::World, &format!("stream.{}.run_rate", stream.name), B)
+        else {
+            continue;
+        };
+        let history = histories.get(&stream.name);
+        let bytes = revenue_fan(&stream.name, &bands, history, start, format)?;
+        let actuals = match history {
+            Some(h) if !h.is_empty() => format!(
+                " Points are reported actuals from data/{}_revenue.csv (circles: run-rate on the date; triangles: \
+                 booked revenue of the year, at mid-year).",
+                stream.name
+            ),
+            _ => " No actuals are on file for this stream.".to_string(),
+        };
+        push(
+            format!("revenue-{}", slug(&stream.name)),
+            format!("{}: revenue run-rate", stream.name),
+            format!(
+                "Annualized revenue run-rate at the end of each period on a log scale: the line is the median \
+                 path, the bands hold the middle 50% and 90% of the simulated paths.{actuals}"
+            ),
+            bytes,
+        );
+    }
+
+    if let Some(compute) = &scenario.compute {
+        let mut providers = Vec::new();
+        let mut x = Vec::new();
+        for provider in &compute.providers {
+            let name = format!("compute.{}.spend", provider.name);
+            if let Some(bands) = series_bands(scenario, aggregates, Scope::World, &name, B) {
+                x = bands.x.clone();
+                providers.push((provider.name.clone(), bands.p50));
+            }
+        }
+        if !providers.is_empty() {
+            let unit = period_unit(grid.steps_per_year);
+            let bytes = compute_spend_chart(&x, &providers, unit, format)?;
+            push(
+                "compute-spend".to_string(),
+                "Compute spend by provider".to_string(),
+                format!(
+                    "Median spend with each provider per {unit}, stacked: the top edge is the sum of the medians \
+                     (not the median of the total bill)."
+                ),
+                bytes,
+            );
+        }
+    }
+
+    for (d, deal) in scenario.deals.iter().enumerate() {
+        let scope = Scope::Deal(d);
+        for term in &deal.revenue_shares {
+            let Some(paid) =
+                series_bands(scenario, aggregates, scope, &format!("revenue_share.{}.paid_cumulative", term.name), B)
+            else {
+                continue;
+            };
+            let cap = term.cap.map(|cap| scalar_level(scenario, cap, B));
+            let hit = metric_slot(aggregates, scope, &format!("revenue_share.{}.cap_hit", term.name));
+            let hit_year = metric_slot(aggregates, scope, &format!("revenue_share.{}.cap_hit_year", term.name));
+            let bars = match (hit, hit_year) {
+                (Some(hit), Some(hit_year)) => {
+                    let first_year = grid.start_year + (term.first / grid.steps_per_year as usize) as i32;
+                    let last_year = grid.start_year + (term.last / grid.steps_per_year as usize) as i32;
+                    Some(cap_hit_bars(
+                        scenario,
+                        &aggregates.sketches[hit_year],
+                        aggregates.layout.metrics[hit_year].origin,
+                        mean_of(aggregates, hit),
+                        first_year..last_year + 1,
+                        paths,
+                    ))
+                }
+                _ => None,
+            };
+            let title = format!("{}: revenue share {}", deal.name, term.name);
+            let bytes = revenue_share_chart(&title, &paid, cap, bars.as_ref(), format)?;
+            let before = scalar_level(scenario, term.paid_before, B);
+            let caption = match cap {
+                Some(cap) => format!(
+                    "Left: cumulative payments from the simulation start (median line, middle 50% and 90% of paths) \
+                     against the cap ({}: the cap's median from the scenario{}){}. Right: the share of all paths \
+                     in which the cap binds in each year, and in which it never binds by the term's end.",
+                    money_tick(&cap.median),
+                    if cap.uncertain() { ", its 5–95% range shaded" } else { "" },
+                    if before.p95 > 0.0 {
+                        format!(
+                            "; payments made before the start (median {}) also count towards the cap, so it binds \
+                             below the line",
+                            money_tick(&before.median)
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+                None => "Cumulative payments from the simulation start: median line, middle 50% and 90% of paths; \
+                         the term has no cap."
+                    .to_string(),
+            };
+            push(format!("revenue-share-{}-{}", slug(&deal.name), slug(&term.name)), title, caption, bytes);
+        }
+
+        for term in &deal.commitments {
+            let Some(spend) =
+                series_bands(scenario, aggregates, scope, &format!("commitment.{}.spend_cumulative", term.name), B)
+            else {
+                continue;
+            };
+            let (Some(shortfall), Some(met)) = (
+                metric_slot(aggregates, scope, &format!("commitment.{}.shortfall", term.name)),
+                metric_slot(aggregates, scope, &format!("commitment.{}.met", term.name)),
+            ) else {
+                continue;
+            };
+            let total = scalar_level(scenario, term.total, B);
+            let first = grid.t_start(term.first) + start;
+            let deadline = match term.window {
+                CommitmentWindow::Through(last) => Level::fixed(grid.year_end(last)),
+                CommitmentWindow::Years(years) => {
+                    let years = scalar_level(scenario, years, 1.0);
+                    let end = grid.year_end(grid.periods() - 1);
+                    Level {
+                        median: (first + years.median).min(end),
+                        p05: (first + years.p05).min(end),
+                        p95: (first + years.p95).min(end),
+                    }
+                }
+            };
+            let values: Vec<f64> =
+                quantile_grid(&aggregates.sketches[shortfall], B).into_iter().filter(|&v| v > 0.0).collect();
+            let positive_count =
+                aggregates.sketches[shortfall].count() as f64 * values.len() as f64 / HISTOGRAM_QUANTILES as f64;
+            let histogram = if values.is_empty() {
+                Histogram::default()
+            } else {
+                let range = 0.0..trimmed_range(&values).end;
+                histogram_from_quantiles(&values, positive_count.round() as u64, paths, range)
+            };
+            let met_percent = 100.0 * mean_of(aggregates, met);
+            let title = format!("{}: commitment {}", deal.name, term.name);
+            let bytes = commitment_chart(&title, &spend, total, deadline, &histogram, met_percent, format)?;
+            push(
+                format!("commitment-{}-{}", slug(&deal.name), slug(&term.name)),
+                title,
+                format!(
+                    "Left: cumulative spend with the provider inside the commitment window (median line, middle 50% \
+                     and 90% of paths) against the commitment ({}{}); the dashed vertical line is the end of the \
+                     window. Right: the shortfall at the end of the window, in % of all paths; {:.1}% of paths meet \
+                     the commitment in full and are not shown.",
+                    money_tick(&total.median),
+                    if total.uncertain() { ", the median of its distribution; 5–95% range shaded" } else { "" },
+                    met_percent
+                ),
+                bytes,
+            );
+        }
+    }
+
+    let mut parties = Vec::new();
+    for party in &scenario.parties {
+        let name = format!("party.{}.npv", party.name);
+        let grids: Vec<(String, Vec<f64>, u64)> = scenario
+            .deals
+            .iter()
+            .enumerate()
+            .filter_map(|(d, deal)| {
+                let slot = metric_slot(aggregates, Scope::Deal(d), &name)?;
+                let sketch = &aggregates.sketches[slot];
+                Some((deal.name.clone(), quantile_grid(sketch, B), sketch.count()))
+            })
+            .collect();
+        if grids.is_empty() {
+            continue;
+        }
+        let low = grids.iter().map(|(_, v, _)| trimmed_range(v).start).fold(f64::INFINITY, f64::min);
+        let high = grids.iter().map(|(_, v, _)| trimmed_range(v).end).fold(f64::NEG_INFINITY, f64::max);
+        let deals = grids
+            .iter()
+            .map(|(deal, values, count)| (deal.clone(), histogram_from_quantiles(values, *count, paths, low..high)))
+            .collect();
+        parties.push(PartyNpv { party: party.name.clone(), deals });
+    }
+    if !parties.is_empty() {
+        let bytes = npv_chart(&parties, format)?;
+        push(
+            "npv".to_string(),
+            "Net present value by party".to_string(),
+            format!(
+                "Distribution of each party's NPV over the horizon, discounted at its own rate, one panel per party{}: \
+                 the height is the share of paths per bin; the 0.5% most extreme paths at each end are cut.",
+                if scenario.deals.len() > 1 { ", one outline per deal" } else { "" }
+            ),
+            bytes,
+        );
+    }
+
+    for (d, deal) in scenario.deals.iter().enumerate() {
+        let scope = Scope::Deal(d);
+        let mut holdings = Vec::new();
+        for party in &scenario.parties {
+            let (Some(stake), Some(value)) = (
+                series_bands(scenario, aggregates, scope, &format!("party.{}.stake", party.name), 0.01),
+                metric_slot(aggregates, scope, &format!("party.{}.equity_value", party.name)),
+            ) else {
+                continue;
+            };
+            let sketch = &aggregates.sketches[value];
+            let values = quantile_grid(sketch, B);
+            let positive: Vec<f64> = values.iter().copied().filter(|&v| v > 0.0).collect();
+            let range = trimmed_range(&positive);
+            let histogram = log_histogram_from_quantiles(&values, sketch.count(), paths, range);
+            holdings.push(Holding { party: party.name.clone(), stake, value: histogram });
+        }
+        if holdings.is_empty() {
+            continue;
+        }
+        let bytes = equity_chart(&deal.name, &holdings, format)?;
+        push(
+            format!("equity-{}", slug(&deal.name)),
+            format!("{}: equity stakes", deal.name),
+            "Left: each holder's stake in the valued company after dilution (median line, middle 50% and 90% of \
+             paths). Right: the value of that stake at the horizon on a log scale, in % of paths per bin (0.5% \
+             tails cut)."
+                .to_string(),
+            bytes,
+        );
+    }
+    Ok(charts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_ticks_read_as_billions() {
+        assert_eq!(money_tick(&0.0), "$0");
+        assert_eq!(money_tick(&250.0), "$250B");
+        assert_eq!(money_tick(&2.5), "$2.5B");
+        assert_eq!(money_tick(&0.05), "$0.05B");
+        assert_eq!(money_tick(&1200.0), "$1,200B");
+        assert_eq!(money_tick(&-40.0), "−$40B");
+        assert_eq!(money_tick(&20.0), "$20B");
+    }
+
+    #[test]
+    fn log_ticks_follow_one_two_five() {
+        assert_eq!(log_ticks(&(0.8..30.0), 2.0), vec![1.0, 2.0, 5.0, 10.0, 20.0]);
+        assert_eq!(log_ticks(&(0.8..300.0), 2.0), vec![1.0, 3.0, 10.0, 30.0, 100.0, 300.0]);
+    }
+
+    #[test]
+    fn a_quantile_histogram_puts_each_quantile_in_its_bin() {
+        let values: Vec<f64> = (0..100).map(|i| i as f64 / 100.0).collect();
+        let histogram = histogram_from_quantiles(&values, 50, 100, 0.0..1.0);
+        assert_eq!(histogram.edges.len(), HISTOGRAM_BINS + 1);
+        let total: f64 = histogram.shares.iter().sum();
+        assert!((total - 50.0).abs() < 1e-9, "half the paths have the metric: {total}");
+    }
+}

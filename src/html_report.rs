@@ -1,0 +1,300 @@
+//! `report.html`: one self-contained page (charts as base64 data URIs, no scripts, no network)
+//! with the run's facts, the key figures per deal, every chart with how to read it, the summary
+//! tables and the uncertain inputs.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::charts::Chart;
+use crate::output::RunInfo;
+use crate::report::SummaryRow;
+use crate::scenario::Scenario;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            _ => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// How a metric's values read: probabilities and stakes in percent, years and multiples as
+/// numbers, everything else as money in $B.
+fn figure(metric: &str, value: f64) -> String {
+    if metric.ends_with(".cap_hit") || metric.ends_with(".met") || metric.ends_with(".occurred") {
+        format!("{:.1}%", value * 100.0)
+    } else if metric.ends_with(".stake") {
+        format!("{:.2}%", value * 100.0)
+    } else if metric.ends_with("_year") || metric.ends_with(".year") {
+        format!("{value:.2}")
+    } else if metric.ends_with(".multiple") {
+        format!("{value:.2}×")
+    } else {
+        let text = format!("${:.2}B", value.abs() / 1e9);
+        if value < 0.0 { format!("−{text}") } else { text }
+    }
+}
+
+fn cell(metric: &str, value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_string(), |value| figure(metric, value))
+}
+
+/// The answers to an analyst's first questions, as in the terminal's table.
+fn is_key_figure(metric: &str) -> bool {
+    let suffixes = [".paid", ".cap_hit", ".cap_hit_year", ".shortfall", ".met", ".stake", ".npv", ".funding_gap"];
+    !metric.starts_with("stream.") && !metric.starts_with("event.") && suffixes.iter().any(|s| metric.ends_with(s))
+}
+
+fn is_world_metric(metric: &str) -> bool {
+    metric.starts_with("stream.") || metric.starts_with("event.")
+}
+
+const STYLE: &str = "
+body { font-family: 'DejaVu Sans', 'Helvetica Neue', Arial, sans-serif; color: #212121; margin: 0; background: #f4f5f7; }
+main { max-width: 1180px; margin: 0 auto; padding: 28px 36px 60px; background: #fff; }
+h1 { font-size: 28px; margin: 0 0 6px; }
+h2 { font-size: 21px; margin: 36px 0 10px; border-bottom: 2px solid #1f77b4; padding-bottom: 4px; }
+h3 { font-size: 17px; margin: 22px 0 8px; }
+p.description { font-size: 15px; line-height: 1.5; color: #333; max-width: 60em; }
+table { border-collapse: collapse; font-size: 13.5px; margin: 6px 0 14px; }
+th, td { padding: 4px 10px; border-bottom: 1px solid #e3e3e3; text-align: right; white-space: nowrap; }
+th { background: #eef2f6; font-weight: 600; }
+td.name, th.name { text-align: left; font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 12.5px; }
+td.text { text-align: left; white-space: normal; }
+tbody tr:nth-child(even) { background: #fafbfc; }
+table.facts td, table.facts th { text-align: left; }
+td.num { font-variant-numeric: tabular-nums; }
+figure { margin: 18px 0 30px; }
+figure img { width: 100%; height: auto; border: 1px solid #ddd; }
+figcaption { font-size: 14px; line-height: 1.45; color: #333; margin-top: 6px; }
+figcaption b { color: #111; }
+nav { font-size: 14px; margin: 10px 0 0; }
+nav a { margin-right: 14px; color: #1f77b4; }
+.note { font-size: 13px; color: #555; }
+";
+
+/// The whole page. `charts` may be empty (then the page says so).
+pub fn render_report(scenario: &Scenario, info: &RunInfo<'_>, summary: &[SummaryRow], charts: &[Chart]) -> String {
+    let mut html = String::with_capacity(charts.iter().map(|c| c.bytes.len() * 4 / 3 + 512).sum::<usize>() + 64_000);
+    let name = if scenario.name.is_empty() { "(unnamed scenario)" } else { &scenario.name };
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>dealsim: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
+        escape(name)
+    );
+    let _ = writeln!(html, "<h1>{}</h1>", escape(name));
+    if !scenario.description.is_empty() {
+        let _ = writeln!(html, "<p class=\"description\">{}</p>", escape(&scenario.description));
+    }
+    html.push_str(
+        "<nav><a href=\"#run\">Run</a><a href=\"#key-figures\">Key figures</a><a href=\"#charts\">Charts</a>\
+         <a href=\"#tables\">Tables</a><a href=\"#inputs\">Uncertain inputs</a></nav>\n",
+    );
+    run_facts(&mut html, scenario, info);
+    key_figures(&mut html, scenario, summary);
+    chart_section(&mut html, charts);
+    summary_tables(&mut html, scenario, summary);
+    inputs(&mut html, info);
+    html.push_str("</main>\n</body>\n</html>\n");
+    html
+}
+
+fn run_facts(html: &mut String, scenario: &Scenario, info: &RunInfo<'_>) {
+    let grid = scenario.grid();
+    let mut rows: Vec<(&str, String)> = vec![
+        ("scenario file", info.scenario_file.clone()),
+        ("scenario hash (SHA-256)", info.scenario_hash.clone()),
+        ("seed", info.seed.to_string()),
+        ("paths", info.paths.to_string()),
+        ("horizon", format!("{} to {} ({} periods)", grid.label(0), grid.horizon_label(), info.periods)),
+        ("threads", info.threads.to_string()),
+        ("simulation time", format!("{:.2} s ({:.0} paths/s)", info.elapsed_seconds, info.paths_per_second)),
+        ("dealsim version", info.version.to_string()),
+        ("deals", info.deals.join(", ")),
+    ];
+    if !info.overrides.is_empty() {
+        rows.push(("overrides (--set)", info.overrides.join("; ")));
+    }
+    if !info.correlations.is_empty() {
+        let pairs: Vec<String> =
+            info.correlations.iter().map(|c| format!("{} ~ {}: {}", c.between[0], c.between[1], c.rank)).collect();
+        rows.push(("rank correlations", pairs.join("; ")));
+    }
+    html.push_str("<h2 id=\"run\">Run</h2>\n<table class=\"facts\"><tbody>\n");
+    for (label, value) in rows {
+        let _ = writeln!(html, "<tr><th>{}</th><td class=\"text\">{}</td></tr>", escape(label), escape(&value));
+    }
+    html.push_str("</tbody></table>\n");
+}
+
+fn key_figures(html: &mut String, scenario: &Scenario, summary: &[SummaryRow]) {
+    html.push_str(
+        "<h2 id=\"key-figures\">Key figures per deal</h2>\n<p class=\"note\">Mean ± standard error of the mean, \
+         and the 5th, 50th and 95th percentiles over all paths. Money in $B, undiscounted except NPV; \
+         0/1 outcomes (cap hit, met) read as probabilities; cap-hit years only over the paths that hit the cap.</p>\n",
+    );
+    for deal in &scenario.deals {
+        let rows: Vec<&SummaryRow> =
+            summary.iter().filter(|row| row.deal == deal.name && is_key_figure(&row.metric)).collect();
+        let _ = writeln!(html, "<h3>{}</h3>", escape(&deal.name));
+        if !deal.description.is_empty() {
+            let _ = writeln!(html, "<p class=\"note\">{}</p>", escape(&deal.description));
+        }
+        html.push_str(
+            "<table class=\"key\"><thead><tr><th class=\"name\">metric</th><th>mean ± s.e.</th><th>P5</th>\
+             <th>median</th><th>P95</th><th>paths</th></tr></thead><tbody>\n",
+        );
+        for row in rows {
+            let center = match (row.mean, row.std_error) {
+                (Some(mean), Some(error)) => format!("{} ± {}", figure(&row.metric, mean), figure(&row.metric, error)),
+                (Some(mean), None) => figure(&row.metric, mean),
+                _ => "no path".to_string(),
+            };
+            let _ = writeln!(
+                html,
+                "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                escape(&row.metric),
+                escape(&center),
+                escape(&cell(&row.metric, row.p05)),
+                escape(&cell(&row.metric, row.p50)),
+                escape(&cell(&row.metric, row.p95)),
+                row.count
+            );
+        }
+        html.push_str("</tbody></table>\n");
+    }
+}
+
+fn chart_section(html: &mut String, charts: &[Chart]) {
+    html.push_str("<h2 id=\"charts\">Charts</h2>\n");
+    if charts.is_empty() {
+        html.push_str("<p class=\"note\">No charts were drawn for this run.</p>\n");
+    }
+    for chart in charts {
+        let _ = write!(
+            html,
+            "<figure id=\"{}\">\n<img alt=\"{}\" src=\"data:{};base64,",
+            escape(&chart.file_name),
+            escape(&chart.title),
+            chart.format.mime()
+        );
+        STANDARD.encode_string(&chart.bytes, html);
+        let _ = write!(
+            html,
+            "\">\n<figcaption><b>{}.</b> {}</figcaption>\n</figure>\n",
+            escape(&chart.title),
+            escape(&chart.caption)
+        );
+    }
+}
+
+fn table_header(html: &mut String) {
+    html.push_str(
+        "<table class=\"summary\"><thead><tr><th class=\"name\">metric</th><th>paths</th><th>mean</th>\
+         <th>s.e.</th><th>P5</th><th>P25</th><th>median</th><th>P75</th><th>P95</th><th>min</th><th>max</th>\
+         </tr></thead><tbody>\n",
+    );
+}
+
+fn table_row(html: &mut String, row: &SummaryRow) {
+    let m = &row.metric;
+    let _ = writeln!(
+        html,
+        "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+         <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+         <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+        escape(m),
+        row.count,
+        escape(&cell(m, row.mean)),
+        escape(&cell(m, row.std_error)),
+        escape(&cell(m, row.p05)),
+        escape(&cell(m, row.p25)),
+        escape(&cell(m, row.p50)),
+        escape(&cell(m, row.p75)),
+        escape(&cell(m, row.p95)),
+        escape(&cell(m, row.min)),
+        escape(&cell(m, row.max)),
+    );
+}
+
+/// summary.csv as tables: the world's metrics once, then each deal's own metrics.
+fn summary_tables(html: &mut String, scenario: &Scenario, summary: &[SummaryRow]) {
+    html.push_str(
+        "<h2 id=\"tables\">Summary tables</h2>\n<p class=\"note\">The rows of summary.csv. Money in $B \
+         (undiscounted except NPV); percentiles are within 0.4% of the exact order statistic, min and max are \
+         exact.</p>\n",
+    );
+    let Some(first) = scenario.deals.first() else {
+        return;
+    };
+    let world: Vec<&SummaryRow> =
+        summary.iter().filter(|row| row.deal == first.name && is_world_metric(&row.metric)).collect();
+    if !world.is_empty() {
+        html.push_str("<h3>The world (the same under every deal)</h3>\n");
+        table_header(html);
+        for row in world {
+            table_row(html, row);
+        }
+        html.push_str("</tbody></table>\n");
+    }
+    for deal in &scenario.deals {
+        let _ = writeln!(html, "<h3>{}</h3>", escape(&deal.name));
+        table_header(html);
+        for row in summary.iter().filter(|row| row.deal == deal.name && !is_world_metric(&row.metric)) {
+            table_row(html, row);
+        }
+        html.push_str("</tbody></table>\n");
+    }
+}
+
+fn inputs(html: &mut String, info: &RunInfo<'_>) {
+    let _ = writeln!(html, "<h2 id=\"inputs\">Uncertain inputs ({})</h2>", info.uncertain_inputs.len());
+    if info.uncertain_inputs.is_empty() {
+        html.push_str("<p class=\"note\">Every input is fixed.</p>\n");
+        return;
+    }
+    html.push_str(
+        "<p class=\"note\">Each is drawn once per path.</p>\n<table class=\"inputs\"><thead><tr>\
+         <th class=\"name\">key path</th><th class=\"name\">distribution</th></tr></thead><tbody>\n",
+    );
+    for input in &info.uncertain_inputs {
+        let _ = writeln!(
+            html,
+            "<tr><td class=\"name\">{}</td><td class=\"name\">{}</td></tr>",
+            escape(&input.key),
+            escape(&input.distribution)
+        );
+    }
+    html.push_str("</tbody></table>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(escape("<a href=\"x\">R&D's</a>"), "&lt;a href=&quot;x&quot;&gt;R&amp;D&#39;s&lt;/a&gt;");
+    }
+
+    #[test]
+    fn figures_read_by_kind() {
+        assert_eq!(figure("revenue_share.x.paid", 38e9), "$38.00B");
+        assert_eq!(figure("party.openai.npv", -1.5e9), "−$1.50B");
+        assert_eq!(figure("commitment.x.met", 0.51), "51.0%");
+        assert_eq!(figure("investment.x.multiple", 2.0), "2.00×");
+    }
+}

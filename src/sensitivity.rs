@@ -1,0 +1,232 @@
+//! Sensitivity: which uncertain input moves each target metric most (one-at-a-time tornado on
+//! common random numbers, and rank correlations from the same paths).
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::correlation::RankCorrelation;
+use crate::engine::{BLOCK_PATHS, RunError, sample_block_inputs};
+use crate::metrics::{Layout, RowWriter, Scope, emit};
+use crate::scenario::Scenario;
+use crate::terms::{DealOutcome, Discounting, apply_deal};
+use crate::world::{WorldPath, sample_path};
+
+/// Input levels of the tornado: each input is fixed at these quantiles in turn.
+pub const LOW_QUANTILE: f64 = 0.10;
+pub const HIGH_QUANTILE: f64 = 0.90;
+
+/// How to run a sensitivity analysis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SensitivityOptions {
+    pub paths: u64,
+    pub seed: u64,
+    pub threads: usize,
+    /// Metric names to explain; empty means each party's NPV and each revenue share's `paid`.
+    pub targets: Vec<String>,
+}
+
+/// One row of `sensitivity.csv`: one input's effect on one deal's metric.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SensitivityRow {
+    pub deal: String,
+    pub metric: String,
+    pub input: String,
+    /// The input's P10 and P90.
+    pub input_low: f64,
+    pub input_high: f64,
+    /// Mean of the metric with the input fixed at its P10 and at its P90, all else random.
+    pub metric_low: f64,
+    pub metric_high: f64,
+    /// |metric_high − metric_low|: the bar length in a tornado chart.
+    pub swing: f64,
+    /// Spearman rank correlation of the input's draws with the metric over the unpinned paths.
+    pub rank_correlation: f64,
+}
+
+/// The metric slots a sensitivity analysis explains.
+fn target_slots(layout: &Layout, targets: &[String]) -> Vec<usize> {
+    layout
+        .metrics
+        .iter()
+        .enumerate()
+        .filter(|(_, metric)| matches!(metric.scope, Scope::Deal(_)) && !metric.conditional)
+        .filter(|(_, metric)| {
+            if targets.is_empty() {
+                (metric.name.starts_with("party.") && metric.name.ends_with(".npv"))
+                    || (metric.name.starts_with("revenue_share.") && metric.name.ends_with(".paid"))
+            } else {
+                targets.contains(&metric.name)
+            }
+        })
+        .map(|(slot, _)| slot)
+        .collect()
+}
+
+/// Target values of every path, `values[path * targets + t]`, with input `pin` fixed if given;
+/// the draws of the inputs too, `draws[path * inputs + input]`, before pinning.
+struct Sample {
+    values: Vec<f64>,
+    draws: Vec<f64>,
+}
+
+struct Runner<'s> {
+    scenario: &'s Scenario,
+    layout: Layout,
+    discounting: Discounting,
+    correlation: Option<RankCorrelation>,
+    slots: Vec<usize>,
+    options: &'s SensitivityOptions,
+}
+
+impl Runner<'_> {
+    fn sample(&self, pin: Option<(usize, f64)>) -> Sample {
+        let scenario = self.scenario;
+        let inputs = scenario.inputs.len();
+        let blocks = self.options.paths.div_ceil(BLOCK_PATHS);
+        let parts: Vec<Sample> = (0..blocks)
+            .into_par_iter()
+            .map(|block| {
+                let first = block * BLOCK_PATHS;
+                let count = (self.options.paths - first).min(BLOCK_PATHS) as usize;
+                let mut draws = vec![0.0; count * inputs];
+                let mut rngs = Vec::with_capacity(count);
+                let correlation = self.correlation.as_ref();
+                sample_block_inputs(scenario, correlation, self.options.seed, block, count, &mut draws, &mut rngs);
+                let mut world = WorldPath::new(scenario);
+                let mut outcomes: Vec<DealOutcome> =
+                    scenario.deals.iter().map(|d| DealOutcome::new(scenario, d)).collect();
+                let mut row = vec![0.0; self.layout.width()];
+                let mut values = Vec::with_capacity(count * self.slots.len());
+                for (i, rng) in rngs.iter_mut().enumerate() {
+                    world.inputs.copy_from_slice(&draws[i * inputs..(i + 1) * inputs]);
+                    // Pinning after the draw keeps every other random number where it was.
+                    if let Some((input, value)) = pin {
+                        world.inputs[input] = value;
+                    }
+                    sample_path(scenario, rng, &mut world);
+                    for (deal, outcome) in scenario.deals.iter().zip(outcomes.iter_mut()) {
+                        apply_deal(scenario, deal, &self.discounting, &world, outcome);
+                    }
+                    emit(scenario, &world, &outcomes, &mut RowWriter::new(&self.layout, &mut row));
+                    values.extend(self.slots.iter().map(|&slot| row[slot]));
+                }
+                Sample { values, draws }
+            })
+            .collect();
+        // Concatenated in block order: the result does not depend on the thread count.
+        let mut sample = Sample { values: Vec::new(), draws: Vec::new() };
+        for part in parts {
+            sample.values.extend(part.values);
+            sample.draws.extend(part.draws);
+        }
+        sample
+    }
+
+    fn means(&self, sample: &Sample) -> Vec<f64> {
+        let targets = self.slots.len();
+        let paths = sample.values.len() / targets;
+        (0..targets).map(|t| sample.values.iter().skip(t).step_by(targets).sum::<f64>() / paths as f64).collect()
+    }
+}
+
+/// Runs the tornado: 2 pinned runs per uncertain input plus one unpinned run, all on the same
+/// random numbers. Rows are grouped by deal and metric, largest swing first.
+pub fn tornado(scenario: &Scenario, options: &SensitivityOptions) -> Result<Vec<SensitivityRow>, RunError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .build()
+        .map_err(|source| RunError::ThreadPool { threads: options.threads, source })?;
+    let layout = Layout::of(scenario, 0);
+    let slots = target_slots(&layout, &options.targets);
+    let runner = Runner {
+        scenario,
+        discounting: Discounting::new(scenario),
+        correlation: RankCorrelation::of(scenario),
+        slots,
+        layout,
+        options,
+    };
+    if runner.slots.is_empty() || scenario.inputs.is_empty() {
+        return Ok(Vec::new());
+    }
+    pool.install(|| {
+        let base = runner.sample(None);
+        let inputs = scenario.inputs.len();
+        let targets = runner.slots.len();
+        let mut rows = Vec::new();
+        for (input, uncertain) in scenario.inputs.iter().enumerate() {
+            let low = uncertain.distribution.quantile(LOW_QUANTILE);
+            let high = uncertain.distribution.quantile(HIGH_QUANTILE);
+            let metric_low = runner.means(&runner.sample(Some((input, low))));
+            let metric_high = runner.means(&runner.sample(Some((input, high))));
+            let draws: Vec<f64> = base.draws.iter().skip(input).step_by(inputs).copied().collect();
+            for (t, &slot) in runner.slots.iter().enumerate() {
+                let values: Vec<f64> = base.values.iter().skip(t).step_by(targets).copied().collect();
+                let metric = &runner.layout.metrics[slot];
+                let Scope::Deal(deal) = metric.scope else { continue };
+                rows.push(SensitivityRow {
+                    deal: scenario.deals[deal].name.clone(),
+                    metric: metric.name.clone(),
+                    input: uncertain.key.clone(),
+                    input_low: low,
+                    input_high: high,
+                    metric_low: metric_low[t],
+                    metric_high: metric_high[t],
+                    swing: (metric_high[t] - metric_low[t]).abs(),
+                    rank_correlation: spearman(&draws, &values),
+                });
+            }
+        }
+        let order = |row: &SensitivityRow| {
+            let deal = scenario.deals.iter().position(|d| d.name == row.deal).unwrap_or(0);
+            let metric = runner.layout.metrics.iter().position(|m| m.name == row.metric).unwrap_or(0);
+            (deal, metric)
+        };
+        rows.sort_by(|a, b| order(a).cmp(&order(b)).then(b.swing.total_cmp(&a.swing)));
+        Ok(rows)
+    })
+}
+
+/// Ranks with ties given their average rank.
+fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let mut ranks = vec![0.0; values.len()];
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && values[order[end]] == values[order[start]] {
+            end += 1;
+        }
+        let average = (start + end - 1) as f64 / 2.0;
+        for &i in &order[start..end] {
+            ranks[i] = average;
+        }
+        start = end;
+    }
+    ranks
+}
+
+/// Spearman's rank correlation; 0 when either side is constant.
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = ra.len() as f64;
+    let (mean_a, mean_b) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let covariance: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - mean_a) * (y - mean_b)).sum();
+    let (var_a, var_b): (f64, f64) =
+        (ra.iter().map(|x| (x - mean_a).powi(2)).sum(), rb.iter().map(|y| (y - mean_b).powi(2)).sum());
+    if var_a == 0.0 || var_b == 0.0 { 0.0 } else { covariance / (var_a * var_b).sqrt() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spearman_handles_ties_and_constants() {
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 30.0, 40.0]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[4.0, 3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[5.0, 5.0, 5.0]), 0.0);
+        assert_eq!(ranks(&[3.0, 1.0, 3.0, 2.0]), vec![2.5, 0.0, 2.5, 1.0]);
+    }
+}

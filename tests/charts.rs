@@ -1,0 +1,188 @@
+//! Charts and report.html rendered in memory from a small run of the shipped scenarios: every
+//! chart decodes, has its stated size and is not blank; the report embeds every chart.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use dealsim::charts::{self, Chart, ChartFormat, HEIGHT, WIDTH};
+use dealsim::engine::{self, Aggregates, RunOptions};
+use dealsim::history::{History, history_file, read_history};
+use dealsim::html_report::render_report;
+use dealsim::output::RunInfo;
+use dealsim::report::summary_rows;
+use dealsim::scenario::{Scenario, parse_scenario};
+
+fn scenario(name: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name);
+    let source = std::fs::read_to_string(&path).unwrap();
+    parse_scenario(&path.display().to_string(), &source, &[]).unwrap()
+}
+
+fn small_run(scenario: &Scenario) -> Aggregates {
+    let options = RunOptions { paths: 500, seed: 7, threads: 1, baseline: 0 };
+    engine::run(scenario, options, &|_| {}).unwrap()
+}
+
+fn histories(scenario: &Scenario) -> BTreeMap<String, History> {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    scenario
+        .streams
+        .iter()
+        .filter_map(|s| read_history(&history_file(&data, &s.name)).unwrap().map(|h| (s.name.clone(), h)))
+        .collect()
+}
+
+/// Decodes a PNG into (width, height, RGB bytes).
+fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().expect("a PNG header");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("a sane size")];
+    let frame = reader.next_frame(&mut pixels).expect("PNG data");
+    assert_eq!(frame.color_type, png::ColorType::Rgb);
+    pixels.truncate(frame.buffer_size());
+    (frame.width, frame.height, pixels)
+}
+
+/// Distinct colours in the middle of the image (the plot area, away from titles and axes).
+fn plot_area_colours(width: u32, height: u32, pixels: &[u8]) -> usize {
+    let mut colours = HashSet::new();
+    for y in height / 4..height * 3 / 4 {
+        for x in width / 5..width * 4 / 5 {
+            let i = (y * width + x) as usize * 3;
+            colours.insert([pixels[i], pixels[i + 1], pixels[i + 2]]);
+        }
+    }
+    colours.len()
+}
+
+fn assert_png_chart(chart: &Chart) {
+    let (width, height, pixels) = decode_png(&chart.bytes);
+    assert_eq!(width, WIDTH, "{}", chart.file_name);
+    assert!(height >= HEIGHT, "{}: {height} px high", chart.file_name);
+    let colours = plot_area_colours(width, height, &pixels);
+    assert!(colours > 8, "{} looks blank: {colours} colours in its plot area", chart.file_name);
+    // Text is drawn: dark, anti-aliased glyph pixels exist somewhere (titles, ticks).
+    let dark = pixels.chunks_exact(3).filter(|p| p.iter().all(|&c| c < 80)).count();
+    assert!(dark > 500, "{}: no text drawn ({dark} dark pixels)", chart.file_name);
+}
+
+fn kinds(charts: &[Chart]) -> Vec<&str> {
+    charts.iter().map(|c| c.file_name.split_once('-').map_or(c.file_name.as_str(), |(kind, _)| kind)).collect()
+}
+
+#[test]
+fn every_chart_of_the_base_scenario_renders() {
+    let scenario = scenario("base.toml");
+    let aggregates = small_run(&scenario);
+    let charts = charts::render_charts(&scenario, &aggregates, &histories(&scenario), ChartFormat::Png).unwrap();
+    let names: Vec<&str> = charts.iter().map(|c| c.file_name.as_str()).collect();
+    for expected in [
+        "revenue-openai.png",
+        "compute-spend.png",
+        "revenue-share-apr-2026-openai-to-microsoft.png",
+        "commitment-apr-2026-azure-250b.png",
+        "commitment-apr-2026-aws-138b.png",
+        "npv.png",
+        "equity-apr-2026.png",
+    ] {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
+    for chart in &charts {
+        assert_png_chart(chart);
+        assert!(!chart.title.is_empty() && !chart.caption.is_empty(), "{} has a title and caption", chart.file_name);
+    }
+}
+
+#[test]
+fn each_chart_function_renders_into_memory() {
+    let bands = charts::Bands {
+        x: vec![2026.25, 2026.5, 2026.75, 2027.0],
+        p05: vec![10.0, 11.0, 12.0, 13.0],
+        p25: vec![12.0, 13.0, 14.0, 15.0],
+        p50: vec![14.0, 15.0, 16.0, 17.0],
+        p75: vec![16.0, 17.0, 18.0, 19.0],
+        p95: vec![20.0, 21.0, 22.0, 23.0],
+    };
+    let values: Vec<f64> = (0..1000).map(|i| f64::from(i) / 10.0).collect();
+    let histogram = charts::histogram_from_quantiles(&values, 1000, 1000, 0.0..100.0);
+    let history = History { annual_revenue: vec![(2024, 3.7e9), (2025, 13.1e9)], run_rate: vec![(2026.0, 20e9)] };
+    let bars = charts::Bars { labels: vec!["2027".into(), "never".into()], shares: vec![60.0, 40.0] };
+    let cap = charts::Level { median: 38.0, p05: 31.0, p95: 47.0 };
+    let holding = charts::Holding { party: "x".into(), stake: bands.clone(), value: histogram.clone() };
+    let npv = charts::PartyNpv { party: "x".into(), deals: vec![("a".into(), histogram.clone())] };
+    let format = ChartFormat::Png;
+    let rendered = [
+        charts::revenue_fan("s", &bands, Some(&history), 2026.0, format).unwrap(),
+        charts::revenue_share_chart("t", &bands, Some(cap), Some(&bars), format).unwrap(),
+        charts::revenue_share_chart("t", &bands, None, None, format).unwrap(),
+        charts::commitment_chart("t", &bands, cap, charts::Level::fixed(2026.8), &histogram, 50.0, format).unwrap(),
+        charts::npv_chart(&[npv.clone(), npv], format).unwrap(),
+        charts::equity_chart("d", &[holding], format).unwrap(),
+        charts::compute_spend_chart(
+            &bands.x,
+            &[("a".into(), bands.p50.clone()), ("b".into(), bands.p05.clone())],
+            "quarter",
+            format,
+        )
+        .unwrap(),
+    ];
+    for (i, bytes) in rendered.iter().enumerate() {
+        let chart = Chart {
+            file_name: format!("chart-{i}.png"),
+            title: String::new(),
+            caption: String::new(),
+            format,
+            bytes: bytes.clone(),
+        };
+        assert_png_chart(&chart);
+    }
+}
+
+#[test]
+fn charts_render_for_every_deal_structure_and_as_svg() {
+    let scenario = scenario("deal-structures.toml");
+    let aggregates = small_run(&scenario);
+    let charts = charts::render_charts(&scenario, &aggregates, &histories(&scenario), ChartFormat::Svg).unwrap();
+    assert!(kinds(&charts).contains(&"equity"));
+    for chart in &charts {
+        assert!(chart.file_name.ends_with(".svg"));
+        let text = std::str::from_utf8(&chart.bytes).unwrap();
+        assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{}", chart.file_name);
+        assert!(text.contains("<text"), "{} has labels", chart.file_name);
+    }
+    // Every deal with a revenue share gets its chart, uncapped ones included.
+    for deal in &scenario.deals {
+        for term in &deal.revenue_shares {
+            let name = format!("revenue-share-{}-{}.svg", deal.name, term.name);
+            assert!(charts.iter().any(|c| c.file_name == name), "{name}");
+        }
+    }
+}
+
+#[test]
+fn the_report_embeds_every_chart_and_the_key_table() {
+    let scenario = scenario("base.toml");
+    let aggregates = small_run(&scenario);
+    let charts = charts::render_charts(&scenario, &aggregates, &histories(&scenario), ChartFormat::Png).unwrap();
+    let summary = summary_rows(&scenario, &aggregates);
+    let info = RunInfo::new(&scenario, Path::new("scenarios/base.toml"), "ab".repeat(32), vec![], &aggregates);
+    let html = render_report(&scenario, &info, &summary, &charts);
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("April 2026 amended terms"), "scenario name");
+    assert!(html.contains("<th>seed</th><td class=\"text\">7</td>"), "seed");
+    assert!(html.contains("<th>paths</th><td class=\"text\">500</td>"), "paths");
+    assert!(html.contains("Key figures per deal") && html.contains("revenue_share.openai-to-microsoft.cap_hit"));
+    assert!(html.contains("streams.openai.growth.start"), "uncertain inputs are listed");
+    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("src=\"https"), "self-contained");
+    let images: Vec<&str> = html.split("src=\"data:image/png;base64,").skip(1).collect();
+    assert_eq!(images.len(), charts.len(), "one image per chart");
+    for (image, chart) in images.iter().zip(&charts) {
+        let encoded = &image[..image.find('"').unwrap()];
+        let bytes = STANDARD.decode(encoded).unwrap();
+        assert_eq!(bytes, chart.bytes);
+        decode_png(&bytes);
+        assert!(html.contains(&format!("<b>{}.</b>", chart.title)), "caption of {}", chart.file_name);
+    }
+}
