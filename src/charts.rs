@@ -617,9 +617,25 @@ pub fn commitment_chart(
 pub fn npv_chart(parties: &[PartyNpv], format: ChartFormat) -> Result<Vec<u8>, ChartError> {
     let columns = if parties.len() > 1 { 2 } else { 1 };
     let rows = parties.len().div_ceil(columns).max(1);
-    let height = (rows as u32 * 400 + 70).max(HEIGHT);
+    let height = (rows as u32 * 400 + 110).max(HEIGHT);
     render!(format, (WIDTH, height), |root| {
-        let root = root.titled("Net present value by party", title_style())?;
+        let mut root = root.titled("Net present value by party", title_style())?;
+        let deals: Vec<&str> =
+            parties.first().map_or_else(Vec::new, |p| p.deals.iter().map(|(d, _)| d.as_str()).collect());
+        if deals.len() > 1 {
+            // One legend for every panel, in a strip under the title.
+            let (strip, panels) = root.split_vertically(44);
+            let style = (FONT, LEGEND_SIZE).into_font().color(&INK);
+            let widths: Vec<u32> =
+                deals.iter().map(|deal| strip.estimate_text_size(deal, &style).map_or(120, |(w, _)| w) + 60).collect();
+            let mut x = (WIDTH as i32 - widths.iter().sum::<u32>() as i32).max(0) / 2;
+            for (d, (deal, width)) in deals.iter().zip(&widths).enumerate() {
+                strip.draw(&PathElement::new([(x, 20), (x + 28, 20)], color(d).stroke_width(4)))?;
+                strip.draw(&Text::new(deal.to_string(), (x + 36, 11), style.clone()))?;
+                x += *width as i32;
+            }
+            root = panels;
+        }
         for (party, area) in parties.iter().zip(root.split_evenly((rows, columns))) {
             let low = party.deals.iter().map(|(_, h)| h.range().start).fold(f64::INFINITY, f64::min);
             let high = party.deals.iter().map(|(_, h)| h.range().end).fold(f64::NEG_INFINITY, f64::max);
@@ -635,7 +651,7 @@ pub fn npv_chart(parties: &[PartyNpv], format: ChartFormat) -> Result<Vec<u8>, C
                 chart.draw_series(LineSeries::new([(0.0, 0.0), (0.0, top * 1.2)], MUTED.stroke_width(1)))?;
             }
             let single = party.deals.len() == 1;
-            for (d, (deal, histogram)) in party.deals.iter().enumerate() {
+            for (d, (_, histogram)) in party.deals.iter().enumerate() {
                 let hue = color(d);
                 if single {
                     chart.draw_series(histogram.shares.iter().enumerate().map(|(i, &share)| {
@@ -645,13 +661,7 @@ pub fn npv_chart(parties: &[PartyNpv], format: ChartFormat) -> Result<Vec<u8>, C
                         )
                     }))?;
                 }
-                chart
-                    .draw_series(LineSeries::new(histogram.steps(), hue.stroke_width(2)))?
-                    .label(deal)
-                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], hue.stroke_width(3)));
-            }
-            if !single {
-                legend!(chart, SeriesLabelPosition::UpperRight);
+                chart.draw_series(LineSeries::new(histogram.steps(), hue.stroke_width(2)))?;
             }
         }
     })
@@ -1169,6 +1179,20 @@ pub fn render_charts(
             ) else {
                 continue;
             };
+            // A commitment with the same terms in several deals sees the same world: draw it once.
+            let shortfall_name = format!("commitment.{}.shortfall", term.name);
+            let same_as = |other: usize| {
+                scenario.deals[other].commitments.contains(term)
+                    && metric_slot(aggregates, Scope::Deal(other), &shortfall_name)
+                        .is_some_and(|slot| aggregates.moments[slot].mean() == aggregates.moments[shortfall].mean())
+            };
+            if (0..d).any(same_as) {
+                continue;
+            }
+            let sharing: Vec<&str> = (0..scenario.deals.len())
+                .filter(|&other| same_as(other))
+                .map(|o| scenario.deals[o].name.as_str())
+                .collect();
             let total = scalar_level(scenario, term.total, B);
             let first = grid.t_start(term.first) + start;
             let deadline = match term.window {
@@ -1194,7 +1218,14 @@ pub fn render_charts(
                 histogram_from_quantiles(&values, positive_count.round() as u64, paths, range)
             };
             let met_percent = 100.0 * mean_of(aggregates, met);
-            let title = format!("{}: commitment {}", deal.name, term.name);
+            let (title, shared) = if sharing.len() > 1 {
+                (
+                    format!("commitment {} (the same in {} deals)", term.name, sharing.len()),
+                    format!(" The same terms on the same simulated world in the deals {}.", sharing.join(", ")),
+                )
+            } else {
+                (format!("{}: commitment {}", deal.name, term.name), String::new())
+            };
             let bytes = commitment_chart(&title, &spend, total, deadline, &histogram, met_percent, format)?;
             push(
                 format!("commitment-{}-{}", slug(&deal.name), slug(&term.name)),
@@ -1203,10 +1234,11 @@ pub fn render_charts(
                     "Left: cumulative spend with the provider inside the commitment window (median line, middle 50% \
                      and 90% of paths) against the commitment ({}{}); the dashed vertical line is the end of the \
                      window. Right: the shortfall at the end of the window, in % of all paths; {:.1}% of paths meet \
-                     the commitment in full and are not shown.",
+                     the commitment in full and are not shown.{}",
                     money_tick(&total.median),
                     if total.uncertain() { ", the median of its distribution; 5–95% range shaded" } else { "" },
-                    met_percent
+                    met_percent,
+                    shared
                 ),
                 bytes,
             );

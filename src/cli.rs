@@ -20,6 +20,7 @@ use crate::output::{self, RunInfo};
 use crate::report;
 use crate::scenario::{Curve, Diagnostics, Override, Scalar, Scenario, parse_scenario};
 use crate::sensitivity::{self, SensitivityOptions};
+use crate::solve::{Target, bisect, parse_amount};
 
 const EXAMPLES: &str = "Examples:
   dealsim validate scenarios/base.toml
@@ -48,6 +49,41 @@ enum Command {
     /// sensitivity.csv.
     #[command(after_help = EXAMPLES)]
     Sensitivity(SensitivityArgs),
+    /// Find the value of one scalar term at which a target holds, e.g. the cap at which
+    /// Microsoft's mean NPV is the same under two deals.
+    #[command(after_help = SOLVE_EXAMPLES)]
+    Solve(SolveArgs),
+}
+
+const SOLVE_EXAMPLES: &str = "Examples:
+  dealsim solve scenarios/deal-structures.toml \\
+    --vary deals.apr-2026.revenue_shares.openai-to-microsoft.cap --between 10B 400B \\
+    --target 'apr-2026:party.microsoft.npv = oct-2025:party.microsoft.npv'
+  dealsim solve scenarios/base.toml --vary simulation.discount_rate --between 0.02 0.3 \\
+    --target 'apr-2026:party.openai.npv = 0'";
+
+#[derive(Debug, Args)]
+struct SolveArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// The scalar to vary, by key path (as for --set).
+    #[arg(long, value_name = "KEY")]
+    vary: String,
+    /// The range to search (numbers; K/M/B/T suffixes allowed).
+    #[arg(long, num_args = 2, value_names = ["LOW", "HIGH"], allow_hyphen_values = true)]
+    between: Vec<String>,
+    /// `DEAL:METRIC = DEAL:METRIC` or `DEAL:METRIC = NUMBER`, on mean values.
+    #[arg(long, value_parser = Target::parse)]
+    target: Target,
+    /// Paths per evaluation (default: [simulation].paths).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(2..=crate::scenario::MAX_PATHS))]
+    paths: Option<u64>,
+    /// Random seed, the same for every evaluation (default: [simulation].seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Worker threads (default: every core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +177,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(&args),
         Command::Validate(args) => validate(&args),
         Command::Sensitivity(args) => sensitivity(&args),
+        Command::Solve(args) => solve(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -316,6 +353,58 @@ impl Progress {
     fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+fn solve(args: &SolveArgs) -> Result<(), Failure> {
+    // The scenario as given must be valid before any value is tried.
+    load(&args.scenario)?;
+    let bound = |text: &String| {
+        parse_amount(text).ok_or_else(|| Failure::Input(format!("error: --between: expected a number, found `{text}`")))
+    };
+    let (low, high) = (bound(&args.between[0])?, bound(&args.between[1])?);
+    let source = std::fs::read_to_string(&args.scenario.scenario)
+        .map_err(|error| Failure::Input(format!("error: cannot read scenario: {error}")))?;
+    let origin = args.scenario.scenario.display().to_string();
+    // The right-hand deal is the baseline, so a same-metric target gets a paired error.
+    let options = |scenario: &Scenario| RunOptions {
+        paths: args.paths.unwrap_or(scenario.simulation.paths),
+        seed: args.seed.unwrap_or(scenario.simulation.seed),
+        threads: args.threads,
+        baseline: args
+            .target
+            .baseline_deal()
+            .and_then(|name| scenario.deals.iter().position(|d| d.name == name))
+            .unwrap_or(0),
+    };
+    // Check the key and the target once, with clear messages, before searching.
+    let with_value = |value: f64| {
+        let mut overrides = args.scenario.overrides.clone();
+        overrides.push(Override { key: args.vary.clone(), value: format!("{value}") });
+        parse_scenario(&origin, &source, &overrides)
+    };
+    let first =
+        with_value(low).map_err(|diagnostics| Failure::Input(format!("--vary {}: {diagnostics}", args.vary)))?;
+    let probe = engine::run(&first, RunOptions { paths: 2, ..options(&first) }, &|_| {})
+        .map_err(|error| Failure::Runtime(error.to_string()))?;
+    args.target.check(&first, &probe).map_err(|message| Failure::Input(format!("error: --target: {message}")))?;
+    let started = Instant::now();
+    let evaluate = |value: f64| -> Result<(f64, f64), String> {
+        let scenario = with_value(value).map_err(|d| format!("--vary {} = {value}: {d}", args.vary))?;
+        let aggregates = engine::run(&scenario, options(&scenario), &|_| {}).map_err(|e| e.to_string())?;
+        args.target.evaluate(&scenario, &aggregates)
+    };
+    let tolerance = 1e-6 * (high - low).abs().max(f64::MIN_POSITIVE);
+    let breakeven = bisect(low, high, tolerance, evaluate).map_err(|error| Failure::Runtime(error.to_string()))?;
+    println!(
+        "{} = {} ± {} (95%) makes {} = {}",
+        args.vary, breakeven.value, breakeven.band, args.target.left, args.target.right
+    );
+    println!(
+        "{} bisection steps on common random numbers, {:.2} s",
+        breakeven.iterations,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn sensitivity(args: &SensitivityArgs) -> Result<(), Failure> {

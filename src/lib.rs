@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod report;
 pub mod scenario;
 pub mod sensitivity;
+pub mod solve;
 pub mod stats;
 pub mod terms;
 pub mod world;

@@ -510,6 +510,9 @@ impl<'r, 'a> Builder<'r, 'a> {
             let key = self.reader.string(item, &item_path)?;
             match self.inputs.iter().position(|input| input.key == key) {
                 Some(id) => ids[slot] = id,
+                // `--set` made this input a constant: a constant correlates with nothing, so
+                // the pair is dropped rather than refused.
+                None if self.reader.is_overridden(key) => return None,
                 None => {
                     let known: Vec<&str> = self.inputs.iter().map(|i| i.key.as_str()).collect();
                     let known = if known.is_empty() {

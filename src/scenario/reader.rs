@@ -196,6 +196,11 @@ impl<'a> Reader<'a> {
         !self.diagnostics.is_empty()
     }
 
+    /// Whether a `--set` names this key path.
+    pub fn is_overridden(&self, named: &str) -> bool {
+        self.overrides.iter().any(|o| o.key == named)
+    }
+
     /// The override for this named path, if any (marked used).
     fn override_for(&mut self, named: &str) -> Option<Node<'a>> {
         // The last override of a key wins, as on most command lines.

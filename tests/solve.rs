@@ -1,0 +1,94 @@
+//! `dealsim solve` recovers a breakeven known in closed form, and says when there is none.
+
+use std::fs;
+
+use assert_cmd::Command;
+use predicates::str::contains;
+
+/// Revenue is certain: 100 a year for 2 years. Deal `capped` pays 20% up to a cap; deal
+/// `flat` pays 10% with no cap, 20 in all. The cap at which the cloud is indifferent is 20.
+const SCENARIO: &str = r#"
+[simulation]
+start = 2026
+years = 2
+steps_per_year = 4
+paths = 200
+discount_rate = 0.0
+[parties.lab]
+[parties.cloud]
+[[streams]]
+name = "lab"
+owner = "lab"
+initial = 100
+[[deals]]
+name = "capped"
+[[deals.revenue_shares]]
+name = "share"
+payer = "lab"
+payee = "cloud"
+stream = "lab"
+rate = 0.2
+cap = 1
+[[deals]]
+name = "flat"
+[[deals.revenue_shares]]
+name = "share"
+payer = "lab"
+payee = "cloud"
+stream = "lab"
+rate = 0.1
+"#;
+
+fn solve(dir: &std::path::Path, between: [&str; 2], target: &str) -> assert_cmd::assert::Assert {
+    let file = dir.join("breakeven.toml");
+    fs::write(&file, SCENARIO).unwrap();
+    Command::cargo_bin("dealsim")
+        .unwrap()
+        .arg("solve")
+        .arg(&file)
+        .args(["--vary", "deals.capped.revenue_shares.share.cap", "--between", between[0], between[1]])
+        .args(["--target", target])
+        .assert()
+}
+
+/// The solved value: the number after the first " = " of `KEY = VALUE ± BAND ...`.
+fn solved_value(assert: assert_cmd::assert::Assert) -> f64 {
+    let stdout = String::from_utf8(assert.success().get_output().stdout.clone()).unwrap();
+    stdout
+        .split(" = ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("no value in {stdout}"))
+}
+
+#[test]
+fn recovers_the_indifferent_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let value = solved_value(solve(dir.path(), ["0", "100"], "capped:party.cloud.npv = flat:party.cloud.npv"));
+    assert!((value - 20.0).abs() < 1e-3, "{value}");
+}
+
+#[test]
+fn solves_against_a_number_too() {
+    // 20% of 200 is 40, so a total of 35 is paid exactly when the cap is 35.
+    let dir = tempfile::tempdir().unwrap();
+    let value = solved_value(solve(dir.path(), ["0", "100"], "capped:revenue_share.share.paid = 35"));
+    assert!((value - 35.0).abs() < 1e-3, "{value}");
+}
+
+#[test]
+fn says_clearly_when_there_is_no_root() {
+    let dir = tempfile::tempdir().unwrap();
+    solve(dir.path(), ["30", "100"], "capped:party.cloud.npv = flat:party.cloud.npv")
+        .code(1)
+        .stderr(contains("no root in [30, 100]"));
+}
+
+#[test]
+fn names_an_unknown_metric() {
+    let dir = tempfile::tempdir().unwrap();
+    solve(dir.path(), ["0", "100"], "capped:party.nobody.npv = 3")
+        .code(2)
+        .stderr(contains("no metric `party.nobody.npv`"));
+}
