@@ -17,7 +17,12 @@ fn base_scenario(c: &mut Criterion) {
     for threads in [1, 2] {
         group.bench_function(format!("base/{threads}-threads"), |b| {
             b.iter(|| {
-                engine::run(black_box(&scenario), RunOptions { paths, seed: 1, threads, baseline: 0 }, &|_| {}).unwrap()
+                engine::run(
+                    black_box(&scenario),
+                    RunOptions { paths, seed: 1, threads, baseline: 0, target_relative_se: None },
+                    &|_| {},
+                )
+                .unwrap()
             })
         });
     }

@@ -129,6 +129,14 @@ struct RunArgs {
     /// Number of paths (default: [simulation].paths).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::scenario::MAX_PATHS))]
     paths: Option<u64>,
+    /// Keep adding paths until every reported mean's standard error is below this share of its
+    /// magnitude (e.g. 0.005), or --max-paths is reached; run.json records why it stopped.
+    #[arg(long, value_name = "REL", conflicts_with = "paths", value_parser = positive_fraction)]
+    target_se: Option<f64>,
+    /// The path cap for --target-se.
+    #[arg(long, value_name = "N", requires = "target_se", default_value_t = 10_000_000,
+          value_parser = clap::value_parser!(u64).range(1..=crate::scenario::MAX_PATHS))]
+    max_paths: u64,
     /// Random seed (default: [simulation].seed).
     #[arg(long)]
     seed: Option<u64>,
@@ -153,6 +161,14 @@ struct RunArgs {
     /// min(paths, 20000) paths per pinned run).
     #[arg(long)]
     no_sensitivity: bool,
+}
+
+fn positive_fraction(text: &str) -> Result<f64, String> {
+    match text.trim_end_matches('%').parse::<f64>() {
+        Ok(value) if value > 0.0 && text.ends_with('%') => Ok(value / 100.0),
+        Ok(value) if value > 0.0 && value < 1.0 => Ok(value),
+        _ => Err(format!("expected a share such as 0.005 or 0.5%, found `{text}`")),
+    }
 }
 
 /// A failure and the exit code it maps to: 2 for invalid input or usage, 1 for runtime failures.
@@ -234,10 +250,14 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         })?,
     };
     let options = RunOptions {
-        paths: args.paths.unwrap_or(scenario.simulation.paths),
+        paths: match args.target_se {
+            Some(_) => args.max_paths,
+            None => args.paths.unwrap_or(scenario.simulation.paths),
+        },
         seed: args.seed.unwrap_or(scenario.simulation.seed),
         threads: args.threads,
         baseline,
+        target_relative_se: args.target_se,
     };
     let progress = Progress::new(options.paths);
     let aggregates = engine::run(&scenario, options, &|done| progress.update(done))
@@ -375,6 +395,7 @@ fn solve(args: &SolveArgs) -> Result<(), Failure> {
             .baseline_deal()
             .and_then(|name| scenario.deals.iter().position(|d| d.name == name))
             .unwrap_or(0),
+        target_relative_se: None,
     };
     // Check the key and the target once, with clear messages, before searching.
     let with_value = |value: f64| {

@@ -24,7 +24,7 @@ const WAVE_BLOCKS: u64 = 16;
 const GATHER: usize = 8;
 
 /// How many paths to run, from which seed, on how many threads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RunOptions {
     pub paths: u64,
     pub seed: u64,
@@ -32,6 +32,24 @@ pub struct RunOptions {
     pub threads: usize,
     /// Index of the deal every other deal is compared with.
     pub baseline: usize,
+    /// Stop early once every mean is this precise; `paths` is then the cap.
+    pub target_relative_se: Option<f64>,
+}
+
+/// Paths run before a convergence target is first checked, so a lucky few thousand paths
+/// cannot stop a run.
+pub const MIN_PATHS_BEFORE_STOPPING: u64 = 16_384;
+
+/// Why a run stopped where it did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stop {
+    /// Every path asked for was run.
+    PathCount,
+    /// Every metric's standard error fell below the target share of its mean's magnitude.
+    Converged { relative_se: f64 },
+    /// The target was not met within the path cap; the worst metric (by index) is left with
+    /// this relative error.
+    PathCap { relative_se: f64, worst_metric: usize, worst_relative_se: f64 },
 }
 
 /// Mergeable statistics of every slot of the layout, over all paths of a run.
@@ -44,6 +62,7 @@ pub struct Aggregates {
     pub seed: u64,
     pub threads: usize,
     pub elapsed: Duration,
+    pub stop: Stop,
 }
 
 /// Why a run could not be carried out.
@@ -113,6 +132,8 @@ pub fn run(scenario: &Scenario, options: RunOptions, progress: &(dyn Fn(u64) + S
     let workers: Vec<Mutex<Worker>> = (0..threads).map(|_| Mutex::new(Worker::new(scenario, &layout))).collect();
     let mut moments = vec![Moments::default(); width];
     let blocks = options.paths.div_ceil(BLOCK_PATHS);
+    let mut stop = Stop::PathCount;
+    let mut paths_run = options.paths;
     pool.install(|| {
         for wave_start in (0..blocks).step_by(WAVE_BLOCKS as usize) {
             let wave_end = (wave_start + WAVE_BLOCKS).min(blocks);
@@ -130,7 +151,21 @@ pub fn run(scenario: &Scenario, options: RunOptions, progress: &(dyn Fn(u64) + S
                     total.merge(block);
                 }
             }
-            progress((wave_end * BLOCK_PATHS).min(options.paths));
+            let done = (wave_end * BLOCK_PATHS).min(options.paths);
+            progress(done);
+            // Checked only at wave boundaries, on moments merged in block order: where a run
+            // stops depends on the seed and the target, never on the thread count.
+            if let Some(target) = options.target_relative_se {
+                let (worst_metric, worst) = worst_relative_se(&moments[..layout.metrics.len()]);
+                if done >= MIN_PATHS_BEFORE_STOPPING.min(options.paths) && worst <= target {
+                    stop = Stop::Converged { relative_se: target };
+                    paths_run = done;
+                    break;
+                }
+                if done == options.paths {
+                    stop = Stop::PathCap { relative_se: target, worst_metric, worst_relative_se: worst };
+                }
+            }
         }
     });
     // Sketch counts are integers: merging per-worker sketches in any order gives the same result.
@@ -145,7 +180,8 @@ pub fn run(scenario: &Scenario, options: RunOptions, progress: &(dyn Fn(u64) + S
         layout,
         moments,
         sketches,
-        paths: options.paths,
+        paths: paths_run,
+        stop,
         seed: options.seed,
         threads,
         elapsed: started.elapsed(),
@@ -198,6 +234,23 @@ impl Job<'_> {
         }
         moments
     }
+}
+
+/// The metric whose mean is least precise: its index and its standard error over the mean's
+/// magnitude. Metrics with no spread (a standard error of 0) are exact already.
+fn worst_relative_se(metrics: &[Moments]) -> (usize, f64) {
+    let mut worst = (0, 0.0);
+    for (index, moments) in metrics.iter().enumerate() {
+        if moments.count() < 2 {
+            continue;
+        }
+        let se = moments.std_error();
+        let relative = if se == 0.0 { 0.0 } else { se / moments.mean().abs() };
+        if relative > worst.1 {
+            worst = (index, relative);
+        }
+    }
+    worst
 }
 
 /// Draws the uncertain inputs of the `count` paths of a block, `draws[i * inputs + input]`, and

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::engine::Aggregates;
+use crate::engine::{Aggregates, Stop};
 use crate::report::{ComparisonRow, SummaryRow};
 use crate::scenario::Scenario;
 use crate::sensitivity::SensitivityRow;
@@ -41,6 +41,42 @@ pub struct RunInfo<'a> {
     pub deals: Vec<&'a str>,
     pub uncertain_inputs: Vec<InputInfo>,
     pub correlations: Vec<CorrelationInfo>,
+    /// Why the run stopped: the path count, or a --target-se met or not met within the cap.
+    pub stop: StopInfo,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StopInfo {
+    pub reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_relative_se: Option<f64>,
+    /// The least precise metric when the cap was reached first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worst_metric: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worst_relative_se: Option<f64>,
+}
+
+impl StopInfo {
+    fn of(aggregates: &Aggregates) -> StopInfo {
+        match aggregates.stop {
+            Stop::PathCount => {
+                StopInfo { reason: "paths", target_relative_se: None, worst_metric: None, worst_relative_se: None }
+            }
+            Stop::Converged { relative_se } => StopInfo {
+                reason: "converged",
+                target_relative_se: Some(relative_se),
+                worst_metric: None,
+                worst_relative_se: None,
+            },
+            Stop::PathCap { relative_se, worst_metric, worst_relative_se } => StopInfo {
+                reason: "max_paths",
+                target_relative_se: Some(relative_se),
+                worst_metric: Some(aggregates.layout.metrics[worst_metric].name.clone()),
+                worst_relative_se: Some(worst_relative_se),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +123,7 @@ impl<'a> RunInfo<'a> {
                 .iter()
                 .map(|c| CorrelationInfo { between: c.between.map(|id| scenario.inputs[id].key.clone()), rank: c.rank })
                 .collect(),
+            stop: StopInfo::of(aggregates),
         }
     }
 }

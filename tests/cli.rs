@@ -193,3 +193,21 @@ fn run_writes_sensitivity_unless_told_not_to() {
     assert!(with.join("sensitivity.csv").exists());
     assert!(!without.join("sensitivity.csv").exists());
 }
+
+#[test]
+fn target_se_records_why_the_run_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("converged");
+    dealsim()
+        .arg("run")
+        .arg(base())
+        .args(["--target-se", "5%", "--max-paths", "50000", "--no-charts", "--no-sensitivity", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let info: serde_json::Value = serde_json::from_slice(&fs::read(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info["stop"]["reason"], "converged", "{info}");
+    assert_eq!(info["stop"]["target_relative_se"], 0.05);
+    assert!(info["paths"].as_u64().unwrap() < 50_000);
+    dealsim().arg("run").arg(base()).args(["--target-se", "5%", "--paths", "10"]).assert().code(2);
+}

@@ -13,7 +13,9 @@ const SE_TOLERANCE: f64 = 4.0;
 
 fn run(source: &str, paths: u64, seed: u64) -> Vec<SummaryRow> {
     let scenario = parse_scenario("test.toml", source, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let aggregates = engine::run(&scenario, RunOptions { paths, seed, threads: 0, baseline: 0 }, &|_| {}).unwrap();
+    let aggregates =
+        engine::run(&scenario, RunOptions { paths, seed, threads: 0, baseline: 0, target_relative_se: None }, &|_| {})
+            .unwrap();
     summary_rows(&scenario, &aggregates)
 }
 

@@ -76,7 +76,8 @@ fn scenario() -> Scenario {
 }
 
 fn run(scenario: &Scenario, paths: u64, threads: usize) -> Aggregates {
-    engine::run(scenario, RunOptions { paths, seed: 99, threads, baseline: 0 }, &|_| {}).unwrap()
+    engine::run(scenario, RunOptions { paths, seed: 99, threads, baseline: 0, target_relative_se: None }, &|_| {})
+        .unwrap()
 }
 
 #[test]
@@ -99,8 +100,18 @@ fn results_are_identical_on_one_and_many_threads() {
 #[test]
 fn different_seeds_give_different_results() {
     let scenario = scenario();
-    let a = engine::run(&scenario, RunOptions { paths: 2_000, seed: 1, threads: 0, baseline: 0 }, &|_| {}).unwrap();
-    let b = engine::run(&scenario, RunOptions { paths: 2_000, seed: 2, threads: 0, baseline: 0 }, &|_| {}).unwrap();
+    let a = engine::run(
+        &scenario,
+        RunOptions { paths: 2_000, seed: 1, threads: 0, baseline: 0, target_relative_se: None },
+        &|_| {},
+    )
+    .unwrap();
+    let b = engine::run(
+        &scenario,
+        RunOptions { paths: 2_000, seed: 2, threads: 0, baseline: 0, target_relative_se: None },
+        &|_| {},
+    )
+    .unwrap();
     assert_ne!(a.moments[0].mean(), b.moments[0].mean());
 }
 
@@ -198,4 +209,41 @@ fn year_percentiles_resolve_quarters() {
         assert!((estimate - truth).abs() < 0.05, "P{q}: {estimate} vs {truth}");
     }
     assert!(row.p95.unwrap() - row.p05.unwrap() >= 0.25, "the cap binds in different quarters on different paths");
+}
+
+fn converge(scenario: &Scenario, target: f64, cap: u64, threads: usize) -> Aggregates {
+    let options = RunOptions { paths: cap, seed: 99, threads, baseline: 0, target_relative_se: Some(target) };
+    engine::run(scenario, options, &|_| {}).unwrap()
+}
+
+#[test]
+fn convergence_stops_once_every_mean_is_precise_enough() {
+    let scenario = scenario();
+    let aggregates = converge(&scenario, 0.02, 1_000_000, 0);
+    assert_eq!(aggregates.stop, engine::Stop::Converged { relative_se: 0.02 });
+    assert!(aggregates.paths < 1_000_000 && aggregates.paths >= engine::MIN_PATHS_BEFORE_STOPPING);
+    for row in summary_rows(&scenario, &aggregates) {
+        let (Some(mean), Some(se)) = (row.mean, row.std_error) else { continue };
+        // Year metrics are judged on years since the start, as they are stored.
+        let magnitude = if row.metric.ends_with("year") { mean - 2026.0 } else { mean };
+        assert!(se <= 0.02 * magnitude.abs(), "{} {}: s.e. {se} for mean {mean}", row.deal, row.metric);
+    }
+    // Where it stops depends on the seed and the target, not on the thread count.
+    let single = converge(&scenario, 0.02, 1_000_000, 1);
+    assert_eq!(single.paths, aggregates.paths);
+    assert!(single.moments == aggregates.moments);
+}
+
+#[test]
+fn convergence_reports_the_cap_when_the_target_is_out_of_reach() {
+    let scenario = scenario();
+    let aggregates = converge(&scenario, 1e-6, 20_000, 0);
+    assert_eq!(aggregates.paths, 20_000);
+    match aggregates.stop {
+        engine::Stop::PathCap { relative_se, worst_relative_se, .. } => {
+            assert_eq!(relative_se, 1e-6);
+            assert!(worst_relative_se > 1e-6);
+        }
+        other => panic!("{other:?}"),
+    }
 }
