@@ -91,7 +91,7 @@ impl Worker {
         let block = BLOCK_PATHS as usize;
         Worker {
             world: WorldPath::new(scenario),
-            draws: vec![0.0; block * scenario.inputs.len()],
+            draws: vec![0.0; block * draws_per_path(scenario)],
             rngs: Vec::with_capacity(block),
             outcomes: scenario.deals.iter().map(|deal| DealOutcome::new(scenario, deal)).collect(),
             rows: vec![0.0; block * layout.width()],
@@ -198,9 +198,9 @@ impl Job<'_> {
         let count = (self.options.paths - first_path).min(BLOCK_PATHS) as usize;
         let Worker { world, draws, rngs, outcomes, rows, gathered, sketches } = worker;
         sample_block_inputs(scenario, self.correlation.as_ref(), self.options.seed, block, count, draws, rngs);
-        let input_count = scenario.inputs.len();
+        let draw_width = draws_per_path(scenario);
         for (i, rng) in rngs.iter_mut().enumerate() {
-            world.inputs.copy_from_slice(&draws[i * input_count..(i + 1) * input_count]);
+            load_draws(scenario, &draws[i * draw_width..(i + 1) * draw_width], world);
             sample_path(scenario, rng, world);
             for (deal, outcome) in scenario.deals.iter().zip(outcomes.iter_mut()) {
                 apply_deal(scenario, deal, &self.discounting, world, outcome);
@@ -253,9 +253,10 @@ fn worst_relative_se(metrics: &[Moments]) -> (usize, f64) {
     worst
 }
 
-/// Draws the uncertain inputs of the `count` paths of a block, `draws[i * inputs + input]`, and
-/// correlates them when the scenario asks; `rngs` receives each path's generator, positioned
-/// after its input draws, to sample the rest of the path.
+/// Draws the uncertain inputs and coins of the `count` paths of a block, one row of
+/// [`draws_per_path`] values per path (inputs, then coins), and correlates the inputs when the
+/// scenario asks; `rngs` receives each path's world generator, positioned after its input draws,
+/// to sample the rest of the path.
 pub fn sample_block_inputs(
     scenario: &Scenario,
     correlation: Option<&RankCorrelation>,
@@ -265,19 +266,30 @@ pub fn sample_block_inputs(
     draws: &mut [f64],
     rngs: &mut Vec<Xoshiro256PlusPlus>,
 ) {
-    let input_count = scenario.inputs.len();
+    let width = draws_per_path(scenario);
     rngs.clear();
     for i in 0..count {
-        let mut rng = path_rng(seed, block * BLOCK_PATHS + i as u64);
-        sample_inputs(scenario, &mut rng, &mut draws[i * input_count..(i + 1) * input_count]);
-        rngs.push(rng);
+        let (inputs, coins) = draws[i * width..(i + 1) * width].split_at_mut(scenario.inputs.len());
+        rngs.push(sample_inputs(scenario, seed, block * BLOCK_PATHS + i as u64, inputs, coins));
     }
     if let Some(correlation) = correlation {
         // The block's own stream, apart from every path's: the bitwise complement of the seed
         // keys a generator family no path stream of this seed uses.
         let mut block_rng = path_rng(!seed, block);
-        correlation.impose(&mut draws[..count * input_count], input_count, count, &mut block_rng);
+        correlation.impose(&mut draws[..count * width], width, count, &mut block_rng);
     }
+}
+
+/// Values drawn before each path's world: its uncertain inputs, then its coin flips.
+pub fn draws_per_path(scenario: &Scenario) -> usize {
+    scenario.inputs.len() + scenario.coins
+}
+
+/// Copies one path's drawn row into the world it is about to sample.
+pub fn load_draws(scenario: &Scenario, row: &[f64], world: &mut WorldPath) {
+    let (inputs, coins) = row.split_at(scenario.inputs.len());
+    world.inputs.copy_from_slice(inputs);
+    world.coins.copy_from_slice(coins);
 }
 
 /// Moves the non-NaN values to the front; returns how many there are.

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::correlation::RankCorrelation;
-use crate::engine::{BLOCK_PATHS, RunError, sample_block_inputs};
+use crate::engine::{BLOCK_PATHS, RunError, draws_per_path, load_draws, sample_block_inputs};
 use crate::metrics::{Layout, RowWriter, Scope, emit};
 use crate::scenario::Scenario;
 use crate::terms::{DealOutcome, Discounting, apply_deal};
@@ -63,7 +63,7 @@ fn target_slots(layout: &Layout, targets: &[String]) -> Vec<usize> {
 }
 
 /// Target values of every path, `values[path * targets + t]`, with input `pin` fixed if given;
-/// the draws of the inputs too, `draws[path * inputs + input]`, before pinning.
+/// the draws too, `draws[path * draws_per_path + input]`, before pinning.
 struct Sample {
     values: Vec<f64>,
     draws: Vec<f64>,
@@ -81,14 +81,14 @@ struct Runner<'s> {
 impl Runner<'_> {
     fn sample(&self, pin: Option<(usize, f64)>) -> Sample {
         let scenario = self.scenario;
-        let inputs = scenario.inputs.len();
+        let width = draws_per_path(scenario);
         let blocks = self.options.paths.div_ceil(BLOCK_PATHS);
         let parts: Vec<Sample> = (0..blocks)
             .into_par_iter()
             .map(|block| {
                 let first = block * BLOCK_PATHS;
                 let count = (self.options.paths - first).min(BLOCK_PATHS) as usize;
-                let mut draws = vec![0.0; count * inputs];
+                let mut draws = vec![0.0; count * width];
                 let mut rngs = Vec::with_capacity(count);
                 let correlation = self.correlation.as_ref();
                 sample_block_inputs(scenario, correlation, self.options.seed, block, count, &mut draws, &mut rngs);
@@ -98,7 +98,7 @@ impl Runner<'_> {
                 let mut row = vec![0.0; self.layout.width()];
                 let mut values = Vec::with_capacity(count * self.slots.len());
                 for (i, rng) in rngs.iter_mut().enumerate() {
-                    world.inputs.copy_from_slice(&draws[i * inputs..(i + 1) * inputs]);
+                    load_draws(scenario, &draws[i * width..(i + 1) * width], &mut world);
                     // Pinning after the draw keeps every other random number where it was.
                     if let Some((input, value)) = pin {
                         world.inputs[input] = value;
@@ -151,7 +151,7 @@ pub fn tornado(scenario: &Scenario, options: &SensitivityOptions) -> Result<Vec<
     }
     pool.install(|| {
         let base = runner.sample(None);
-        let inputs = scenario.inputs.len();
+        let width = draws_per_path(scenario);
         let targets = runner.slots.len();
         let mut rows = Vec::new();
         for (input, uncertain) in scenario.inputs.iter().enumerate() {
@@ -159,7 +159,7 @@ pub fn tornado(scenario: &Scenario, options: &SensitivityOptions) -> Result<Vec<
             let high = uncertain.distribution.quantile(HIGH_QUANTILE);
             let metric_low = runner.means(&runner.sample(Some((input, low))));
             let metric_high = runner.means(&runner.sample(Some((input, high))));
-            let draws: Vec<f64> = base.draws.iter().skip(input).step_by(inputs).copied().collect();
+            let draws: Vec<f64> = base.draws.iter().skip(input).step_by(width).copied().collect();
             for (t, &slot) in runner.slots.iter().enumerate() {
                 let values: Vec<f64> = base.values.iter().skip(t).step_by(targets).copied().collect();
                 let metric = &runner.layout.metrics[slot];

@@ -94,26 +94,42 @@ impl WorldPath {
 /// Used alone for paths of a scenario without correlations; the engine samples inputs for a
 /// whole block first (see [`sample_inputs`] and [`sample_path`]) so it can correlate them.
 pub fn sample_world(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPath) {
-    let mut rng = path_rng(seed, path);
-    sample_inputs(scenario, &mut rng, &mut world.inputs);
+    let mut rng = sample_inputs(scenario, seed, path, &mut world.inputs, &mut world.coins);
     sample_path(scenario, &mut rng, world);
 }
 
-/// The first draws of a path: one per uncertain input, in input order.
-pub fn sample_inputs(scenario: &Scenario, rng: &mut Xoshiro256PlusPlus, inputs: &mut [f64]) {
-    for (draw, input) in inputs.iter_mut().zip(&scenario.inputs) {
-        *draw = input.distribution.sample(rng);
-    }
+/// The generator of a path's deal-term draws, a family apart from the world's.
+fn terms_rng(seed: u64, path: u64) -> Xoshiro256PlusPlus {
+    path_rng(seed ^ 0x5DEE_CE66_D1CE_4E5B, path)
 }
 
-/// The rest of a path, after its inputs (already in `world.inputs`).
-pub fn sample_path(scenario: &Scenario, rng: &mut Xoshiro256PlusPlus, world: &mut WorldPath) {
-    // The order of draws is fixed (inputs, coins, events, streams) so that every path
-    // consumes its stream the same way whatever the deals are.
-    let rng = &mut *rng;
-    for coin in world.coins.iter_mut() {
-        *coin = rng.random::<f64>();
+/// A path's uncertain inputs and coin flips. The world's inputs come from the path's world
+/// generator, which is returned positioned after them to sample the rest of the world; the
+/// deals' inputs and coins come from a separate generator, so adding, removing or changing a
+/// deal term never moves a single draw of the world.
+pub fn sample_inputs(
+    scenario: &Scenario,
+    seed: u64,
+    path: u64,
+    inputs: &mut [f64],
+    coins: &mut [f64],
+) -> Xoshiro256PlusPlus {
+    let mut world_rng = path_rng(seed, path);
+    let mut deal_rng = terms_rng(seed, path);
+    for (index, (draw, input)) in inputs.iter_mut().zip(&scenario.inputs).enumerate() {
+        let rng = if index < scenario.world_inputs { &mut world_rng } else { &mut deal_rng };
+        *draw = input.distribution.sample(rng);
     }
+    for coin in coins.iter_mut() {
+        *coin = deal_rng.random::<f64>();
+    }
+    world_rng
+}
+
+/// The rest of a path, after its inputs and coins (already in `world`).
+pub fn sample_path(scenario: &Scenario, rng: &mut Xoshiro256PlusPlus, world: &mut WorldPath) {
+    // The order of draws is fixed (world inputs, events, streams) so that every path consumes
+    // its stream the same way whatever the deals are.
     sample_events(scenario, rng, world);
     sample_streams(scenario, rng, world);
     split_channels(scenario, world);

@@ -214,6 +214,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         let compute = self.compute_section(&mut top);
         let valuation = self.valuation_section(&mut top);
         self.events_section(&mut top);
+        let world_inputs = self.inputs.len();
         let deals = self.deals_section(&mut top);
         let correlations = self.correlations_section(&mut top);
         top.finish(self.reader);
@@ -233,6 +234,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             correlations,
             deals,
             inputs: self.inputs,
+            world_inputs,
             coins: self.coins,
         })
     }

@@ -258,6 +258,9 @@ pub struct Scenario {
     pub correlations: Vec<Correlation>,
     pub deals: Vec<Deal>,
     pub inputs: Vec<UncertainInput>,
+    /// The first `world_inputs` inputs belong to the world (parties, streams, compute,
+    /// valuation, events); the rest to the deals' terms.
+    pub world_inputs: usize,
     /// Number of auxiliary uniform draws each path makes for the deals' coin flips.
     pub coins: usize,
 }
