@@ -18,7 +18,7 @@ use crate::history::{self, History};
 use crate::html_report;
 use crate::output::{self, RunInfo};
 use crate::report;
-use crate::scenario::{Curve, Diagnostics, Override, Scalar, Scenario, parse_scenario};
+use crate::scenario::{Curve, Diagnostics, Override, Scalar, Scenario, combine, parse_scenario};
 use crate::sensitivity::{self, SensitivityOptions};
 use crate::solve::{Target, bisect, parse_amount};
 
@@ -53,6 +53,9 @@ enum Command {
     /// Microsoft's mean NPV is the same under two deals.
     #[command(after_help = SOLVE_EXAMPLES)]
     Solve(SolveArgs),
+    /// Run the deals of two scenario files on one shared world and compare them path by path.
+    #[command(after_help = EXAMPLES)]
+    Compare(CompareArgs),
 }
 
 const SOLVE_EXAMPLES: &str = "Examples:
@@ -126,6 +129,27 @@ struct ScenarioArgs {
 struct RunArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
+    #[command(flatten)]
+    settings: RunSettings,
+}
+
+/// `dealsim compare`: two scenario files on one world.
+#[derive(Debug, Args)]
+struct CompareArgs {
+    /// The first scenario file; its deals come first and the first is the default baseline.
+    first: PathBuf,
+    /// The second scenario file, whose world (everything but the deals) must match the first's.
+    second: PathBuf,
+    /// Override one scalar by key path in both files (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
+    overrides: Vec<Override>,
+    #[command(flatten)]
+    settings: RunSettings,
+}
+
+/// How to run and what to write, shared by `run` and `compare`.
+#[derive(Debug, Args)]
+struct RunSettings {
     /// Number of paths (default: [simulation].paths).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::scenario::MAX_PATHS))]
     paths: Option<u64>,
@@ -194,6 +218,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate(&args),
         Command::Sensitivity(args) => sensitivity(&args),
         Command::Solve(args) => solve(&args),
+        Command::Compare(args) => compare(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -242,6 +267,45 @@ fn default_out(scenario: &Path) -> PathBuf {
 
 fn run(args: &RunArgs) -> Result<(), Failure> {
     let Loaded { scenario, hash } = load(&args.scenario)?;
+    let out = args.settings.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario));
+    execute(&scenario, hash, &args.scenario.scenario, &args.scenario.overrides, &args.settings, &out)
+}
+
+fn compare(args: &CompareArgs) -> Result<(), Failure> {
+    let load_one =
+        |scenario: &PathBuf| load(&ScenarioArgs { scenario: scenario.clone(), overrides: args.overrides.clone() });
+    let (first, second) = (load_one(&args.first)?, load_one(&args.second)?);
+    let stem = |path: &Path| path.file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
+    // --paths and --seed apply to both files, so they are not differences.
+    let mut second_scenario = second.scenario;
+    if args.settings.paths.is_some() || args.settings.target_se.is_some() {
+        second_scenario.simulation.paths = first.scenario.simulation.paths;
+    }
+    if args.settings.seed.is_some() {
+        second_scenario.simulation.seed = first.scenario.simulation.seed;
+    }
+    let combined = combine(&first.scenario, &second_scenario, &stem(&args.second)).map_err(|mismatch| {
+        Failure::Input(format!("error: {} and {}: {mismatch}", args.first.display(), args.second.display()))
+    })?;
+    let hash = format!("{}+{}", first.hash, second.hash);
+    let out = args
+        .settings
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(format!("{}-vs-{}", stem(&args.first), stem(&args.second))));
+    execute(&combined, hash, &args.first, &args.overrides, &args.settings, &out)
+}
+
+/// Runs a loaded scenario and writes every output into `out`. `file` names the scenario in
+/// run.json and locates its data/ for the charts' history.
+fn execute(
+    scenario: &Scenario,
+    hash: String,
+    file: &Path,
+    overrides: &[Override],
+    args: &RunSettings,
+    out: &Path,
+) -> Result<(), Failure> {
     let baseline = match &args.baseline {
         None => 0,
         Some(name) => scenario.deals.iter().position(|d| &d.name == name).ok_or_else(|| {
@@ -260,20 +324,20 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         target_relative_se: args.target_se,
     };
     let progress = Progress::new(options.paths);
-    let aggregates = engine::run(&scenario, options, &|done| progress.update(done))
+    let aggregates = engine::run(scenario, options, &|done| progress.update(done))
         .map_err(|error| Failure::Runtime(error.to_string()))?;
     progress.finish();
-    let summary = report::summary_rows(&scenario, &aggregates);
-    let timeseries = report::timeseries_rows(&scenario, &aggregates);
-    let overrides = args.scenario.overrides.iter().map(|o| format!("{}={}", o.key, o.value)).collect();
-    let info = RunInfo::new(&scenario, &args.scenario.scenario, hash, overrides, &aggregates);
+    let summary = report::summary_rows(scenario, &aggregates);
+    let timeseries = report::timeseries_rows(scenario, &aggregates);
+    let overrides = overrides.iter().map(|o| format!("{}={}", o.key, o.value)).collect();
+    let info = RunInfo::new(scenario, file, hash, overrides, &aggregates);
     let runtime = |error: &dyn std::fmt::Display| Failure::Runtime(error.to_string());
     let mut files = vec![
         ("summary.csv", output::csv_bytes(&summary).map_err(|e| runtime(&e))?),
         ("timeseries.csv", output::csv_bytes(&timeseries).map_err(|e| runtime(&e))?),
         ("run.json", serde_json::to_vec_pretty(&info).map_err(|e| runtime(&e))?),
     ];
-    let comparison = report::comparison_rows(&scenario, &aggregates);
+    let comparison = report::comparison_rows(scenario, &aggregates);
     if !comparison.is_empty() {
         files.push(("comparison.csv", output::csv_bytes(&comparison).map_err(|e| runtime(&e))?));
     }
@@ -285,14 +349,16 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
             threads: options.threads,
             targets: Vec::new(),
         };
-        tornado = sensitivity::tornado(&scenario, &sensitivity_options).map_err(|e| runtime(&e))?;
+        tornado = sensitivity::tornado(scenario, &sensitivity_options).map_err(|e| runtime(&e))?;
         files.push(("sensitivity.csv", output::csv_bytes(&tornado).map_err(|e| runtime(&e))?));
     }
-    let mut report_files =
-        if args.no_charts { Vec::new() } else { chart_files(args, &scenario, &aggregates, &info, &summary)? };
+    let mut report_files = if args.no_charts {
+        Vec::new()
+    } else {
+        chart_files(file, args.format, scenario, &aggregates, &info, &summary)?
+    };
     files.extend(report_files.iter_mut().map(|(name, bytes)| (name.as_str(), std::mem::take(bytes))));
-    let out = args.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario));
-    output::write_atomically(&out, &files)
+    output::write_atomically(out, &files)
         .map_err(|error| Failure::Runtime(format!("cannot write results to {}: {error}", out.display())))?;
     println!(
         "{}: {} paths, seed {}, {} threads, {:.2} s ({:.0} paths/s)",
@@ -314,13 +380,14 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
 /// come from `data/<stream>_revenue.csv` beside the scenario's directory; one that cannot be read
 /// is left out with a warning.
 fn chart_files(
-    args: &RunArgs,
+    file: &Path,
+    format: ChartFormat,
     scenario: &Scenario,
     aggregates: &engine::Aggregates,
     info: &RunInfo<'_>,
     summary: &[report::SummaryRow],
 ) -> Result<Vec<(String, Vec<u8>)>, Failure> {
-    let data = history::data_dir_for(&args.scenario.scenario);
+    let data = history::data_dir_for(file);
     let mut histories = std::collections::BTreeMap::<String, History>::new();
     for stream in &scenario.streams {
         match history::read_history(&history::history_file(&data, &stream.name)) {
@@ -331,7 +398,7 @@ fn chart_files(
             Err(error) => eprintln!("warning: no actuals on the {} chart: {error}", stream.name),
         }
     }
-    let charts = charts::render_charts(scenario, aggregates, &histories, args.format)
+    let charts = charts::render_charts(scenario, aggregates, &histories, format)
         .map_err(|error| Failure::Runtime(error.to_string()))?;
     let html = html_report::render_report(scenario, info, summary, &charts);
     let mut files: Vec<(String, Vec<u8>)> =

@@ -98,9 +98,14 @@ pub fn sample_world(scenario: &Scenario, seed: u64, path: u64, world: &mut World
     sample_path(scenario, &mut rng, world);
 }
 
-/// The generator of a path's deal-term draws, a family apart from the world's.
+/// The generators of a path's deal-term inputs and of its coin flips, families apart from the
+/// world's and from each other, so that appending terms or tranches moves no earlier draw.
 fn terms_rng(seed: u64, path: u64) -> Xoshiro256PlusPlus {
     path_rng(seed ^ 0x5DEE_CE66_D1CE_4E5B, path)
+}
+
+fn coins_rng(seed: u64, path: u64) -> Xoshiro256PlusPlus {
+    path_rng(seed ^ 0x2545_F491_4F6C_DD1D, path)
 }
 
 /// A path's uncertain inputs and coin flips. The world's inputs come from the path's world
@@ -120,8 +125,9 @@ pub fn sample_inputs(
         let rng = if index < scenario.world_inputs { &mut world_rng } else { &mut deal_rng };
         *draw = input.distribution.sample(rng);
     }
+    let mut coin_rng = coins_rng(seed, path);
     for coin in coins.iter_mut() {
-        *coin = deal_rng.random::<f64>();
+        *coin = coin_rng.random::<f64>();
     }
     world_rng
 }

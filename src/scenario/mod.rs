@@ -3,11 +3,13 @@
 //! Values here have passed validation (see [`build`]); nothing downstream re-checks user input.
 
 mod build;
+mod combine;
 pub mod grid;
 mod reader;
 
 use crate::distribution::Distribution;
 pub use build::{MAX_PATHS, Override, parse_scenario};
+pub use combine::{WorldMismatch, combine};
 pub use grid::{Date, Grid};
 pub use reader::{Diagnostic, Diagnostics};
 
