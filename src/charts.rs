@@ -371,6 +371,13 @@ pub fn money_tick(value: &f64) -> String {
     format!("{}${grouped}B", if value < 0.0 { "−" } else { "" })
 }
 
+/// A point in time that ends a period: `2034.0` → `end of 2033`, `2033.75` → `end of 2033-Q3`.
+fn year_end_label(year: f64) -> String {
+    let whole = year.floor();
+    let quarter = ((year - whole) * 4.0).round() as i32;
+    if quarter == 0 { format!("end of {}", whole - 1.0) } else { format!("end of {whole}-Q{quarter}") }
+}
+
 fn year_tick(value: &f64) -> String {
     format!("{:.0}", value.round())
 }
@@ -510,6 +517,7 @@ pub fn revenue_share_chart(
     format: ChartFormat,
 ) -> Result<Vec<u8>, ChartError> {
     let top = cap.map_or(0.0, |cap| cap.p95).max(paid.max()).max(1e-3);
+    let bottom = paid.min().min(0.0);
     let x_range = (paid.first_x() - 0.25).floor()..paid.last_x();
     render!(format, (WIDTH, HEIGHT), |root| {
         let root = root.titled(title, title_style())?;
@@ -522,7 +530,7 @@ pub fn revenue_share_chart(
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size(90)
-            .build_cartesian_2d(x_range.clone(), 0.0..top * 1.1)?;
+            .build_cartesian_2d(x_range.clone(), bottom * 1.1..top * 1.1)?;
         mesh!(chart, year_labels(&x_range), "year", "cumulative payments ($B)", &year_tick, &money_tick);
         draw_bands(&mut chart, paid, color(0), "paid")?;
         if let Some(cap) = cap {
@@ -573,9 +581,9 @@ pub fn commitment_chart(
                 MUTED.stroke_width(2),
             ))?
             .label(if deadline.uncertain() {
-                format!("window ends (median {:.0}; shaded 5–95%)", deadline.median)
+                format!("window ends (median: {}; shaded 5–95%)", year_end_label(deadline.median))
             } else {
-                format!("window ends ({:.2})", deadline.median)
+                format!("window ends ({})", year_end_label(deadline.median))
             })
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], MUTED.stroke_width(2)));
         draw_bands(&mut chart, spend, color(0), "spend")?;
@@ -1330,6 +1338,12 @@ mod tests {
         assert_eq!(money_tick(&1200.0), "$1,200B");
         assert_eq!(money_tick(&-40.0), "−$40B");
         assert_eq!(money_tick(&20.0), "$20B");
+    }
+
+    #[test]
+    fn period_ends_read_as_calendar_dates() {
+        assert_eq!(year_end_label(2034.0), "end of 2033");
+        assert_eq!(year_end_label(2033.75), "end of 2033-Q3");
     }
 
     #[test]

@@ -40,9 +40,26 @@ fn figure(metric: &str, value: f64) -> String {
     } else if metric.ends_with(".multiple") {
         format!("{value:.2}×")
     } else {
-        let text = format!("${:.2}B", value.abs() / 1e9);
+        let text = format!("${}B", grouped(&format!("{:.2}", value.abs() / 1e9)));
         if value < 0.0 { format!("−{text}") } else { text }
     }
+}
+
+/// `26597.34` → `26,597.34`.
+fn grouped(number: &str) -> String {
+    let (whole, fraction) = number.split_once('.').map_or((number, None), |(w, f)| (w, Some(f)));
+    let mut text = String::with_capacity(number.len() + whole.len() / 3);
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            text.push(',');
+        }
+        text.push(digit);
+    }
+    if let Some(fraction) = fraction {
+        text.push('.');
+        text.push_str(fraction);
+    }
+    text
 }
 
 fn cell(metric: &str, value: Option<f64>) -> String {
@@ -61,19 +78,23 @@ fn is_world_metric(metric: &str) -> bool {
 
 const STYLE: &str = "
 body { font-family: 'DejaVu Sans', 'Helvetica Neue', Arial, sans-serif; color: #212121; margin: 0; background: #f4f5f7; }
-main { max-width: 1180px; margin: 0 auto; padding: 28px 36px 60px; background: #fff; }
+main { max-width: 1240px; margin: 0 auto; padding: 28px 36px 60px; background: #fff; }
 h1 { font-size: 28px; margin: 0 0 6px; }
 h2 { font-size: 21px; margin: 36px 0 10px; border-bottom: 2px solid #1f77b4; padding-bottom: 4px; }
 h3 { font-size: 17px; margin: 22px 0 8px; }
 p.description { font-size: 15px; line-height: 1.5; color: #333; max-width: 60em; }
 table { border-collapse: collapse; font-size: 13.5px; margin: 6px 0 14px; }
-th, td { padding: 4px 10px; border-bottom: 1px solid #e3e3e3; text-align: right; white-space: nowrap; }
+th, td { padding: 4px 9px; border-bottom: 1px solid #e3e3e3; text-align: right; white-space: nowrap; }
 th { background: #eef2f6; font-weight: 600; }
 td.name, th.name { text-align: left; font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 12.5px; }
 td.text { text-align: left; white-space: normal; }
 tbody tr:nth-child(even) { background: #fafbfc; }
 table.facts td, table.facts th { text-align: left; }
 td.num { font-variant-numeric: tabular-nums; }
+table.summary { font-size: 12.5px; }
+table.summary td, table.summary th { padding: 3px 7px; }
+table.summary td.name { font-size: 11.5px; }
+div.wide { overflow-x: auto; }
 figure { margin: 18px 0 30px; }
 figure img { width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { font-size: 14px; line-height: 1.45; color: #333; margin-top: 6px; }
@@ -203,7 +224,7 @@ fn chart_section(html: &mut String, charts: &[Chart]) {
 
 fn table_header(html: &mut String) {
     html.push_str(
-        "<table class=\"summary\"><thead><tr><th class=\"name\">metric</th><th>paths</th><th>mean</th>\
+        "<div class=\"wide\"><table class=\"summary\"><thead><tr><th class=\"name\">metric</th><th>paths</th><th>mean</th>\
          <th>s.e.</th><th>P5</th><th>P25</th><th>median</th><th>P75</th><th>P95</th><th>min</th><th>max</th>\
          </tr></thead><tbody>\n",
     );
@@ -248,7 +269,7 @@ fn summary_tables(html: &mut String, scenario: &Scenario, summary: &[SummaryRow]
         for row in world {
             table_row(html, row);
         }
-        html.push_str("</tbody></table>\n");
+        html.push_str("</tbody></table></div>\n");
     }
     for deal in &scenario.deals {
         let _ = writeln!(html, "<h3>{}</h3>", escape(&deal.name));
@@ -256,7 +277,7 @@ fn summary_tables(html: &mut String, scenario: &Scenario, summary: &[SummaryRow]
         for row in summary.iter().filter(|row| row.deal == deal.name && !is_world_metric(&row.metric)) {
             table_row(html, row);
         }
-        html.push_str("</tbody></table>\n");
+        html.push_str("</tbody></table></div>\n");
     }
 }
 
@@ -293,6 +314,7 @@ mod tests {
     #[test]
     fn figures_read_by_kind() {
         assert_eq!(figure("revenue_share.x.paid", 38e9), "$38.00B");
+        assert_eq!(figure("party.microsoft.npv", 26_597.341e9), "$26,597.34B");
         assert_eq!(figure("party.openai.npv", -1.5e9), "−$1.50B");
         assert_eq!(figure("commitment.x.met", 0.51), "51.0%");
         assert_eq!(figure("investment.x.multiple", 2.0), "2.00×");

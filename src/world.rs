@@ -48,6 +48,10 @@ pub struct WorldPath {
     pub base_flow: Vec<f64>,
     /// Each party's cloud profit over the horizon, before any deal.
     pub cloud_profit: Vec<f64>,
+    /// Per-period values of the curve being applied, reused for each curve in turn.
+    curve: Vec<f64>,
+    /// A second curve's values, for steps that combine two (growth and volatility).
+    other_curve: Vec<f64>,
 }
 
 impl WorldPath {
@@ -74,6 +78,8 @@ impl WorldPath {
             valuation: vec![0.0; if scenario.valuation.is_some() { periods } else { 0 }],
             base_flow: vec![0.0; scenario.parties.len() * periods],
             cloud_profit: vec![0.0; scenario.parties.len()],
+            curve: vec![0.0; periods],
+            other_curve: vec![0.0; periods],
         }
     }
 
@@ -166,7 +172,10 @@ fn sample_streams(scenario: &Scenario, rng: &mut Xoshiro256PlusPlus, world: &mut
     let (periods, dt) = (grid.periods(), grid.dt());
     let sqrt_dt = dt.sqrt();
     let inputs = &world.inputs;
+    let (growth, volatility) = (&mut world.curve, &mut world.other_curve);
     for (s, stream) in scenario.streams.iter().enumerate() {
+        stream.growth.fill(0, inputs, growth);
+        stream.volatility.fill(0, inputs, volatility);
         let mut log_run_rate = stream.initial.eval(inputs).ln();
         let jump_chance = stream.jumps.as_ref().map(|jumps| {
             let expected = jumps.annual_rate.eval(inputs) * dt;
@@ -175,10 +184,9 @@ fn sample_streams(scenario: &Scenario, rng: &mut Xoshiro256PlusPlus, world: &mut
         let run_rate = &mut world.run_rate[s * periods..(s + 1) * periods];
         let revenue = &mut world.revenue[s * periods..(s + 1) * periods];
         for k in 0..periods {
-            let growth = stream.growth.at(k, inputs);
-            let sigma = stream.volatility.at(k, inputs);
+            let sigma = volatility[k];
             let shock: f64 = rng.sample(StandardNormal);
-            let mut step = (growth.ln_1p() - 0.5 * sigma * sigma) * dt + sigma * sqrt_dt * shock;
+            let mut step = (growth[k].ln_1p() - 0.5 * sigma * sigma) * dt + sigma * sqrt_dt * shock;
             if let (Some(jumps), Some((expected, no_jump))) = (&stream.jumps, jump_chance) {
                 for _ in 0..poisson(rng, expected, no_jump) {
                     step += match &jumps.log_size {
@@ -224,9 +232,7 @@ fn split_channels(scenario: &Scenario, world: &mut WorldPath) {
         let offset = world.channel_offset[s];
         let rows = &mut world.channel_share[offset * periods..(offset + stream.channels.len()) * periods];
         for (c, channel) in stream.channels.iter().enumerate() {
-            for k in 0..periods {
-                rows[c * periods + k] = channel.share.at(k, &world.inputs);
-            }
+            channel.share.fill(0, &world.inputs, &mut rows[c * periods..(c + 1) * periods]);
         }
         normalize_shares(rows, stream.channels.len(), periods);
     }
@@ -237,23 +243,32 @@ fn compute_and_valuation(scenario: &Scenario, world: &mut WorldPath) -> Option<u
     let periods = world.periods;
     let inputs = &world.inputs;
     if let Some(valuation) = &scenario.valuation {
-        for k in 0..periods {
-            world.valuation[k] = valuation.multiple.at(k + 1, inputs) * world.run_rate[valuation.stream * periods + k];
+        // The multiple at each period's end: curve points 1..=periods.
+        valuation.multiple.fill(1, inputs, &mut world.valuation);
+        let run_rate = &world.run_rate[valuation.stream * periods..(valuation.stream + 1) * periods];
+        for (value, rate) in world.valuation.iter_mut().zip(run_rate) {
+            *value *= rate;
         }
     }
     let compute = scenario.compute.as_ref()?;
     for (p, provider) in compute.providers.iter().enumerate() {
-        for k in 0..periods {
-            world.provider_spend[p * periods + k] = provider.share.at(k, inputs);
-        }
+        provider.share.fill(0, inputs, &mut world.provider_spend[p * periods..(p + 1) * periods]);
     }
     normalize_shares(&mut world.provider_spend, compute.providers.len(), periods);
-    for k in 0..periods {
-        let spend = compute.cost_ratio.at(k, inputs) * world.revenue[compute.stream * periods + k];
-        for (p, provider) in compute.providers.iter().enumerate() {
-            let index = p * periods + k;
-            world.provider_spend[index] *= spend;
-            world.provider_profit[index] = world.provider_spend[index] * provider.margin.at(k, inputs);
+    let spend = &mut world.curve;
+    compute.cost_ratio.fill(0, inputs, spend);
+    let revenue = &world.revenue[compute.stream * periods..(compute.stream + 1) * periods];
+    for (spend, revenue) in spend.iter_mut().zip(revenue) {
+        *spend *= revenue;
+    }
+    for (p, provider) in compute.providers.iter().enumerate() {
+        let rows = p * periods..(p + 1) * periods;
+        provider.margin.fill(0, inputs, &mut world.provider_profit[rows.clone()]);
+        for ((share, profit), spend) in
+            world.provider_spend[rows.clone()].iter_mut().zip(&mut world.provider_profit[rows]).zip(spend.iter())
+        {
+            *share *= spend;
+            *profit *= *share;
         }
     }
     Some(compute.stream)
@@ -267,8 +282,12 @@ fn party_base_flows(scenario: &Scenario, compute_stream: Option<usize>, world: &
         let party = &scenario.parties[stream.owner];
         let flows = &mut world.base_flow[stream.owner * periods..(stream.owner + 1) * periods];
         let revenues = &world.revenue[s * periods..(s + 1) * periods];
-        for (k, (flow, revenue)) in flows.iter_mut().zip(revenues).enumerate() {
-            let costs = party.other_costs.as_ref().map_or(0.0, |c| c.at(k, &world.inputs));
+        let costs = &mut world.curve;
+        match &party.other_costs {
+            Some(other_costs) => other_costs.fill(0, &world.inputs, costs),
+            None => costs.fill(0.0),
+        }
+        for ((flow, revenue), costs) in flows.iter_mut().zip(revenues).zip(costs.iter()) {
             *flow += revenue * (1.0 - costs);
         }
     }

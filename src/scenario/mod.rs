@@ -70,6 +70,26 @@ impl Curve {
             Curve::Schedule { values, step_of_period, .. } => values[step_of_period[period]].eval(inputs),
         }
     }
+
+    /// `out[i] = self.at(first + i)`, with the per-path values looked up once rather than per
+    /// period (this runs for every curve on every path).
+    #[inline]
+    pub fn fill(&self, first: usize, inputs: &[f64], out: &mut [f64]) {
+        match self {
+            Curve::Flat(value) => out.fill(value.eval(inputs)),
+            Curve::Trajectory { start, end, decay, .. } => {
+                let (start, end) = (start.eval(inputs), end.eval(inputs));
+                for (value, decay) in out.iter_mut().zip(&decay[first..]) {
+                    *value = end + (start - end) * decay;
+                }
+            }
+            Curve::Schedule { values, step_of_period, .. } => {
+                for (value, &step) in out.iter_mut().zip(&step_of_period[first..]) {
+                    *value = values[step].eval(inputs);
+                }
+            }
+        }
+    }
 }
 
 /// An uncertain input: a distribution drawn once per path, named by its key path.
