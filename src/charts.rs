@@ -1052,6 +1052,18 @@ fn cap_hit_bars(
     bars
 }
 
+/// Money is charted in $B.
+const B: f64 = 1e9;
+
+/// The run being charted and the charts drawn so far.
+struct Charting<'a> {
+    scenario: &'a Scenario,
+    aggregates: &'a Aggregates,
+    histories: &'a BTreeMap<String, History>,
+    format: ChartFormat,
+    charts: Vec<Chart>,
+}
+
 /// Every chart the scenario supports, in report order. `histories` holds the actuals of the
 /// streams that have them, by stream name.
 pub fn render_charts(
@@ -1060,79 +1072,104 @@ pub fn render_charts(
     histories: &BTreeMap<String, History>,
     format: ChartFormat,
 ) -> Result<Vec<Chart>, ChartError> {
-    const B: f64 = 1e9;
-    let grid = scenario.grid();
-    let start = f64::from(grid.start_year);
-    let paths = aggregates.paths;
-    let ext = format.extension();
-    let mut charts = Vec::new();
-    let mut push = |file_stem: String, title: String, caption: String, bytes: Vec<u8>| {
-        charts.push(Chart { file_name: format!("{file_stem}.{ext}"), title, caption, format, bytes });
-    };
+    let mut run = Charting { scenario, aggregates, histories, format, charts: Vec::new() };
+    run.revenue_fans()?;
+    run.compute_spend()?;
+    for d in 0..scenario.deals.len() {
+        run.revenue_shares(d)?;
+        run.commitments(d)?;
+    }
+    run.npv()?;
+    for d in 0..scenario.deals.len() {
+        run.equity(d)?;
+    }
+    Ok(run.charts)
+}
 
-    for stream in &scenario.streams {
-        let Some(bands) =
-            series_bands(scenario, aggregates, Scope::World, &format!("stream.{}.run_rate", stream.name), B)
-        else {
-            continue;
-        };
-        let history = histories.get(&stream.name);
-        let bytes = revenue_fan(&stream.name, &bands, history, start, format)?;
-        let actuals = match history {
-            Some(h) if !h.is_empty() => format!(
-                " Points are reported actuals from data/{}_revenue.csv (circles: run-rate on the date; triangles: \
-                 booked revenue of the year, at mid-year).",
-                stream.name
-            ),
-            _ => " No actuals are on file for this stream.".to_string(),
-        };
-        push(
-            format!("revenue-{}", slug(&stream.name)),
-            format!("{}: revenue run-rate", stream.name),
-            format!(
-                "Annualized revenue run-rate at the end of each period on a log scale: the line is the median \
-                 path, the bands hold the middle 50% and 90% of the simulated paths.{actuals}"
-            ),
-            bytes,
-        );
+impl Charting<'_> {
+    fn push(&mut self, file_stem: String, title: String, caption: String, bytes: Vec<u8>) {
+        let file_name = format!("{file_stem}.{}", self.format.extension());
+        self.charts.push(Chart { file_name, title, caption, format: self.format, bytes });
     }
 
-    if let Some(compute) = &scenario.compute {
-        let mut providers = Vec::new();
-        let mut x = Vec::new();
-        for provider in &compute.providers {
-            let name = format!("compute.{}.spend", provider.name);
-            if let Some(bands) = series_bands(scenario, aggregates, Scope::World, &name, B) {
-                x = bands.x.clone();
-                providers.push((provider.name.clone(), bands.p50));
-            }
-        }
-        if !providers.is_empty() {
-            let unit = period_unit(grid.steps_per_year);
-            let bytes = compute_spend_chart(&x, &providers, unit, format)?;
-            push(
-                "compute-spend".to_string(),
-                "Compute spend by provider".to_string(),
+    fn bands(&self, scope: Scope, name: &str, unit: f64) -> Option<Bands> {
+        series_bands(self.scenario, self.aggregates, scope, name, unit)
+    }
+
+    fn slot(&self, scope: Scope, name: &str) -> Option<usize> {
+        metric_slot(self.aggregates, scope, name)
+    }
+
+    fn revenue_fans(&mut self) -> Result<(), ChartError> {
+        let start = f64::from(self.scenario.grid().start_year);
+        for stream in &self.scenario.streams {
+            let Some(bands) = self.bands(Scope::World, &format!("stream.{}.run_rate", stream.name), B) else {
+                continue;
+            };
+            let history = self.histories.get(&stream.name);
+            let bytes = revenue_fan(&stream.name, &bands, history, start, self.format)?;
+            let actuals = match history {
+                Some(h) if !h.is_empty() => format!(
+                    " Points are reported actuals from data/{}_revenue.csv (circles: run-rate on the date; \
+                     triangles: booked revenue of the year, at mid-year).",
+                    stream.name
+                ),
+                _ => " No actuals are on file for this stream.".to_string(),
+            };
+            self.push(
+                format!("revenue-{}", slug(&stream.name)),
+                format!("{}: revenue run-rate", stream.name),
                 format!(
-                    "Median spend with each provider per {unit}, stacked: the top edge is the sum of the medians \
-                     (not the median of the total bill)."
+                    "Annualized revenue run-rate at the end of each period on a log scale: the line is the median \
+                     path, the bands hold the middle 50% and 90% of the simulated paths.{actuals}"
                 ),
                 bytes,
             );
         }
+        Ok(())
     }
 
-    for (d, deal) in scenario.deals.iter().enumerate() {
+    fn compute_spend(&mut self) -> Result<(), ChartError> {
+        let Some(compute) = &self.scenario.compute else {
+            return Ok(());
+        };
+        let mut providers = Vec::new();
+        let mut x = Vec::new();
+        for provider in &compute.providers {
+            if let Some(bands) = self.bands(Scope::World, &format!("compute.{}.spend", provider.name), B) {
+                x = bands.x.clone();
+                providers.push((provider.name.clone(), bands.p50));
+            }
+        }
+        if providers.is_empty() {
+            return Ok(());
+        }
+        let unit = period_unit(self.scenario.grid().steps_per_year);
+        let bytes = compute_spend_chart(&x, &providers, unit, self.format)?;
+        self.push(
+            "compute-spend".to_string(),
+            "Compute spend by provider".to_string(),
+            format!(
+                "Median spend with each provider per {unit}, stacked: the top edge is the sum of the medians \
+                 (not the median of the total bill)."
+            ),
+            bytes,
+        );
+        Ok(())
+    }
+
+    fn revenue_shares(&mut self, d: usize) -> Result<(), ChartError> {
+        let (scenario, aggregates) = (self.scenario, self.aggregates);
+        let grid = scenario.grid();
+        let deal = &scenario.deals[d];
         let scope = Scope::Deal(d);
         for term in &deal.revenue_shares {
-            let Some(paid) =
-                series_bands(scenario, aggregates, scope, &format!("revenue_share.{}.paid_cumulative", term.name), B)
-            else {
+            let Some(paid) = self.bands(scope, &format!("revenue_share.{}.paid_cumulative", term.name), B) else {
                 continue;
             };
             let cap = term.cap.map(|cap| scalar_level(scenario, cap, B));
-            let hit = metric_slot(aggregates, scope, &format!("revenue_share.{}.cap_hit", term.name));
-            let hit_year = metric_slot(aggregates, scope, &format!("revenue_share.{}.cap_hit_year", term.name));
+            let hit = self.slot(scope, &format!("revenue_share.{}.cap_hit", term.name));
+            let hit_year = self.slot(scope, &format!("revenue_share.{}.cap_hit_year", term.name));
             let bars = match (hit, hit_year) {
                 (Some(hit), Some(hit_year)) => {
                     let first_year = grid.start_year + (term.first / grid.steps_per_year as usize) as i32;
@@ -1143,13 +1180,13 @@ pub fn render_charts(
                         aggregates.layout.metrics[hit_year].origin,
                         mean_of(aggregates, hit),
                         first_year..last_year + 1,
-                        paths,
+                        aggregates.paths,
                     ))
                 }
                 _ => None,
             };
             let title = format!("{}: revenue share {}", deal.name, term.name);
-            let bytes = revenue_share_chart(&title, &paid, cap, bars.as_ref(), format)?;
+            let bytes = revenue_share_chart(&title, &paid, cap, bars.as_ref(), self.format)?;
             let before = scalar_level(scenario, term.paid_before, B);
             let caption = match cap {
                 Some(cap) => format!(
@@ -1172,23 +1209,27 @@ pub fn render_charts(
                          the term has no cap."
                     .to_string(),
             };
-            push(format!("revenue-share-{}-{}", slug(&deal.name), slug(&term.name)), title, caption, bytes);
+            self.push(format!("revenue-share-{}-{}", slug(&deal.name), slug(&term.name)), title, caption, bytes);
         }
+        Ok(())
+    }
 
+    fn commitments(&mut self, d: usize) -> Result<(), ChartError> {
+        let (scenario, aggregates) = (self.scenario, self.aggregates);
+        let grid = scenario.grid();
+        let deal = &scenario.deals[d];
+        let scope = Scope::Deal(d);
         for term in &deal.commitments {
-            let Some(spend) =
-                series_bands(scenario, aggregates, scope, &format!("commitment.{}.spend_cumulative", term.name), B)
+            let Some(spend) = self.bands(scope, &format!("commitment.{}.spend_cumulative", term.name), B) else {
+                continue;
+            };
+            let shortfall_name = format!("commitment.{}.shortfall", term.name);
+            let (Some(shortfall), Some(met)) =
+                (self.slot(scope, &shortfall_name), self.slot(scope, &format!("commitment.{}.met", term.name)))
             else {
                 continue;
             };
-            let (Some(shortfall), Some(met)) = (
-                metric_slot(aggregates, scope, &format!("commitment.{}.shortfall", term.name)),
-                metric_slot(aggregates, scope, &format!("commitment.{}.met", term.name)),
-            ) else {
-                continue;
-            };
             // A commitment with the same terms in several deals sees the same world: draw it once.
-            let shortfall_name = format!("commitment.{}.shortfall", term.name);
             let same_as = |other: usize| {
                 scenario.deals[other].commitments.contains(term)
                     && metric_slot(aggregates, Scope::Deal(other), &shortfall_name)
@@ -1202,7 +1243,7 @@ pub fn render_charts(
                 .map(|o| scenario.deals[o].name.as_str())
                 .collect();
             let total = scalar_level(scenario, term.total, B);
-            let first = grid.t_start(term.first) + start;
+            let first = grid.t_start(term.first) + f64::from(grid.start_year);
             let deadline = match term.window {
                 CommitmentWindow::Through(last) => Level::fixed(grid.year_end(last)),
                 CommitmentWindow::Years(years) => {
@@ -1215,15 +1256,14 @@ pub fn render_charts(
                     }
                 }
             };
-            let values: Vec<f64> =
-                quantile_grid(&aggregates.sketches[shortfall], B).into_iter().filter(|&v| v > 0.0).collect();
-            let positive_count =
-                aggregates.sketches[shortfall].count() as f64 * values.len() as f64 / HISTOGRAM_QUANTILES as f64;
+            let sketch = &aggregates.sketches[shortfall];
+            let values: Vec<f64> = quantile_grid(sketch, B).into_iter().filter(|&v| v > 0.0).collect();
+            let positive_count = sketch.count() as f64 * values.len() as f64 / HISTOGRAM_QUANTILES as f64;
             let histogram = if values.is_empty() {
                 Histogram::default()
             } else {
                 let range = 0.0..trimmed_range(&values).end;
-                histogram_from_quantiles(&values, positive_count.round() as u64, paths, range)
+                histogram_from_quantiles(&values, positive_count.round() as u64, aggregates.paths, range)
             };
             let met_percent = 100.0 * mean_of(aggregates, met);
             let (title, shared) = if sharing.len() > 1 {
@@ -1234,8 +1274,8 @@ pub fn render_charts(
             } else {
                 (format!("{}: commitment {}", deal.name, term.name), String::new())
             };
-            let bytes = commitment_chart(&title, &spend, total, deadline, &histogram, met_percent, format)?;
-            push(
+            let bytes = commitment_chart(&title, &spend, total, deadline, &histogram, met_percent, self.format)?;
+            self.push(
                 format!("commitment-{}-{}", slug(&deal.name), slug(&term.name)),
                 title,
                 format!(
@@ -1251,35 +1291,41 @@ pub fn render_charts(
                 bytes,
             );
         }
+        Ok(())
     }
 
-    let mut parties = Vec::new();
-    for party in &scenario.parties {
-        let name = format!("party.{}.npv", party.name);
-        let grids: Vec<(String, Vec<f64>, u64)> = scenario
-            .deals
-            .iter()
-            .enumerate()
-            .filter_map(|(d, deal)| {
-                let slot = metric_slot(aggregates, Scope::Deal(d), &name)?;
-                let sketch = &aggregates.sketches[slot];
-                Some((deal.name.clone(), quantile_grid(sketch, B), sketch.count()))
-            })
-            .collect();
-        if grids.is_empty() {
-            continue;
+    fn npv(&mut self) -> Result<(), ChartError> {
+        let (scenario, aggregates) = (self.scenario, self.aggregates);
+        let mut parties = Vec::new();
+        for party in &scenario.parties {
+            let name = format!("party.{}.npv", party.name);
+            let grids: Vec<(String, Vec<f64>, u64)> = scenario
+                .deals
+                .iter()
+                .enumerate()
+                .filter_map(|(d, deal)| {
+                    let sketch = &aggregates.sketches[self.slot(Scope::Deal(d), &name)?];
+                    Some((deal.name.clone(), quantile_grid(sketch, B), sketch.count()))
+                })
+                .collect();
+            if grids.is_empty() {
+                continue;
+            }
+            let low = grids.iter().map(|(_, v, _)| trimmed_range(v).start).fold(f64::INFINITY, f64::min);
+            let high = grids.iter().map(|(_, v, _)| trimmed_range(v).end).fold(f64::NEG_INFINITY, f64::max);
+            let deals = grids
+                .iter()
+                .map(|(deal, values, count)| {
+                    (deal.clone(), histogram_from_quantiles(values, *count, aggregates.paths, low..high))
+                })
+                .collect();
+            parties.push(PartyNpv { party: party.name.clone(), deals });
         }
-        let low = grids.iter().map(|(_, v, _)| trimmed_range(v).start).fold(f64::INFINITY, f64::min);
-        let high = grids.iter().map(|(_, v, _)| trimmed_range(v).end).fold(f64::NEG_INFINITY, f64::max);
-        let deals = grids
-            .iter()
-            .map(|(deal, values, count)| (deal.clone(), histogram_from_quantiles(values, *count, paths, low..high)))
-            .collect();
-        parties.push(PartyNpv { party: party.name.clone(), deals });
-    }
-    if !parties.is_empty() {
-        let bytes = npv_chart(&parties, format)?;
-        push(
+        if parties.is_empty() {
+            return Ok(());
+        }
+        let bytes = npv_chart(&parties, self.format)?;
+        self.push(
             "npv".to_string(),
             "Net present value by party".to_string(),
             format!(
@@ -1289,15 +1335,18 @@ pub fn render_charts(
             ),
             bytes,
         );
+        Ok(())
     }
 
-    for (d, deal) in scenario.deals.iter().enumerate() {
+    fn equity(&mut self, d: usize) -> Result<(), ChartError> {
+        let (scenario, aggregates) = (self.scenario, self.aggregates);
+        let deal = &scenario.deals[d];
         let scope = Scope::Deal(d);
         let mut holdings = Vec::new();
         for party in &scenario.parties {
             let (Some(stake), Some(value)) = (
-                series_bands(scenario, aggregates, scope, &format!("party.{}.stake", party.name), 0.01),
-                metric_slot(aggregates, scope, &format!("party.{}.equity_value", party.name)),
+                self.bands(scope, &format!("party.{}.stake", party.name), 0.01),
+                self.slot(scope, &format!("party.{}.equity_value", party.name)),
             ) else {
                 continue;
             };
@@ -1305,14 +1354,14 @@ pub fn render_charts(
             let values = quantile_grid(sketch, B);
             let positive: Vec<f64> = values.iter().copied().filter(|&v| v > 0.0).collect();
             let range = trimmed_range(&positive);
-            let histogram = log_histogram_from_quantiles(&values, sketch.count(), paths, range);
+            let histogram = log_histogram_from_quantiles(&values, sketch.count(), aggregates.paths, range);
             holdings.push(Holding { party: party.name.clone(), stake, value: histogram });
         }
         if holdings.is_empty() {
-            continue;
+            return Ok(());
         }
-        let bytes = equity_chart(&deal.name, &holdings, format)?;
-        push(
+        let bytes = equity_chart(&deal.name, &holdings, self.format)?;
+        self.push(
             format!("equity-{}", slug(&deal.name)),
             format!("{}: equity stakes", deal.name),
             "Left: each holder's stake in the valued company after dilution (median line, middle 50% and 90% of \
@@ -1321,8 +1370,8 @@ pub fn render_charts(
                 .to_string(),
             bytes,
         );
+        Ok(())
     }
-    Ok(charts)
 }
 
 #[cfg(test)]
