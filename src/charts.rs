@@ -622,12 +622,24 @@ pub fn commitment_chart(
 }
 
 /// Distribution of each party's NPV ($B), one panel per party, deals overlaid.
+/// Each party's NPV distribution, one panel per party, one outline per deal.
 pub fn npv_chart(parties: &[PartyNpv], format: ChartFormat) -> Result<Vec<u8>, ChartError> {
+    npv_panels("Net present value by party", "NPV at the party's discount rate ($B)", parties, format)
+}
+
+/// The distribution of each party's paired NPV difference against the baseline deal, with
+/// zero marked: mass right of zero is where the deal is better for the party, path by path.
+pub fn npv_difference_chart(parties: &[PartyNpv], format: ChartFormat) -> Result<Vec<u8>, ChartError> {
+    let title = "Paired difference in NPV against the baseline deal, same paths";
+    npv_panels(title, "NPV difference, deal − baseline ($B)", parties, format)
+}
+
+fn npv_panels(title: &str, x_desc: &str, parties: &[PartyNpv], format: ChartFormat) -> Result<Vec<u8>, ChartError> {
     let columns = if parties.len() > 1 { 2 } else { 1 };
     let rows = parties.len().div_ceil(columns).max(1);
     let height = (rows as u32 * 400 + 110).max(HEIGHT);
     render!(format, (WIDTH, height), |root| {
-        let mut root = root.titled("Net present value by party", title_style())?;
+        let mut root = root.titled(title, title_style())?;
         let deals: Vec<&str> =
             parties.first().map_or_else(Vec::new, |p| p.deals.iter().map(|(d, _)| d.as_str()).collect());
         if deals.len() > 1 {
@@ -654,7 +666,7 @@ pub fn npv_chart(parties: &[PartyNpv], format: ChartFormat) -> Result<Vec<u8>, C
                 .x_label_area_size(52)
                 .y_label_area_size(70)
                 .build_cartesian_2d(low..high, 0.0..top * 1.2)?;
-            mesh!(chart, 8, "NPV at the party's discount rate ($B)", "% of paths per bin", &money_tick, &percent_tick);
+            mesh!(chart, 8, x_desc, "% of paths per bin", &money_tick, &percent_tick);
             if low < 0.0 && high > 0.0 {
                 chart.draw_series(LineSeries::new([(0.0, 0.0), (0.0, top * 1.2)], MUTED.stroke_width(1)))?;
             }
@@ -1080,6 +1092,7 @@ pub fn render_charts(
         run.commitments(d)?;
     }
     run.npv()?;
+    run.npv_differences()?;
     for d in 0..scenario.deals.len() {
         run.equity(d)?;
     }
@@ -1291,6 +1304,59 @@ impl Charting<'_> {
                 bytes,
             );
         }
+        Ok(())
+    }
+
+    fn npv_differences(&mut self) -> Result<(), ChartError> {
+        let (scenario, aggregates) = (self.scenario, self.aggregates);
+        let layout = &aggregates.layout;
+        let mut parties = Vec::new();
+        for party in &scenario.parties {
+            let name = format!("party.{}.npv", party.name);
+            let grids: Vec<(String, Vec<f64>, u64)> = layout
+                .comparisons
+                .iter()
+                .enumerate()
+                .filter(|(_, comparison)| comparison.metric == name)
+                .map(|(i, comparison)| {
+                    let sketch = &aggregates.sketches[layout.comparison_slot(i)];
+                    let label = format!(
+                        "{} − {}",
+                        scenario.deals[comparison.deal].name, scenario.deals[comparison.baseline].name
+                    );
+                    (label, quantile_grid(sketch, B), sketch.count())
+                })
+                .collect();
+            // A party no deal treats differently has nothing to show.
+            if grids.is_empty() || grids.iter().all(|(_, values, _)| values.iter().all(|v| *v == 0.0)) {
+                continue;
+            }
+            let low = grids.iter().map(|(_, v, _)| trimmed_range(v).start).fold(f64::INFINITY, f64::min).min(0.0);
+            let high = grids.iter().map(|(_, v, _)| trimmed_range(v).end).fold(f64::NEG_INFINITY, f64::max).max(0.0);
+            if low >= high {
+                continue;
+            }
+            let deals = grids
+                .iter()
+                .map(|(deal, values, count)| {
+                    (deal.clone(), histogram_from_quantiles(values, *count, aggregates.paths, low..high))
+                })
+                .collect();
+            parties.push(PartyNpv { party: party.name.clone(), deals });
+        }
+        if parties.is_empty() {
+            return Ok(());
+        }
+        let bytes = npv_difference_chart(&parties, self.format)?;
+        self.push(
+            "npv-difference".to_string(),
+            "Paired NPV differences against the baseline".to_string(),
+            "For each party, the distribution over paths of its NPV under each deal minus its NPV under the \
+             baseline deal on the same sampled world; the vertical line is zero, so mass to its right is where the \
+             deal is better for that party. See comparison.csv for the mean difference and its standard error."
+                .to_string(),
+            bytes,
+        );
         Ok(())
     }
 

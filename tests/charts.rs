@@ -186,3 +186,17 @@ fn the_report_embeds_every_chart_and_the_key_table() {
         assert!(html.contains(&format!("<b>{}.</b>", chart.title)), "caption of {}", chart.file_name);
     }
 }
+
+#[test]
+fn paired_npv_differences_are_charted_when_deals_are_compared() {
+    let structures = scenario("deal-structures.toml");
+    let aggregates = small_run(&structures);
+    let charts = charts::render_charts(&structures, &aggregates, &histories(&structures), ChartFormat::Png).unwrap();
+    let difference = charts.iter().find(|c| c.file_name == "npv-difference.png").expect("a paired-difference chart");
+    assert_png_chart(difference);
+    assert!(difference.caption.contains("same sampled world"));
+    // One deal alone has nothing to compare.
+    let base = scenario("base.toml");
+    let single = charts::render_charts(&base, &small_run(&base), &histories(&base), ChartFormat::Png).unwrap();
+    assert!(single.iter().all(|c| c.file_name != "npv-difference.png"));
+}
