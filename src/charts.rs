@@ -739,6 +739,80 @@ pub fn equity_chart(deal: &str, holdings: &[Holding], format: ChartFormat) -> Re
     })
 }
 
+/// One bar of a tornado: an input's effect on a metric ($B) at its P10 and P90.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TornadoBar {
+    pub input: String,
+    pub at_low: f64,
+    pub at_high: f64,
+}
+
+/// Largest swings first; bars run from the metric's mean (the vertical line) to its mean with
+/// the input at P10 (one colour) and at P90 (another).
+pub fn tornado_chart(
+    title: &str,
+    center: f64,
+    bars: &[TornadoBar],
+    format: ChartFormat,
+) -> Result<Vec<u8>, ChartError> {
+    let low = bars.iter().flat_map(|b| [b.at_low, b.at_high]).fold(center, f64::min);
+    let high = bars.iter().flat_map(|b| [b.at_low, b.at_high]).fold(center, f64::max);
+    let pad = ((high - low) * 0.05).max(1e-9);
+    let rows = bars.len().max(1);
+    let labels: Vec<String> = bars.iter().map(|b| b.input.clone()).collect();
+    render!(format, (WIDTH, HEIGHT), |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, title_style())
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size(520)
+            .build_cartesian_2d((low - pad)..(high + pad), 0.0..rows as f64)?;
+        // Row i (from the top) holds the i-th largest swing.
+        let row_label = |y: &f64| {
+            let index = rows as f64 - y - 0.5;
+            if (index - index.round()).abs() < 1e-6 && index >= 0.0 {
+                labels.get(index.round() as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .y_labels(rows * 2 + 1)
+            .disable_y_mesh()
+            .x_desc("metric mean with the input fixed ($B)")
+            .x_label_formatter(&money_tick)
+            .y_label_formatter(&row_label)
+            .axis_desc_style((FONT, AXIS_DESC_SIZE).into_font().color(&INK))
+            .label_style((FONT, TICK_SIZE).into_font().color(&INK))
+            .bold_line_style(GRID_BOLD.stroke_width(1))
+            .light_line_style(GRID.stroke_width(1))
+            .axis_style(MUTED.stroke_width(1))
+            .draw()?;
+        for (i, bar) in bars.iter().enumerate() {
+            let top = (rows - i) as f64 - 0.15;
+            let bottom = top - 0.7;
+            chart.draw_series([
+                Rectangle::new([(center, bottom), (bar.at_low, top)], color(0).mix(0.8).filled()),
+                Rectangle::new([(center, bottom), (bar.at_high, top)], color(1).mix(0.8).filled()),
+            ])?;
+        }
+        chart
+            .draw_series(LineSeries::new([(center, 0.0), (center, rows as f64)], INK.stroke_width(2)))?
+            .label("mean with every input random")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], INK.stroke_width(2)));
+        chart
+            .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())?
+            .label("input at its P10")
+            .legend(|(x, y)| Rectangle::new([(x, y - 7), (x + 20, y + 7)], color(0).mix(0.8).filled()));
+        chart
+            .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())?
+            .label("input at its P90")
+            .legend(|(x, y)| Rectangle::new([(x, y - 7), (x + 20, y + 7)], color(1).mix(0.8).filled()));
+        legend!(chart, SeriesLabelPosition::LowerRight);
+    })
+}
+
 /// OpenAI's compute bill by provider: the providers' median spend per period, stacked ($B).
 pub fn compute_spend_chart(
     x: &[f64],
@@ -1012,6 +1086,50 @@ fn mean_of(aggregates: &Aggregates, slot: usize) -> f64 {
 }
 
 /// Lower-case letters, digits and dashes: safe in a file name.
+/// Inputs shown on a tornado: the largest swings.
+const TORNADO_BARS: usize = 10;
+
+/// One tornado per target metric of the first deal in `rows`, from sensitivity rows (sorted by
+/// deal, metric and swing) and the summary's means.
+pub fn tornado_charts(
+    summary: &[crate::report::SummaryRow],
+    rows: &[crate::sensitivity::SensitivityRow],
+    format: ChartFormat,
+) -> Result<Vec<Chart>, ChartError> {
+    let Some(deal) = rows.first().map(|row| row.deal.as_str()) else { return Ok(Vec::new()) };
+    let mut metrics: Vec<&str> = rows.iter().filter(|r| r.deal == deal).map(|r| r.metric.as_str()).collect();
+    metrics.dedup();
+    let mut charts = Vec::new();
+    for metric in metrics {
+        let Some(center) = summary.iter().find(|s| s.deal == deal && s.metric == metric).and_then(|s| s.mean) else {
+            continue;
+        };
+        let bars: Vec<TornadoBar> = rows
+            .iter()
+            .filter(|r| r.deal == deal && r.metric == metric && r.swing > 0.0)
+            .take(TORNADO_BARS)
+            .map(|r| TornadoBar { input: r.input.clone(), at_low: r.metric_low / B, at_high: r.metric_high / B })
+            .collect();
+        if bars.is_empty() {
+            continue;
+        }
+        let title = format!("{deal}: what moves {metric}");
+        let bytes = tornado_chart(&title, center / B, &bars, format)?;
+        charts.push(Chart {
+            file_name: format!("tornado-{}-{}.{}", slug(deal), slug(metric), format.extension()),
+            title,
+            caption: format!(
+                "Each bar is one uncertain input fixed at its 10th (blue) and 90th (orange) percentile with everything \
+                 else random on the same paths; the line is the mean of {metric} with every input random. Longest \
+                 bars matter most; sensitivity.csv has every input and its rank correlation."
+            ),
+            format,
+            bytes,
+        });
+    }
+    Ok(charts)
+}
+
 fn slug(text: &str) -> String {
     let slug: String =
         text.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();

@@ -355,7 +355,7 @@ fn execute(
     let mut report_files = if args.no_charts {
         Vec::new()
     } else {
-        chart_files(file, args.format, scenario, &aggregates, &info, &summary)?
+        chart_files(file, args.format, scenario, &aggregates, &info, &summary, &tornado)?
     };
     files.extend(report_files.iter_mut().map(|(name, bytes)| (name.as_str(), std::mem::take(bytes))));
     output::write_atomically(out, &files)
@@ -386,6 +386,7 @@ fn chart_files(
     aggregates: &engine::Aggregates,
     info: &RunInfo<'_>,
     summary: &[report::SummaryRow],
+    tornado: &[sensitivity::SensitivityRow],
 ) -> Result<Vec<(String, Vec<u8>)>, Failure> {
     let data = history::data_dir_for(file);
     let mut histories = std::collections::BTreeMap::<String, History>::new();
@@ -398,8 +399,10 @@ fn chart_files(
             Err(error) => eprintln!("warning: no actuals on the {} chart: {error}", stream.name),
         }
     }
-    let charts = charts::render_charts(scenario, aggregates, &histories, format)
+    let mut charts = charts::render_charts(scenario, aggregates, &histories, format)
         .map_err(|error| Failure::Runtime(error.to_string()))?;
+    charts
+        .extend(charts::tornado_charts(summary, tornado, format).map_err(|error| Failure::Runtime(error.to_string()))?);
     let html = html_report::render_report(scenario, info, summary, &charts);
     let mut files: Vec<(String, Vec<u8>)> =
         charts.into_iter().map(|chart| (format!("charts/{}", chart.file_name), chart.bytes)).collect();

@@ -200,3 +200,19 @@ fn paired_npv_differences_are_charted_when_deals_are_compared() {
     let single = charts::render_charts(&base, &small_run(&base), &histories(&base), ChartFormat::Png).unwrap();
     assert!(single.iter().all(|c| c.file_name != "npv-difference.png"));
 }
+
+#[test]
+fn tornado_charts_render_one_per_target_of_the_first_deal() {
+    let base = scenario("base.toml");
+    let summary = dealsim::report::summary_rows(&base, &small_run(&base));
+    let options = dealsim::sensitivity::SensitivityOptions { paths: 300, seed: 7, threads: 1, targets: Vec::new() };
+    let rows = dealsim::sensitivity::tornado(&base, &options).unwrap();
+    let tornadoes = charts::tornado_charts(&summary, &rows, ChartFormat::Png).unwrap();
+    let names: Vec<&str> = tornadoes.iter().map(|c| c.file_name.as_str()).collect();
+    assert!(names.contains(&"tornado-apr-2026-party-microsoft-npv.png"), "{names:?}");
+    assert!(names.contains(&"tornado-apr-2026-revenue-share-openai-to-microsoft-paid.png"), "{names:?}");
+    for chart in &tornadoes {
+        assert_png_chart(chart);
+    }
+    assert!(charts::tornado_charts(&summary, &[], ChartFormat::Png).unwrap().is_empty());
+}
