@@ -1086,6 +1086,31 @@ fn mean_of(aggregates: &Aggregates, slot: usize) -> f64 {
 }
 
 /// Lower-case letters, digits and dashes: safe in a file name.
+/// Histograms of several distributions (label, quantile grid, count) on one shared range, so
+/// their outlines compare; with `around_zero` the range includes 0 and an empty range draws
+/// nothing. None when there is nothing to draw.
+fn shared_histograms(
+    grids: &[(String, Vec<f64>, u64)],
+    all_paths: u64,
+    around_zero: bool,
+) -> Option<Vec<(String, Histogram)>> {
+    if grids.is_empty() {
+        return None;
+    }
+    let mut low = grids.iter().map(|(_, v, _)| trimmed_range(v).start).fold(f64::INFINITY, f64::min);
+    let mut high = grids.iter().map(|(_, v, _)| trimmed_range(v).end).fold(f64::NEG_INFINITY, f64::max);
+    if around_zero {
+        (low, high) = (low.min(0.0), high.max(0.0));
+        if low >= high {
+            return None;
+        }
+    }
+    let histogram = |(label, values, count): &(String, Vec<f64>, u64)| {
+        (label.clone(), histogram_from_quantiles(values, *count, all_paths, low..high))
+    };
+    Some(grids.iter().map(histogram).collect())
+}
+
 /// Inputs shown on a tornado: the largest swings.
 const TORNADO_BARS: usize = 10;
 
@@ -1446,21 +1471,12 @@ impl Charting<'_> {
                 })
                 .collect();
             // A party no deal treats differently has nothing to show.
-            if grids.is_empty() || grids.iter().all(|(_, values, _)| values.iter().all(|v| *v == 0.0)) {
+            if grids.iter().all(|(_, values, _)| values.iter().all(|v| *v == 0.0)) {
                 continue;
             }
-            let low = grids.iter().map(|(_, v, _)| trimmed_range(v).start).fold(f64::INFINITY, f64::min).min(0.0);
-            let high = grids.iter().map(|(_, v, _)| trimmed_range(v).end).fold(f64::NEG_INFINITY, f64::max).max(0.0);
-            if low >= high {
-                continue;
+            if let Some(deals) = shared_histograms(&grids, aggregates.paths, true) {
+                parties.push(PartyNpv { party: party.name.clone(), deals });
             }
-            let deals = grids
-                .iter()
-                .map(|(deal, values, count)| {
-                    (deal.clone(), histogram_from_quantiles(values, *count, aggregates.paths, low..high))
-                })
-                .collect();
-            parties.push(PartyNpv { party: party.name.clone(), deals });
         }
         if parties.is_empty() {
             return Ok(());
@@ -1492,18 +1508,9 @@ impl Charting<'_> {
                     Some((deal.name.clone(), quantile_grid(sketch, B), sketch.count()))
                 })
                 .collect();
-            if grids.is_empty() {
-                continue;
+            if let Some(deals) = shared_histograms(&grids, aggregates.paths, false) {
+                parties.push(PartyNpv { party: party.name.clone(), deals });
             }
-            let low = grids.iter().map(|(_, v, _)| trimmed_range(v).start).fold(f64::INFINITY, f64::min);
-            let high = grids.iter().map(|(_, v, _)| trimmed_range(v).end).fold(f64::NEG_INFINITY, f64::max);
-            let deals = grids
-                .iter()
-                .map(|(deal, values, count)| {
-                    (deal.clone(), histogram_from_quantiles(values, *count, aggregates.paths, low..high))
-                })
-                .collect();
-            parties.push(PartyNpv { party: party.name.clone(), deals });
         }
         if parties.is_empty() {
             return Ok(());
