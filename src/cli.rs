@@ -20,7 +20,7 @@ use crate::output::{self, RunInfo};
 use crate::report;
 use crate::scenario::{Curve, Diagnostics, Override, Scalar, Scenario, combine, parse_scenario};
 use crate::sensitivity::{self, SensitivityOptions};
-use crate::solve::{Target, bisect, parse_amount};
+use crate::solve::{Target, bisect};
 
 const EXAMPLES: &str = "Examples:
   dealsim validate scenarios/base.toml
@@ -449,7 +449,8 @@ fn solve(args: &SolveArgs) -> Result<(), Failure> {
     // The scenario as given must be valid before any value is tried.
     load(&args.scenario)?;
     let bound = |text: &String| {
-        parse_amount(text).ok_or_else(|| Failure::Input(format!("error: --between: expected a number, found `{text}`")))
+        crate::scenario::parse_money(text)
+            .ok_or_else(|| Failure::Input(format!("error: --between: expected a number, found `{text}`")))
     };
     let (low, high) = (bound(&args.between[0])?, bound(&args.between[1])?);
     let source = std::fs::read_to_string(&args.scenario.scenario)

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::engine::Aggregates;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, parse_money};
 
 /// One side of a target: a deal's metric mean, or a number.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,7 +40,7 @@ impl Target {
             if let Some((deal, metric)) = part.split_once(':') {
                 return Ok(Side::Metric { deal: deal.trim().to_string(), metric: metric.trim().to_string() });
             }
-            parse_amount(part).map(Side::Value).ok_or_else(|| {
+            parse_money(part).map(Side::Value).ok_or_else(|| {
                 format!("expected DEAL:METRIC (e.g. apr-2026:party.microsoft.npv) or a number, found `{part}`")
             })
         };
@@ -112,18 +112,6 @@ fn slot(scenario: &Scenario, aggregates: &Aggregates, deal: &str, metric: &str) 
                 && (m.scope == crate::metrics::Scope::Deal(index) || m.scope == crate::metrics::Scope::World)
         })
         .ok_or_else(|| format!("deal `{deal}` reports no metric `{metric}`"))
-}
-
-/// A number with an optional K/M/B/T suffix.
-pub fn parse_amount(text: &str) -> Option<f64> {
-    let text = text.trim().trim_start_matches('$');
-    let (digits, scale) = match text.char_indices().last() {
-        Some((i, c)) if "KkMmBbTt".contains(c) => {
-            (&text[..i], [1e3, 1e6, 1e9, 1e12]["KMBT".find(c.to_ascii_uppercase())?])
-        }
-        _ => (text, 1.0),
-    };
-    digits.trim().replace('_', "").parse::<f64>().ok().map(|v| v * scale).filter(|v| v.is_finite())
 }
 
 /// Where a bisection ended.

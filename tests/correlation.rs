@@ -4,6 +4,7 @@
 use dealsim::correlation::RankCorrelation;
 use dealsim::engine::{BLOCK_PATHS, sample_block_inputs};
 use dealsim::scenario::{Scenario, parse_scenario};
+use dealsim::sensitivity::spearman;
 
 const SCENARIO: &str = r#"
 [simulation]
@@ -45,25 +46,6 @@ fn draws(scenario: &Scenario, paths: u64, correlated: bool) -> Vec<f64> {
         sample_block_inputs(scenario, correlation.as_ref(), 5, block, count, block_draws, &mut rngs);
     }
     all
-}
-
-fn ranks(values: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-    let mut ranks = vec![0.0; values.len()];
-    for (rank, &i) in order.iter().enumerate() {
-        ranks[i] = rank as f64;
-    }
-    ranks
-}
-
-fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    let (ra, rb) = (ranks(a), ranks(b));
-    let n = ra.len() as f64;
-    let mean = (n - 1.0) / 2.0;
-    let covariance: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - mean) * (y - mean)).sum();
-    let variance: f64 = ra.iter().map(|x| (x - mean).powi(2)).sum();
-    covariance / variance
 }
 
 fn column(draws: &[f64], inputs: usize, input: usize) -> Vec<f64> {

@@ -1536,6 +1536,12 @@ fn number_of(value: &DeValue<'_>, kind: Kind) -> Result<f64, String> {
     if parsed.is_finite() { Ok(parsed) } else { Err(" (not a finite number)".to_string()) }
 }
 
+/// An amount as scenario files write money: `38e9`, `"38B"`, `"$1.2T"`, `"900M"`. For command-line
+/// values that name amounts (`solve --between`, targets), so they read the same as the files.
+pub fn parse_money(text: &str) -> Option<f64> {
+    parse_number_text(text, Kind::Money).ok().filter(|value| value.is_finite())
+}
+
 fn parse_number_text(text: &str, kind: Kind) -> Result<f64, String> {
     let text = text.trim();
     if let Some(percent) = text.strip_suffix('%') {

@@ -8,7 +8,7 @@ pub mod grid;
 mod reader;
 
 use crate::distribution::Distribution;
-pub use build::{MAX_PATHS, Override, parse_scenario};
+pub use build::{MAX_PATHS, Override, parse_money, parse_scenario};
 pub use combine::{WorldMismatch, combine};
 pub use grid::{Date, Grid};
 pub use reader::{Diagnostic, Diagnostics};
