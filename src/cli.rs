@@ -17,6 +17,7 @@ use crate::engine::{self, RunOptions};
 use crate::history::{self, History};
 use crate::html_report;
 use crate::output::{self, RunInfo};
+use crate::path_table::PathTable;
 use crate::report;
 use crate::scenario::{Curve, Diagnostics, Override, Scalar, Scenario, combine, parse_scenario};
 use crate::sensitivity::{self, SensitivityOptions};
@@ -112,6 +113,9 @@ struct SensitivityArgs {
     out: Option<PathBuf>,
 }
 
+/// The per-path table written by `--keep-paths`.
+const PATHS_FILE: &str = "paths.parquet";
+
 /// Paths per pinned run of the tornado, unless asked otherwise.
 const DEFAULT_SENSITIVITY_PATHS: u64 = 20_000;
 
@@ -185,6 +189,10 @@ struct RunSettings {
     /// min(paths, 20000) paths per pinned run).
     #[arg(long)]
     no_sensitivity: bool,
+    /// Also write paths.parquet: one row per path with its uncertain inputs and every deal's
+    /// scalar metrics (`<deal>:<metric>`), for analysis beyond the summary.
+    #[arg(long)]
+    keep_paths: bool,
 }
 
 fn positive_fraction(text: &str) -> Result<f64, String> {
@@ -323,9 +331,21 @@ fn execute(
         baseline,
         target_relative_se: args.target_se,
     };
+    let cannot_write =
+        |error: &dyn std::fmt::Display| Failure::Runtime(format!("cannot write results to {}: {error}", out.display()));
+    // Everything goes to a staging directory that replaces `out` only once the run succeeds.
+    let staging = output::Staging::begin(out).map_err(|e| cannot_write(&e))?;
     let progress = Progress::new(options.paths);
-    let aggregates = engine::run(scenario, options, &|done| progress.update(done))
-        .map_err(|error| Failure::Runtime(error.to_string()))?;
+    let update = |done| progress.update(done);
+    let aggregates = if args.keep_paths {
+        let mut table = PathTable::create(&staging.path(PATHS_FILE), scenario).map_err(|e| cannot_write(&e))?;
+        let aggregates = engine::run_recording(scenario, options, &update, &mut table)
+            .map_err(|error| Failure::Runtime(error.to_string()))?;
+        table.finish().map_err(|e| cannot_write(&e))?;
+        aggregates
+    } else {
+        engine::run(scenario, options, &update).map_err(|error| Failure::Runtime(error.to_string()))?
+    };
     progress.finish();
     let summary = report::summary_rows(scenario, &aggregates);
     let timeseries = report::timeseries_rows(scenario, &aggregates);
@@ -358,8 +378,10 @@ fn execute(
         chart_files(file, args.format, scenario, &aggregates, &info, &summary, &tornado)?
     };
     files.extend(report_files.iter_mut().map(|(name, bytes)| (name.as_str(), std::mem::take(bytes))));
-    output::write_atomically(out, &files)
-        .map_err(|error| Failure::Runtime(format!("cannot write results to {}: {error}", out.display())))?;
+    for (name, bytes) in &files {
+        staging.write(name, bytes).map_err(|e| cannot_write(&e))?;
+    }
+    staging.commit().map_err(|e| cannot_write(&e))?;
     println!(
         "{}: {} paths, seed {}, {} threads, {:.2} s ({:.0} paths/s)",
         if scenario.name.is_empty() { "scenario" } else { &scenario.name },

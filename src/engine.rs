@@ -70,6 +70,26 @@ pub struct Aggregates {
 pub enum RunError {
     #[error("could not start {threads} worker threads: {source}")]
     ThreadPool { threads: usize, source: rayon::ThreadPoolBuildError },
+    #[error("could not record the paths: {0}")]
+    Recording(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Consecutive paths' inputs and scalar metrics, handed to a [`PathSink`] in path order.
+#[derive(Clone, Copy, Debug)]
+pub struct PathBatch<'a> {
+    pub first_path: u64,
+    pub count: usize,
+    /// `inputs[i * scenario.inputs.len() + input]`: each uncertain input as drawn (after any
+    /// correlation).
+    pub inputs: &'a [f64],
+    /// `metrics[i * layout.metrics.len() + metric]`, as reported (years as calendar years); NaN
+    /// where a path has no value.
+    pub metrics: &'a [f64],
+}
+
+/// Receives every path of a run, in order, as waves complete; what it keeps is its business.
+pub trait PathSink {
+    fn record(&mut self, batch: &PathBatch<'_>) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
 }
 
 /// One worker's reusable buffers and its share of the quantile sketches.
@@ -108,10 +128,41 @@ struct Job<'s> {
     discounting: Discounting,
     correlation: Option<RankCorrelation>,
     options: RunOptions,
+    /// Whether blocks return their paths' inputs and metrics for a [`PathSink`].
+    recording: bool,
+}
+
+/// What one block gives back: its moments per slot and, when the run records paths, its
+/// paths' inputs and metrics as a [`PathBatch`] lays them out.
+struct BlockResult {
+    moments: Vec<Moments>,
+    count: usize,
+    inputs: Vec<f64>,
+    metrics: Vec<f64>,
 }
 
 /// Runs the scenario. `progress` is told the number of paths done after each wave.
 pub fn run(scenario: &Scenario, options: RunOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<Aggregates, RunError> {
+    run_observed(scenario, options, progress, None)
+}
+
+/// Runs the scenario and hands every path's inputs and metrics to `sink`, wave by wave, so
+/// no more than one wave of paths is held at once.
+pub fn run_recording(
+    scenario: &Scenario,
+    options: RunOptions,
+    progress: &(dyn Fn(u64) + Sync),
+    sink: &mut dyn PathSink,
+) -> Result<Aggregates, RunError> {
+    run_observed(scenario, options, progress, Some(sink))
+}
+
+fn run_observed(
+    scenario: &Scenario,
+    options: RunOptions,
+    progress: &(dyn Fn(u64) + Sync),
+    mut sink: Option<&mut dyn PathSink>,
+) -> Result<Aggregates, RunError> {
     let started = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
@@ -128,46 +179,56 @@ pub fn run(scenario: &Scenario, options: RunOptions, progress: &(dyn Fn(u64) + S
         discounting: Discounting::new(scenario),
         correlation: RankCorrelation::of(scenario),
         options,
+        recording: sink.is_some(),
     };
     let workers: Vec<Mutex<Worker>> = (0..threads).map(|_| Mutex::new(Worker::new(scenario, &layout))).collect();
     let mut moments = vec![Moments::default(); width];
     let blocks = options.paths.div_ceil(BLOCK_PATHS);
     let mut stop = Stop::PathCount;
     let mut paths_run = options.paths;
-    pool.install(|| {
-        for wave_start in (0..blocks).step_by(WAVE_BLOCKS as usize) {
-            let wave_end = (wave_start + WAVE_BLOCKS).min(blocks);
-            let wave: Vec<Vec<Moments>> = (wave_start..wave_end)
+    for wave_start in (0..blocks).step_by(WAVE_BLOCKS as usize) {
+        let wave_end = (wave_start + WAVE_BLOCKS).min(blocks);
+        let wave: Vec<BlockResult> = pool.install(|| {
+            (wave_start..wave_end)
                 .into_par_iter()
                 .map(|block| {
                     let index = rayon::current_thread_index().expect("runs inside the pool");
                     let mut worker = workers[index].lock().expect("a worker panicked");
                     job.run_block(block, &mut worker)
                 })
-                .collect();
-            // Floating-point sums depend on order: merge blocks in block order, always.
-            for block_moments in &wave {
-                for (total, block) in moments.iter_mut().zip(block_moments) {
-                    total.merge(block);
-                }
+                .collect()
+        });
+        // Floating-point sums depend on order: merge blocks in block order, always.
+        for (block, result) in (wave_start..).zip(&wave) {
+            for (total, part) in moments.iter_mut().zip(&result.moments) {
+                total.merge(part);
             }
-            let done = (wave_end * BLOCK_PATHS).min(options.paths);
-            progress(done);
-            // Checked only at wave boundaries, on moments merged in block order: where a run
-            // stops depends on the seed and the target, never on the thread count.
-            if let Some(target) = options.target_relative_se {
-                let (worst_metric, worst) = worst_relative_se(&moments[..layout.metrics.len()]);
-                if done >= MIN_PATHS_BEFORE_STOPPING.min(options.paths) && worst <= target {
-                    stop = Stop::Converged { relative_se: target };
-                    paths_run = done;
-                    break;
-                }
-                if done == options.paths {
-                    stop = Stop::PathCap { relative_se: target, worst_metric, worst_relative_se: worst };
-                }
+            if let Some(sink) = sink.as_deref_mut() {
+                let batch = PathBatch {
+                    first_path: block * BLOCK_PATHS,
+                    count: result.count,
+                    inputs: &result.inputs,
+                    metrics: &result.metrics,
+                };
+                sink.record(&batch).map_err(RunError::Recording)?;
             }
         }
-    });
+        let done = (wave_end * BLOCK_PATHS).min(options.paths);
+        progress(done);
+        // Checked only at wave boundaries, on moments merged in block order: where a run
+        // stops depends on the seed and the target, never on the thread count.
+        if let Some(target) = options.target_relative_se {
+            let (worst_metric, worst) = worst_relative_se(&moments[..layout.metrics.len()]);
+            if done >= MIN_PATHS_BEFORE_STOPPING.min(options.paths) && worst <= target {
+                stop = Stop::Converged { relative_se: target };
+                paths_run = done;
+                break;
+            }
+            if done == options.paths {
+                stop = Stop::PathCap { relative_se: target, worst_metric, worst_relative_se: worst };
+            }
+        }
+    }
     // Sketch counts are integers: merging per-worker sketches in any order gives the same result.
     let mut workers = workers.into_iter().map(|w| w.into_inner().expect("a worker panicked"));
     let mut sketches = workers.next().expect("at least one worker").sketches;
@@ -190,8 +251,8 @@ pub fn run(scenario: &Scenario, options: RunOptions, progress: &(dyn Fn(u64) + S
 
 impl Job<'_> {
     /// Simulates one block of paths and folds it into the worker's sketches; returns the
-    /// block's moments per slot.
-    fn run_block(&self, block: u64, worker: &mut Worker) -> Vec<Moments> {
+    /// block's moments per slot, and its paths when the run records them.
+    fn run_block(&self, block: u64, worker: &mut Worker) -> BlockResult {
         let scenario = self.scenario;
         let width = self.layout.width();
         let first_path = block * BLOCK_PATHS;
@@ -232,7 +293,23 @@ impl Job<'_> {
                 moments.push(Moments::from_slice(values));
             }
         }
-        moments
+        let (inputs, metrics) =
+            if self.recording { self.block_paths(count, draws, rows) } else { (Vec::new(), Vec::new()) };
+        BlockResult { moments, count, inputs, metrics }
+    }
+
+    /// The inputs and reported metrics of a block's paths, laid out as in [`PathBatch`].
+    fn block_paths(&self, count: usize, draws: &[f64], rows: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let (input_width, draw_width) = (self.scenario.inputs.len(), draws_per_path(self.scenario));
+        let (metric_slots, width) = (&self.layout.metrics, self.layout.width());
+        let mut inputs = Vec::with_capacity(count * input_width);
+        let mut metrics = Vec::with_capacity(count * metric_slots.len());
+        for i in 0..count {
+            inputs.extend_from_slice(&draws[i * draw_width..i * draw_width + input_width]);
+            let row = &rows[i * width..i * width + metric_slots.len()];
+            metrics.extend(row.iter().zip(metric_slots).map(|(value, slot)| value + slot.origin));
+        }
+        (inputs, metrics)
     }
 }
 

@@ -21,3 +21,4 @@ pub mod world;
 pub mod cli;
 pub mod history;
 pub mod output;
+pub mod path_table;

@@ -16,6 +16,14 @@ pub enum Scope {
     Deal(usize),
 }
 
+impl Scope {
+    /// Whether a metric of this scope is reported under a deal: its own, and the world's under
+    /// every deal.
+    pub fn reported_under(self, deal: usize) -> bool {
+        self == Scope::World || self == Scope::Deal(deal)
+    }
+}
+
 /// Receives a path's metrics and series in the fixed order of [`emit`].
 pub trait Sink {
     /// A scalar every path has.

@@ -128,39 +128,68 @@ impl<'a> RunInfo<'a> {
     }
 }
 
-/// Writes every file into a fresh directory beside `out`, then moves it into place, so an
-/// interrupted run never leaves a half-written result where the last good one was.
-pub fn write_atomically(out: &Path, files: &[(&str, Vec<u8>)]) -> io::Result<()> {
-    let parent = match out.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&parent)?;
-    let staging = tempfile::Builder::new().prefix(".dealsim-staging-").tempdir_in(&parent)?;
-    for (name, bytes) in files {
-        // A name may hold a subdirectory (`charts/npv.png`).
-        let path = staging.path().join(name);
+/// A fresh directory beside `out` that receives a run's files and then replaces `out` whole, so
+/// an interrupted or failed run never leaves a half-written result where the last good one was.
+/// Dropped without [`Staging::commit`], it is removed.
+pub struct Staging {
+    out: PathBuf,
+    parent: PathBuf,
+    directory: tempfile::TempDir,
+}
+
+impl Staging {
+    pub fn begin(out: &Path) -> io::Result<Staging> {
+        let parent = match out.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent)?;
+        let directory = tempfile::Builder::new().prefix(".dealsim-staging-").tempdir_in(&parent)?;
+        Ok(Staging { out: out.to_path_buf(), parent, directory })
+    }
+
+    /// Where a file named `name` (which may hold a subdirectory, `charts/npv.png`) is staged.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.directory.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        let path = self.path(name);
         if let Some(directory) = path.parent() {
             fs::create_dir_all(directory)?;
         }
-        fs::write(path, bytes)?;
+        fs::write(path, bytes)
     }
-    let staged = staging.keep();
-    if out.exists() {
-        let previous = tempfile::Builder::new().prefix(".dealsim-previous-").tempdir_in(&parent)?.keep();
-        fs::remove_dir(&previous)?;
-        fs::rename(out, &previous)?;
-        if let Err(error) = fs::rename(&staged, out) {
-            // Put the previous result back rather than leave nothing.
-            let _ = fs::rename(&previous, out);
-            let _ = fs::remove_dir_all(&staged);
-            return Err(error);
+
+    /// Moves the staged files into place, replacing whatever `out` held.
+    pub fn commit(self) -> io::Result<()> {
+        let (out, parent) = (self.out, self.parent);
+        let staged = self.directory.keep();
+        if out.exists() {
+            let previous = tempfile::Builder::new().prefix(".dealsim-previous-").tempdir_in(&parent)?.keep();
+            fs::remove_dir(&previous)?;
+            fs::rename(&out, &previous)?;
+            if let Err(error) = fs::rename(&staged, &out) {
+                // Put the previous result back rather than leave nothing.
+                let _ = fs::rename(&previous, &out);
+                let _ = fs::remove_dir_all(&staged);
+                return Err(error);
+            }
+            fs::remove_dir_all(&previous)?;
+        } else {
+            fs::rename(&staged, &out)?;
         }
-        fs::remove_dir_all(&previous)?;
-    } else {
-        fs::rename(&staged, out)?;
+        Ok(())
     }
-    Ok(())
+}
+
+/// Writes every file through a [`Staging`] directory.
+pub fn write_atomically(out: &Path, files: &[(&str, Vec<u8>)]) -> io::Result<()> {
+    let staging = Staging::begin(out)?;
+    for (name, bytes) in files {
+        staging.write(name, bytes)?;
+    }
+    staging.commit()
 }
 
 /// Money in billions, the scale analysts read these deals at.

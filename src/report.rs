@@ -3,7 +3,6 @@
 use serde::Serialize;
 
 use crate::engine::Aggregates;
-use crate::metrics::Scope;
 use crate::scenario::Scenario;
 use crate::stats::{Moments, QuantileSketch};
 
@@ -52,16 +51,12 @@ fn percentiles(sketch: &QuantileSketch) -> [Option<f64>; 5] {
     PERCENTILES.map(|q| sketch.quantile(q))
 }
 
-fn in_deal(scope: Scope, deal: usize) -> bool {
-    scope == Scope::World || scope == Scope::Deal(deal)
-}
-
 /// Summary rows, deal by deal; world metrics are repeated under every deal.
 pub fn summary_rows(scenario: &Scenario, aggregates: &Aggregates) -> Vec<SummaryRow> {
     let mut rows = Vec::new();
     for (d, deal) in scenario.deals.iter().enumerate() {
         for (slot, metric) in aggregates.layout.metrics.iter().enumerate() {
-            if in_deal(metric.scope, d) {
+            if metric.scope.reported_under(d) {
                 let (moments, sketch) = (&aggregates.moments[slot], &aggregates.sketches[slot]);
                 rows.push(summary_row(&deal.name, &metric.name, moments, sketch, metric.origin));
             }
@@ -152,7 +147,7 @@ pub fn timeseries_rows(scenario: &Scenario, aggregates: &Aggregates) -> Vec<Time
     let mut rows = Vec::new();
     for (d, deal) in scenario.deals.iter().enumerate() {
         for (s, series) in layout.series.iter().enumerate() {
-            if !in_deal(series.scope, d) {
+            if !series.scope.reported_under(d) {
                 continue;
             }
             for (k, label) in labels.iter().enumerate() {
