@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::charts::{self, ChartFormat};
 use crate::engine::{self, RunOptions};
 use crate::history::{self, History};
-use crate::html_report;
+use crate::html_report::{self, ReportTables};
 use crate::output::{self, RunInfo};
 use crate::path_table::PathTable;
 use crate::report;
@@ -375,7 +375,8 @@ fn execute(
     let mut report_files = if args.no_charts {
         Vec::new()
     } else {
-        chart_files(file, args.format, scenario, &aggregates, &info, &summary, &tornado)?
+        let tables = ReportTables { summary: &summary, comparison: &comparison, sensitivity: &tornado };
+        chart_files(file, args.format, scenario, &aggregates, &info, tables)?
     };
     files.extend(report_files.iter_mut().map(|(name, bytes)| (name.as_str(), std::mem::take(bytes))));
     for (name, bytes) in &files {
@@ -407,8 +408,7 @@ fn chart_files(
     scenario: &Scenario,
     aggregates: &engine::Aggregates,
     info: &RunInfo<'_>,
-    summary: &[report::SummaryRow],
-    tornado: &[sensitivity::SensitivityRow],
+    tables: ReportTables<'_>,
 ) -> Result<Vec<(String, Vec<u8>)>, Failure> {
     let data = history::data_dir_for(file);
     let mut histories = std::collections::BTreeMap::<String, History>::new();
@@ -423,9 +423,11 @@ fn chart_files(
     }
     let mut charts = charts::render_charts(scenario, aggregates, &histories, format)
         .map_err(|error| Failure::Runtime(error.to_string()))?;
-    charts
-        .extend(charts::tornado_charts(summary, tornado, format).map_err(|error| Failure::Runtime(error.to_string()))?);
-    let html = html_report::render_report(scenario, info, summary, &charts);
+    charts.extend(
+        charts::tornado_charts(tables.summary, tables.sensitivity, format)
+            .map_err(|error| Failure::Runtime(error.to_string()))?,
+    );
+    let html = html_report::render_report(scenario, info, tables, &charts);
     let mut files: Vec<(String, Vec<u8>)> =
         charts.into_iter().map(|chart| (format!("charts/{}", chart.file_name), chart.bytes)).collect();
     files.push(("report.html".to_string(), html.into_bytes()));

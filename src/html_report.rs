@@ -1,6 +1,6 @@
 //! `report.html`: one self-contained page (charts as base64 data URIs, no scripts, no network)
-//! with the run's facts, the key figures per deal, every chart with how to read it, the summary
-//! tables and the uncertain inputs.
+//! with the run's facts, the key figures per deal, the deals compared, every chart with how to
+//! read it, the sensitivity tables, the summary tables and the uncertain inputs.
 
 use std::fmt::Write as _;
 
@@ -9,8 +9,21 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::charts::Chart;
 use crate::output::RunInfo;
-use crate::report::SummaryRow;
+use crate::report::{ComparisonRow, SummaryRow};
 use crate::scenario::Scenario;
+use crate::sensitivity::SensitivityRow;
+
+/// The tables behind a run's report: summary.csv, comparison.csv and sensitivity.csv rows
+/// (the last two may be empty).
+#[derive(Clone, Copy, Debug)]
+pub struct ReportTables<'a> {
+    pub summary: &'a [SummaryRow],
+    pub comparison: &'a [ComparisonRow],
+    pub sensitivity: &'a [SensitivityRow],
+}
+
+/// Inputs shown in the report's sensitivity table for each deal and metric.
+const SENSITIVITY_ROWS: usize = 10;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -29,20 +42,22 @@ pub fn escape(text: &str) -> String {
 }
 
 /// How a metric's values read: probabilities and stakes in percent, years and multiples as
-/// numbers, everything else as money in $B.
+/// numbers, everything else as money in $B; negatives carry a true minus sign.
 fn figure(metric: &str, value: f64) -> String {
-    if metric.ends_with(".cap_hit") || metric.ends_with(".met") || metric.ends_with(".occurred") {
-        format!("{:.1}%", value * 100.0)
+    let magnitude = value.abs();
+    let text = if metric.ends_with(".cap_hit") || metric.ends_with(".met") || metric.ends_with(".occurred") {
+        format!("{:.1}%", magnitude * 100.0)
     } else if metric.ends_with(".stake") {
-        format!("{:.2}%", value * 100.0)
+        format!("{:.2}%", magnitude * 100.0)
     } else if metric.ends_with("_year") || metric.ends_with(".year") {
-        format!("{value:.2}")
+        format!("{magnitude:.2}")
     } else if metric.ends_with(".multiple") {
-        format!("{value:.2}×")
+        format!("{magnitude:.2}×")
     } else {
-        let text = format!("${}B", grouped(&format!("{:.2}", value.abs() / 1e9)));
-        if value < 0.0 { format!("−{text}") } else { text }
-    }
+        format!("${}B", grouped(&format!("{:.2}", magnitude / 1e9)))
+    };
+    // A value that rounds to zero shows no sign.
+    if value < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') { format!("−{text}") } else { text }
 }
 
 /// `26597.34` → `26,597.34`.
@@ -105,7 +120,7 @@ nav a { margin-right: 14px; color: #1f77b4; }
 ";
 
 /// The whole page. `charts` may be empty (then the page says so).
-pub fn render_report(scenario: &Scenario, info: &RunInfo<'_>, summary: &[SummaryRow], charts: &[Chart]) -> String {
+pub fn render_report(scenario: &Scenario, info: &RunInfo<'_>, tables: ReportTables<'_>, charts: &[Chart]) -> String {
     let mut html = String::with_capacity(charts.iter().map(|c| c.bytes.len() * 4 / 3 + 512).sum::<usize>() + 64_000);
     let name = if scenario.name.is_empty() { "(unnamed scenario)" } else { &scenario.name };
     let _ = write!(
@@ -119,14 +134,21 @@ pub fn render_report(scenario: &Scenario, info: &RunInfo<'_>, summary: &[Summary
     if !scenario.description.is_empty() {
         let _ = writeln!(html, "<p class=\"description\">{}</p>", escape(&scenario.description));
     }
-    html.push_str(
-        "<nav><a href=\"#run\">Run</a><a href=\"#key-figures\">Key figures</a><a href=\"#charts\">Charts</a>\
-         <a href=\"#tables\">Tables</a><a href=\"#inputs\">Uncertain inputs</a></nav>\n",
-    );
+    html.push_str("<nav><a href=\"#run\">Run</a><a href=\"#key-figures\">Key figures</a>");
+    if !tables.comparison.is_empty() {
+        html.push_str("<a href=\"#comparison\">Deal against deal</a>");
+    }
+    html.push_str("<a href=\"#charts\">Charts</a>");
+    if !tables.sensitivity.is_empty() {
+        html.push_str("<a href=\"#sensitivity\">Sensitivity</a>");
+    }
+    html.push_str("<a href=\"#tables\">Tables</a><a href=\"#inputs\">Uncertain inputs</a></nav>\n");
     run_facts(&mut html, scenario, info);
-    key_figures(&mut html, scenario, summary);
+    key_figures(&mut html, scenario, tables.summary);
+    comparison(&mut html, tables.comparison);
     chart_section(&mut html, charts);
-    summary_tables(&mut html, scenario, summary);
+    sensitivity(&mut html, tables.sensitivity);
+    summary_tables(&mut html, scenario, tables.summary);
     inputs(&mut html, info);
     html.push_str("</main>\n</body>\n</html>\n");
     html
@@ -196,6 +218,99 @@ fn key_figures(html: &mut String, scenario: &Scenario, summary: &[SummaryRow]) {
             );
         }
         html.push_str("</tbody></table>\n");
+    }
+}
+
+/// comparison.csv's key metrics: each deal against the baseline, path by path. Metrics the two
+/// deals share exactly (a difference of zero on every path) are left out.
+fn comparison(html: &mut String, rows: &[ComparisonRow]) {
+    let Some(first) = rows.first() else { return };
+    let _ = writeln!(
+        html,
+        "<h2 id=\"comparison\">Deal against deal</h2>\n<p class=\"note\">Each deal minus the baseline ({}) on the \
+         same paths. The paired standard error comes from the per-path differences; the unpaired one is what \
+         independent runs would give. P(&gt; 0) is the share of paths where the deal gives more. Metrics equal \
+         under both deals on every path are left out; comparison.csv has every metric.</p>",
+        escape(&first.baseline)
+    );
+    let differs = |row: &&ComparisonRow| {
+        is_key_figure(&row.metric) && (row.mean_difference != Some(0.0) || row.std_error != Some(0.0))
+    };
+    let mut start = 0;
+    while start < rows.len() {
+        let deal = &rows[start].deal;
+        let end = start + rows[start..].iter().take_while(|row| &row.deal == deal).count();
+        let _ = writeln!(html, "<h3>{} − {}</h3>", escape(deal), escape(&rows[start].baseline));
+        html.push_str(
+            "<table class=\"comparison\"><thead><tr><th class=\"name\">metric</th><th>mean difference ± s.e.</th>\
+             <th>unpaired s.e.</th><th>P5</th><th>median</th><th>P95</th><th>P(&gt; 0)</th></tr></thead><tbody>\n",
+        );
+        for row in rows[start..end].iter().filter(differs) {
+            let m = &row.metric;
+            let center = match (row.mean_difference, row.std_error) {
+                (Some(mean), Some(error)) => format!("{} ± {}", figure(m, mean), figure(m, error)),
+                _ => "no path".to_string(),
+            };
+            let positive = row.prob_positive.map_or_else(|| "–".to_string(), |p| format!("{:.1}%", p * 100.0));
+            let _ = writeln!(
+                html,
+                "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                escape(m),
+                escape(&center),
+                escape(&cell(m, row.unpaired_std_error)),
+                escape(&cell(m, row.p05)),
+                escape(&cell(m, row.p50)),
+                escape(&cell(m, row.p95)),
+                positive
+            );
+        }
+        html.push_str("</tbody></table>\n");
+        start = end;
+    }
+}
+
+/// An input's value as drawn: money in $B, anything smaller as a plain number.
+fn input_value(value: f64) -> String {
+    if value.abs() >= 1e6 { figure("amount", value) } else { format!("{value:.4}") }
+}
+
+/// sensitivity.csv: the inputs that move each target most, largest swing first.
+fn sensitivity(html: &mut String, rows: &[SensitivityRow]) {
+    if rows.is_empty() {
+        return;
+    }
+    html.push_str(
+        "<h2 id=\"sensitivity\">What moves the results</h2>\n<p class=\"note\">Each uncertain input fixed at its \
+         10th and then its 90th percentile, everything else random on the same paths: the target's mean at each, \
+         and the swing between them. The rank correlation is between the input's draws and the target over \
+         the unpinned paths. The largest swings are shown; sensitivity.csv has every input.</p>\n",
+    );
+    let mut start = 0;
+    while start < rows.len() {
+        let (deal, metric) = (&rows[start].deal, &rows[start].metric);
+        let end = start + rows[start..].iter().take_while(|r| &r.deal == deal && &r.metric == metric).count();
+        let _ = writeln!(html, "<h3>{}: {}</h3>", escape(deal), escape(metric));
+        html.push_str(
+            "<table class=\"sensitivity\"><thead><tr><th class=\"name\">input</th><th>input P10</th><th>input P90</th>\
+             <th>target at P10</th><th>target at P90</th><th>swing</th><th>rank corr.</th></tr></thead><tbody>\n",
+        );
+        for row in rows[start..end].iter().take(SENSITIVITY_ROWS) {
+            let _ = writeln!(
+                html,
+                "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:+.2}</td></tr>",
+                escape(&row.input),
+                escape(&input_value(row.input_low)),
+                escape(&input_value(row.input_high)),
+                escape(&figure(metric, row.metric_low)),
+                escape(&figure(metric, row.metric_high)),
+                escape(&figure(metric, row.swing)),
+                row.rank_correlation
+            );
+        }
+        html.push_str("</tbody></table>\n");
+        start = end;
     }
 }
 
@@ -318,5 +433,7 @@ mod tests {
         assert_eq!(figure("party.openai.npv", -1.5e9), "−$1.50B");
         assert_eq!(figure("commitment.x.met", 0.51), "51.0%");
         assert_eq!(figure("investment.x.multiple", 2.0), "2.00×");
+        assert_eq!(figure("commitment.x.met", -0.173), "−17.3%");
+        assert_eq!(figure("party.x.npv", -1e6), "$0.00B");
     }
 }

@@ -9,10 +9,11 @@ use base64::engine::general_purpose::STANDARD;
 use dealsim::charts::{self, Chart, ChartFormat, HEIGHT, WIDTH};
 use dealsim::engine::{self, Aggregates, RunOptions};
 use dealsim::history::{History, history_file, read_history};
-use dealsim::html_report::render_report;
+use dealsim::html_report::{ReportTables, render_report};
 use dealsim::output::RunInfo;
-use dealsim::report::summary_rows;
+use dealsim::report::{comparison_rows, summary_rows};
 use dealsim::scenario::{Scenario, parse_scenario};
+use dealsim::sensitivity::{SensitivityOptions, tornado};
 
 fn scenario(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name);
@@ -168,7 +169,8 @@ fn the_report_embeds_every_chart_and_the_key_table() {
     let charts = charts::render_charts(&scenario, &aggregates, &histories(&scenario), ChartFormat::Png).unwrap();
     let summary = summary_rows(&scenario, &aggregates);
     let info = RunInfo::new(&scenario, Path::new("scenarios/base.toml"), "ab".repeat(32), vec![], &aggregates);
-    let html = render_report(&scenario, &info, &summary, &charts);
+    let tables = ReportTables { summary: &summary, comparison: &[], sensitivity: &[] };
+    let html = render_report(&scenario, &info, tables, &charts);
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("April 2026 amended terms"), "scenario name");
     assert!(html.contains("<th>seed</th><td class=\"text\">7</td>"), "seed");
@@ -185,6 +187,30 @@ fn the_report_embeds_every_chart_and_the_key_table() {
         decode_png(&bytes);
         assert!(html.contains(&format!("<b>{}.</b>", chart.title)), "caption of {}", chart.file_name);
     }
+}
+
+#[test]
+fn the_report_shows_the_comparison_and_sensitivity_tables() {
+    let structures = scenario("deal-structures.toml");
+    let aggregates = small_run(&structures);
+    let summary = summary_rows(&structures, &aggregates);
+    let comparison = comparison_rows(&structures, &aggregates);
+    let options = SensitivityOptions { paths: 300, seed: 7, threads: 1, targets: vec!["party.microsoft.npv".into()] };
+    let sensitivity = tornado(&structures, &options).unwrap();
+    let info = RunInfo::new(&structures, Path::new("structures.toml"), "ab".repeat(32), vec![], &aggregates);
+    let tables = ReportTables { summary: &summary, comparison: &comparison, sensitivity: &sensitivity };
+    let html = render_report(&structures, &info, tables, &[]);
+    assert!(html.contains("<h2 id=\"comparison\">Deal against deal</h2>"));
+    let uncapped = html.split("<h3>apr-2026-uncapped − apr-2026</h3>").nth(1).expect("a table per deal pair");
+    let uncapped = &uncapped[..uncapped.find("</table>").unwrap()];
+    assert!(uncapped.contains("<td class=\"name\">party.microsoft.npv</td>"), "the NPV difference has its row");
+    assert!(!uncapped.contains("commitment.azure-250b.met"), "a commitment both deals share is left out");
+    assert!(html.contains("<h2 id=\"sensitivity\">What moves the results</h2>"));
+    assert!(html.contains("<h3>apr-2026: party.microsoft.npv</h3>"));
+    let largest = &sensitivity[0];
+    assert!(html.contains(&format!("<td class=\"name\">{}</td>", largest.input)), "the largest swing is listed");
+    let shown = html.matches("<table class=\"sensitivity\">").count();
+    assert_eq!(shown, structures.deals.len(), "one sensitivity table per deal for the one target");
 }
 
 #[test]
