@@ -19,7 +19,7 @@ fn base_scenario(c: &mut Criterion) {
             b.iter(|| {
                 engine::run(
                     black_box(&scenario),
-                    RunOptions { paths, seed: 1, threads, baseline: 0, target_relative_se: None },
+                    RunOptions { paths, seed: 1, threads, baseline: 0, target_relative_se: None, shard: None },
                     &|_| {},
                 )
                 .unwrap()

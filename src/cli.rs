@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::charts::{self, ChartFormat};
-use crate::engine::{self, RunOptions};
+use crate::engine::{self, RunOptions, Shard};
 use crate::history::{self, History};
 use crate::html_report::{self, ReportTables};
 use crate::output::{self, RunInfo};
@@ -21,6 +21,7 @@ use crate::path_table::PathTable;
 use crate::report;
 use crate::scenario::{Curve, Diagnostics, Override, Scalar, Scenario, combine, parse_scenario};
 use crate::sensitivity::{self, SensitivityOptions};
+use crate::shard_file::ShardFile;
 use crate::solve::{Target, bisect};
 
 const EXAMPLES: &str = "Examples:
@@ -57,7 +58,15 @@ enum Command {
     /// Run the deals of two scenario files on one shared world and compare them path by path.
     #[command(after_help = EXAMPLES)]
     Compare(CompareArgs),
+    /// Combine the shards of a run (`run --shard K/N`) into the run's outputs.
+    #[command(after_help = MERGE_EXAMPLES)]
+    Merge(MergeArgs),
 }
+
+const MERGE_EXAMPLES: &str = "Examples:
+  dealsim run scenarios/base.toml --paths 4000000 --shard 1/2 --out shards/1
+  dealsim run scenarios/base.toml --paths 4000000 --shard 2/2 --out shards/2
+  dealsim merge scenarios/base.toml shards/1 shards/2 --out output/base-4m";
 
 const SOLVE_EXAMPLES: &str = "Examples:
   dealsim solve scenarios/deal-structures.toml \\
@@ -115,6 +124,8 @@ struct SensitivityArgs {
 
 /// The per-path table written by `--keep-paths`.
 const PATHS_FILE: &str = "paths.parquet";
+/// What `run --shard` writes into its output directory.
+const SHARD_FILE: &str = "shard.dealsim";
 
 /// Paths per pinned run of the tornado, unless asked otherwise.
 const DEFAULT_SENSITIVITY_PATHS: u64 = 20_000;
@@ -135,6 +146,40 @@ struct RunArgs {
     scenario: ScenarioArgs,
     #[command(flatten)]
     settings: RunSettings,
+    /// Run only shard K of N (e.g. 2/4, on another machine or core set) and write its shard
+    /// file (and, with --keep-paths, its paths) to the output directory; `dealsim merge`
+    /// combines the N shard directories into the outputs of the whole run, identical to running
+    /// it in one go.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard, conflicts_with = "target_se")]
+    shard: Option<Shard>,
+}
+
+/// `dealsim merge`: the shards of one run into its outputs.
+#[derive(Debug, Args)]
+struct MergeArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// The output directories of `run --shard K/N`, one per shard, in any order.
+    #[arg(required = true, value_name = "SHARD_DIR")]
+    shards: Vec<PathBuf>,
+    /// Output directory (default: output/<scenario file stem>).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Worker threads for sensitivity.csv (default: every core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    #[command(flatten)]
+    outputs: OutputSettings,
+}
+
+/// `K/N` with 1 <= K <= N.
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    let parsed =
+        text.split_once('/').and_then(|(k, n)| Some((k.trim().parse::<u64>().ok()?, n.trim().parse::<u64>().ok()?)));
+    match parsed {
+        Some((k, n)) if k >= 1 && k <= n => Ok(Shard { index: k - 1, count: n }),
+        _ => Err(format!("expected K/N with 1 <= K <= N, such as 2/4, found `{text}`")),
+    }
 }
 
 /// `dealsim compare`: two scenario files on one world.
@@ -177,6 +222,17 @@ struct RunSettings {
     /// The deal every other deal is compared with in comparison.csv (default: the first).
     #[arg(long, value_name = "DEAL")]
     baseline: Option<String>,
+    #[command(flatten)]
+    outputs: OutputSettings,
+    /// Also write paths.parquet: one row per path with its uncertain inputs and every deal's
+    /// scalar metrics (`<deal>:<metric>`), for analysis beyond the summary.
+    #[arg(long)]
+    keep_paths: bool,
+}
+
+/// Which of the derived outputs to write, and how; shared by `run`, `compare` and `merge`.
+#[derive(Debug, Args)]
+struct OutputSettings {
     /// Chart format: charts/*.png or charts/*.svg, also embedded in report.html.
     #[arg(long, value_name = "FORMAT", default_value = "png",
           value_parser = clap::builder::PossibleValuesParser::new(["png", "svg"])
@@ -189,10 +245,6 @@ struct RunSettings {
     /// min(paths, 20000) paths per pinned run).
     #[arg(long)]
     no_sensitivity: bool,
-    /// Also write paths.parquet: one row per path with its uncertain inputs and every deal's
-    /// scalar metrics (`<deal>:<metric>`), for analysis beyond the summary.
-    #[arg(long)]
-    keep_paths: bool,
 }
 
 fn positive_fraction(text: &str) -> Result<f64, String> {
@@ -227,6 +279,7 @@ pub fn main() -> ExitCode {
         Command::Sensitivity(args) => sensitivity(&args),
         Command::Solve(args) => solve(&args),
         Command::Compare(args) => compare(&args),
+        Command::Merge(args) => merge(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -276,7 +329,7 @@ fn default_out(scenario: &Path) -> PathBuf {
 fn run(args: &RunArgs) -> Result<(), Failure> {
     let Loaded { scenario, hash } = load(&args.scenario)?;
     let out = args.settings.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario));
-    execute(&scenario, hash, &args.scenario.scenario, &args.scenario.overrides, &args.settings, &out)
+    execute(&scenario, hash, &args.scenario.scenario, &args.scenario.overrides, &args.settings, &out, args.shard)
 }
 
 fn compare(args: &CompareArgs) -> Result<(), Failure> {
@@ -301,11 +354,11 @@ fn compare(args: &CompareArgs) -> Result<(), Failure> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("output").join(format!("{}-vs-{}", stem(&args.first), stem(&args.second))));
-    execute(&combined, hash, &args.first, &args.overrides, &args.settings, &out)
+    execute(&combined, hash, &args.first, &args.overrides, &args.settings, &out, None)
 }
 
-/// Runs a loaded scenario and writes every output into `out`. `file` names the scenario in
-/// run.json and locates its data/ for the charts' history.
+/// Runs a loaded scenario and writes every output into `out` (or, for a shard, its shard file).
+/// `file` names the scenario in run.json and locates its data/ for the charts' history.
 fn execute(
     scenario: &Scenario,
     hash: String,
@@ -313,6 +366,7 @@ fn execute(
     overrides: &[Override],
     args: &RunSettings,
     out: &Path,
+    shard: Option<Shard>,
 ) -> Result<(), Failure> {
     let baseline = match &args.baseline {
         None => 0,
@@ -330,59 +384,119 @@ fn execute(
         threads: args.threads,
         baseline,
         target_relative_se: args.target_se,
+        shard,
     };
-    let cannot_write =
-        |error: &dyn std::fmt::Display| Failure::Runtime(format!("cannot write results to {}: {error}", out.display()));
     // Everything goes to a staging directory that replaces `out` only once the run succeeds.
-    let staging = output::Staging::begin(out).map_err(|e| cannot_write(&e))?;
+    let staging = output::Staging::begin(out).map_err(|e| cannot_write(out, &e))?;
     let progress = Progress::new(options.paths);
     let update = |done| progress.update(done);
     let aggregates = if args.keep_paths {
-        let mut table = PathTable::create(&staging.path(PATHS_FILE), scenario).map_err(|e| cannot_write(&e))?;
+        let mut table = PathTable::create(&staging.path(PATHS_FILE), scenario).map_err(|e| cannot_write(out, &e))?;
         let aggregates = engine::run_recording(scenario, options, &update, &mut table)
             .map_err(|error| Failure::Runtime(error.to_string()))?;
-        table.finish().map_err(|e| cannot_write(&e))?;
+        table.finish().map_err(|e| cannot_write(out, &e))?;
         aggregates
     } else {
         engine::run(scenario, options, &update).map_err(|error| Failure::Runtime(error.to_string()))?
     };
     progress.finish();
-    let summary = report::summary_rows(scenario, &aggregates);
-    let timeseries = report::timeseries_rows(scenario, &aggregates);
+    if let Some(shard) = shard {
+        let bytes = ShardFile::of(&aggregates, &hash, options.paths, baseline, shard)
+            .to_bytes()
+            .map_err(|e| Failure::Runtime(e.to_string()))?;
+        staging.write(SHARD_FILE, &bytes).map_err(|e| cannot_write(out, &e))?;
+        staging.commit().map_err(|e| cannot_write(out, &e))?;
+        let first_path = (aggregates.chunks.start * engine::CHUNK_BLOCKS * engine::BLOCK_PATHS).min(options.paths);
+        println!(
+            "shard {}/{}: paths {}..{} of {}, seed {}, {:.2} s; wrote {}\n\
+             merge every shard's directory with: dealsim merge {} DIR...",
+            shard.index + 1,
+            shard.count,
+            first_path,
+            first_path + aggregates.paths,
+            options.paths,
+            options.seed,
+            aggregates.elapsed.as_secs_f64(),
+            out.join(SHARD_FILE).display(),
+            file.display()
+        );
+        return Ok(());
+    }
+    let results = Results {
+        scenario,
+        hash,
+        file,
+        overrides,
+        outputs: &args.outputs,
+        paths: options.paths,
+        threads: args.threads,
+    };
+    write_results(&results, &aggregates, staging, None)
+}
+
+/// What the outputs of a run (or of merged shards) are written from, besides its aggregates.
+struct Results<'a> {
+    scenario: &'a Scenario,
+    hash: String,
+    file: &'a Path,
+    overrides: &'a [Override],
+    outputs: &'a OutputSettings,
+    /// The path count asked for (the cap of a --target-se run), and worker threads: sensitivity.csv
+    /// runs at min(paths, 20000) paths per pinned run.
+    paths: u64,
+    threads: usize,
+}
+
+fn cannot_write(out: &Path, error: &dyn std::fmt::Display) -> Failure {
+    Failure::Runtime(format!("cannot write results to {}: {error}", out.display()))
+}
+
+/// Writes every output of a run into `staging`, moves it into place and prints the key figures.
+fn write_results(
+    results: &Results<'_>,
+    aggregates: &engine::Aggregates,
+    staging: output::Staging,
+    shards: Option<u64>,
+) -> Result<(), Failure> {
+    let Results { scenario, file, overrides, outputs, .. } = *results;
+    let out = staging.destination().to_path_buf();
+    let summary = report::summary_rows(scenario, aggregates);
+    let timeseries = report::timeseries_rows(scenario, aggregates);
     let overrides = overrides.iter().map(|o| format!("{}={}", o.key, o.value)).collect();
-    let info = RunInfo::new(scenario, file, hash, overrides, &aggregates);
+    let mut info = RunInfo::new(scenario, file, results.hash.clone(), overrides, aggregates);
+    info.shards = shards;
     let runtime = |error: &dyn std::fmt::Display| Failure::Runtime(error.to_string());
     let mut files = vec![
         ("summary.csv", output::csv_bytes(&summary).map_err(|e| runtime(&e))?),
         ("timeseries.csv", output::csv_bytes(&timeseries).map_err(|e| runtime(&e))?),
         ("run.json", serde_json::to_vec_pretty(&info).map_err(|e| runtime(&e))?),
     ];
-    let comparison = report::comparison_rows(scenario, &aggregates);
+    let comparison = report::comparison_rows(scenario, aggregates);
     if !comparison.is_empty() {
         files.push(("comparison.csv", output::csv_bytes(&comparison).map_err(|e| runtime(&e))?));
     }
     let mut tornado = Vec::new();
-    if !args.no_sensitivity && !scenario.inputs.is_empty() {
+    if !outputs.no_sensitivity && !scenario.inputs.is_empty() {
         let sensitivity_options = SensitivityOptions {
-            paths: options.paths.min(DEFAULT_SENSITIVITY_PATHS),
-            seed: options.seed,
-            threads: options.threads,
+            paths: results.paths.min(DEFAULT_SENSITIVITY_PATHS),
+            seed: aggregates.seed,
+            threads: results.threads,
             targets: Vec::new(),
         };
         tornado = sensitivity::tornado(scenario, &sensitivity_options).map_err(|e| runtime(&e))?;
         files.push(("sensitivity.csv", output::csv_bytes(&tornado).map_err(|e| runtime(&e))?));
     }
-    let mut report_files = if args.no_charts {
+    let mut report_files = if outputs.no_charts {
         Vec::new()
     } else {
         let tables = ReportTables { summary: &summary, comparison: &comparison, sensitivity: &tornado };
-        chart_files(file, args.format, scenario, &aggregates, &info, tables)?
+        chart_files(file, outputs.format, scenario, aggregates, &info, tables)?
     };
     files.extend(report_files.iter_mut().map(|(name, bytes)| (name.as_str(), std::mem::take(bytes))));
     for (name, bytes) in &files {
-        staging.write(name, bytes).map_err(|e| cannot_write(&e))?;
+        staging.write(name, bytes).map_err(|e| cannot_write(&out, &e))?;
     }
-    staging.commit().map_err(|e| cannot_write(&e))?;
+    staging.commit().map_err(|e| cannot_write(&out, &e))?;
     println!(
         "{}: {} paths, seed {}, {} threads, {:.2} s ({:.0} paths/s)",
         if scenario.name.is_empty() { "scenario" } else { &scenario.name },
@@ -397,6 +511,56 @@ fn execute(
     print!("{}", output::tornado_table(&tornado, 3));
     println!("\nwrote {}", out.display());
     Ok(())
+}
+
+/// Reads every shard directory, checks the shards belong to one run of this scenario, and
+/// writes the run's outputs.
+fn merge(args: &MergeArgs) -> Result<(), Failure> {
+    let Loaded { scenario, hash } = load(&args.scenario)?;
+    let mut files = Vec::with_capacity(args.shards.len());
+    for directory in &args.shards {
+        let path = directory.join(SHARD_FILE);
+        let bytes = std::fs::read(&path)
+            .map_err(|error| Failure::Input(format!("error: cannot read shard {}: {error}", path.display())))?;
+        let shard = ShardFile::from_bytes(&bytes)
+            .map_err(|error| Failure::Input(format!("error: {}: {error}", path.display())))?;
+        files.push((path, shard));
+    }
+    let run = files[0].1.run();
+    if run.scenario_hash != hash {
+        return Err(Failure::Input(format!(
+            "error: {}: the shard was run from another scenario text or other --set overrides than {} (hash {}, \
+             expected {hash})",
+            files[0].0.display(),
+            args.scenario.scenario.display(),
+            run.scenario_hash
+        )));
+    }
+    let mut parts = Vec::with_capacity(files.len());
+    for (path, shard) in files {
+        let aggregates = shard
+            .into_aggregates(&scenario, &run)
+            .map_err(|error| Failure::Input(format!("error: {}: {error}", path.display())))?;
+        parts.push(aggregates);
+    }
+    let merged = engine::merge_shards(parts, run.paths).map_err(|error| {
+        Failure::Input(format!(
+            "error: the {} shard directories given do not make up the run: {error}",
+            args.shards.len()
+        ))
+    })?;
+    let out = args.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario));
+    let staging = output::Staging::begin(&out).map_err(|e| cannot_write(&out, &e))?;
+    let results = Results {
+        scenario: &scenario,
+        hash,
+        file: &args.scenario.scenario,
+        overrides: &args.scenario.overrides,
+        outputs: &args.outputs,
+        paths: run.paths,
+        threads: args.threads,
+    };
+    write_results(&results, &merged, staging, Some(run.shards))
 }
 
 /// The charts (under `charts/`) and `report.html`, drawn from the aggregates. A stream's actuals
@@ -491,6 +655,7 @@ fn solve(args: &SolveArgs) -> Result<(), Failure> {
             .and_then(|name| scenario.deals.iter().position(|d| d.name == name))
             .unwrap_or(0),
         target_relative_se: None,
+        shard: None,
     };
     // Check the key and the target once, with clear messages, before searching.
     let with_value = |value: f64| {

@@ -1,6 +1,7 @@
 //! The Monte Carlo runner: paths in parallel blocks, each path from its own RNG stream,
 //! aggregated in a fixed order so results do not depend on the thread count.
 
+use std::ops::Range;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,10 @@ use crate::world::{WorldPath, path_rng, sample_inputs, sample_path};
 pub const BLOCK_PATHS: u64 = 256;
 /// Blocks run in parallel between two ordered merges; bounds the memory held for moments.
 const WAVE_BLOCKS: u64 = 16;
+/// Blocks whose moments fold into one chunk before the chunk folds into the run's total (16,384
+/// paths). Two fixed fold levels let a run be split into shards at chunk boundaries and merged
+/// back to the same bits: a shard keeps its chunks' moments, and the merge folds them in order.
+pub const CHUNK_BLOCKS: u64 = 64;
 /// Slots gathered together from the path-major rows: one cache line of f64.
 const GATHER: usize = 8;
 
@@ -34,6 +39,27 @@ pub struct RunOptions {
     pub baseline: usize,
     /// Stop early once every mean is this precise; `paths` is then the cap.
     pub target_relative_se: Option<f64>,
+    /// Run only this share of the `paths`, to be merged with the other shards' results.
+    pub shard: Option<Shard>,
+}
+
+/// Shard `index` (from 0) of `count`: a contiguous range of whole chunks of a run's paths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    /// The chunks this shard runs out of `chunks` in all; shards beyond the chunk count run none.
+    pub fn chunks(self, chunks: u64) -> Range<u64> {
+        chunks * self.index / self.count..chunks * (self.index + 1) / self.count
+    }
+}
+
+/// Chunks of a run of `paths` paths.
+pub fn chunk_count(paths: u64) -> u64 {
+    paths.div_ceil(BLOCK_PATHS * CHUNK_BLOCKS)
 }
 
 /// Paths run before a convergence target is first checked, so a lucky few thousand paths
@@ -63,6 +89,74 @@ pub struct Aggregates {
     pub threads: usize,
     pub elapsed: Duration,
     pub stop: Stop,
+    /// The chunks run (every chunk but for a shard).
+    pub chunks: Range<u64>,
+    /// Each chunk's moments, in chunk order: kept for shards only, whose merge folds them.
+    pub chunk_moments: Vec<Vec<Moments>>,
+}
+
+/// Why shards do not merge into one run.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum MergeError {
+    #[error("no shards to merge")]
+    Empty,
+    #[error("chunks {missing_from}..{missing_to} of the run are in no shard")]
+    Missing { missing_from: u64, missing_to: u64 },
+    #[error("chunks {from}..{to} are in two shards")]
+    Overlap { from: u64, to: u64 },
+}
+
+/// Merges the shards of one run of `paths` paths (same scenario, seed and baseline) into the
+/// aggregates the run would have had in one go, to the bit.
+pub fn merge_shards(mut shards: Vec<Aggregates>, paths: u64) -> Result<Aggregates, MergeError> {
+    shards.sort_by_key(|shard| (shard.chunks.start, shard.chunks.end));
+    let mut shards = shards.into_iter();
+    let mut merged = shards.next().ok_or(MergeError::Empty)?;
+    let mut folded = fold_chunks(&merged.chunk_moments, merged.moments.len());
+    for shard in shards {
+        let covered = merged.chunks.end;
+        if shard.chunks.start > covered {
+            return Err(MergeError::Missing { missing_from: covered, missing_to: shard.chunks.start });
+        }
+        if shard.chunks.start < covered && !shard.chunks.is_empty() {
+            return Err(MergeError::Overlap { from: shard.chunks.start, to: covered.min(shard.chunks.end) });
+        }
+        for chunk in &shard.chunk_moments {
+            merge_into(&mut folded, chunk);
+        }
+        for (total, part) in merged.sketches.iter_mut().zip(&shard.sketches) {
+            total.merge(part);
+        }
+        merged.chunks.end = merged.chunks.end.max(shard.chunks.end);
+        merged.paths += shard.paths;
+        merged.elapsed += shard.elapsed;
+        merged.threads = merged.threads.max(shard.threads);
+        merged.chunk_moments.extend(shard.chunk_moments);
+    }
+    if merged.chunks.start > 0 {
+        return Err(MergeError::Missing { missing_from: 0, missing_to: merged.chunks.start });
+    }
+    if merged.chunks.end < chunk_count(paths) {
+        return Err(MergeError::Missing { missing_from: merged.chunks.end, missing_to: chunk_count(paths) });
+    }
+    merged.moments = folded;
+    merged.chunk_moments = Vec::new();
+    Ok(merged)
+}
+
+fn merge_into(total: &mut [Moments], part: &[Moments]) {
+    for (total, part) in total.iter_mut().zip(part) {
+        total.merge(part);
+    }
+}
+
+/// The left fold of chunks' moments, in order: how every run forms its total.
+fn fold_chunks(chunks: &[Vec<Moments>], width: usize) -> Vec<Moments> {
+    let mut total = vec![Moments::default(); width];
+    for chunk in chunks {
+        merge_into(&mut total, chunk);
+    }
+    total
 }
 
 /// Why a run could not be carried out.
@@ -182,12 +276,23 @@ fn run_observed(
         recording: sink.is_some(),
     };
     let workers: Vec<Mutex<Worker>> = (0..threads).map(|_| Mutex::new(Worker::new(scenario, &layout))).collect();
-    let mut moments = vec![Moments::default(); width];
     let blocks = options.paths.div_ceil(BLOCK_PATHS);
+    let chunks = match options.shard {
+        Some(shard) => shard.chunks(chunk_count(options.paths)),
+        None => 0..chunk_count(options.paths),
+    };
+    let first_block = chunks.start * CHUNK_BLOCKS;
+    let end_block = (chunks.end * CHUNK_BLOCKS).min(blocks);
+    let first_path = first_block * BLOCK_PATHS;
+    let end_path = (end_block * BLOCK_PATHS).min(options.paths);
+    // Blocks fold into the current chunk, chunks into the total, both in order.
+    let mut total = vec![Moments::default(); width];
+    let mut chunk = total.clone();
+    let mut chunk_moments = Vec::new();
     let mut stop = Stop::PathCount;
-    let mut paths_run = options.paths;
-    for wave_start in (0..blocks).step_by(WAVE_BLOCKS as usize) {
-        let wave_end = (wave_start + WAVE_BLOCKS).min(blocks);
+    let mut paths_run = end_path - first_path;
+    for wave_start in (first_block..end_block).step_by(WAVE_BLOCKS as usize) {
+        let wave_end = (wave_start + WAVE_BLOCKS).min(end_block);
         let wave: Vec<BlockResult> = pool.install(|| {
             (wave_start..wave_end)
                 .into_par_iter()
@@ -200,8 +305,13 @@ fn run_observed(
         });
         // Floating-point sums depend on order: merge blocks in block order, always.
         for (block, result) in (wave_start..).zip(&wave) {
-            for (total, part) in moments.iter_mut().zip(&result.moments) {
-                total.merge(part);
+            merge_into(&mut chunk, &result.moments);
+            if (block + 1) % CHUNK_BLOCKS == 0 || block + 1 == blocks {
+                merge_into(&mut total, &chunk);
+                let done = std::mem::replace(&mut chunk, vec![Moments::default(); width]);
+                if options.shard.is_some() {
+                    chunk_moments.push(done);
+                }
             }
             if let Some(sink) = sink.as_deref_mut() {
                 let batch = PathBatch {
@@ -213,15 +323,18 @@ fn run_observed(
                 sink.record(&batch).map_err(RunError::Recording)?;
             }
         }
-        let done = (wave_end * BLOCK_PATHS).min(options.paths);
+        let done = (wave_end * BLOCK_PATHS).min(options.paths) - first_path;
         progress(done);
         // Checked only at wave boundaries, on moments merged in block order: where a run
         // stops depends on the seed and the target, never on the thread count.
         if let Some(target) = options.target_relative_se {
-            let (worst_metric, worst) = worst_relative_se(&moments[..layout.metrics.len()]);
+            let mut so_far = total.clone();
+            merge_into(&mut so_far, &chunk);
+            let (worst_metric, worst) = worst_relative_se(&so_far[..layout.metrics.len()]);
             if done >= MIN_PATHS_BEFORE_STOPPING.min(options.paths) && worst <= target {
                 stop = Stop::Converged { relative_se: target };
                 paths_run = done;
+                total = so_far;
                 break;
             }
             if done == options.paths {
@@ -239,10 +352,12 @@ fn run_observed(
     }
     Ok(Aggregates {
         layout,
-        moments,
+        moments: total,
         sketches,
         paths: paths_run,
         stop,
+        chunks,
+        chunk_moments,
         seed: options.seed,
         threads,
         elapsed: started.elapsed(),

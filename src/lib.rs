@@ -22,3 +22,4 @@ pub mod cli;
 pub mod history;
 pub mod output;
 pub mod path_table;
+pub mod shard_file;

@@ -43,6 +43,9 @@ pub struct RunInfo<'a> {
     pub correlations: Vec<CorrelationInfo>,
     /// Why the run stopped: the path count, or a --target-se met or not met within the cap.
     pub stop: StopInfo,
+    /// How many shards were merged into this run (`dealsim merge`); the time is their sum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -124,6 +127,7 @@ impl<'a> RunInfo<'a> {
                 .map(|c| CorrelationInfo { between: c.between.map(|id| scenario.inputs[id].key.clone()), rank: c.rank })
                 .collect(),
             stop: StopInfo::of(aggregates),
+            shards: None,
         }
     }
 }
@@ -146,6 +150,11 @@ impl Staging {
         fs::create_dir_all(&parent)?;
         let directory = tempfile::Builder::new().prefix(".dealsim-staging-").tempdir_in(&parent)?;
         Ok(Staging { out: out.to_path_buf(), parent, directory })
+    }
+
+    /// The directory the staged files will replace.
+    pub fn destination(&self) -> &Path {
+        &self.out
     }
 
     /// Where a file named `name` (which may hold a subdirectory, `charts/npv.png`) is staged.

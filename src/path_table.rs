@@ -204,7 +204,8 @@ mod tests {
         let file = dir.path().join("paths.parquet");
         let mut table = PathTable::create(&file, &scenario).unwrap();
         table.rows_per_group = 1_000;
-        let options = RunOptions { paths: 2_500, seed: 3, threads: 2, baseline: 0, target_relative_se: None };
+        let options =
+            RunOptions { paths: 2_500, seed: 3, threads: 2, baseline: 0, target_relative_se: None, shard: None };
         engine::run_recording(&scenario, options, &|_| {}, &mut table).unwrap();
         assert_eq!(table.finish().unwrap(), 2_500);
         let mut reader = ParquetReader::new(File::open(&file).unwrap());

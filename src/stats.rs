@@ -4,8 +4,10 @@
 //! use memory independent of the number of values, and merge deterministically: `Moments` in
 //! whatever fixed order the caller chooses, `QuantileSketch` in any order (integer counts).
 
+use serde::{Deserialize, Serialize};
+
 /// Count, mean and sum of squared deviations of a set of values.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Moments {
     count: u64,
     mean: f64,
@@ -124,7 +126,7 @@ fn bucket_midpoint(key: u64) -> f64 {
 /// Counts per bucket key over a contiguous key range that grows in either direction as needed
 /// (a DDSketch-style dense store). The range always covers whole octaves, so it grows rarely and
 /// two stores' ranges merge without partial octaves.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct BucketCounts {
     first_key: u64,
     /// u32 halves the memory the engine's hot loop walks; runs are capped at `MAX_PATHS` (1e8),
@@ -202,7 +204,7 @@ impl BucketCounts {
 /// two), with separate stores for positive and negative values and a count for zeros. Memory
 /// depends on how many octaves the values span (1 KiB per octave per sign), not on how many
 /// values there are.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct QuantileSketch {
     count: u64,
     zero_count: u64,

@@ -22,7 +22,7 @@ fn scenario(name: &str) -> Scenario {
 }
 
 fn small_run(scenario: &Scenario) -> Aggregates {
-    let options = RunOptions { paths: 500, seed: 7, threads: 1, baseline: 0, target_relative_se: None };
+    let options = RunOptions { paths: 500, seed: 7, threads: 1, baseline: 0, target_relative_se: None, shard: None };
     engine::run(scenario, options, &|_| {}).unwrap()
 }
 

@@ -13,9 +13,12 @@ const SE_TOLERANCE: f64 = 4.0;
 
 fn run(source: &str, paths: u64, seed: u64) -> Vec<SummaryRow> {
     let scenario = parse_scenario("test.toml", source, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let aggregates =
-        engine::run(&scenario, RunOptions { paths, seed, threads: 0, baseline: 0, target_relative_se: None }, &|_| {})
-            .unwrap();
+    let aggregates = engine::run(
+        &scenario,
+        RunOptions { paths, seed, threads: 0, baseline: 0, target_relative_se: None, shard: None },
+        &|_| {},
+    )
+    .unwrap();
     summary_rows(&scenario, &aggregates)
 }
 

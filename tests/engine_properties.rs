@@ -1,7 +1,7 @@
-//! Engine properties: identical results on any thread count, and percentiles within the
-//! sketch's bound of an exact sort of the same paths.
+//! Engine properties: identical results on any thread count and from merged shards, and
+//! percentiles within the sketch's bound of an exact sort of the same paths.
 
-use dealsim::engine::{self, Aggregates, RunOptions};
+use dealsim::engine::{self, Aggregates, MergeError, RunOptions, Shard};
 use dealsim::output::csv_bytes;
 use dealsim::report::{PERCENTILES, summary_rows, timeseries_rows};
 use dealsim::scenario::{Scenario, parse_scenario};
@@ -76,8 +76,55 @@ fn scenario() -> Scenario {
 }
 
 fn run(scenario: &Scenario, paths: u64, threads: usize) -> Aggregates {
-    engine::run(scenario, RunOptions { paths, seed: 99, threads, baseline: 0, target_relative_se: None }, &|_| {})
-        .unwrap()
+    engine::run(
+        scenario,
+        RunOptions { paths, seed: 99, threads, baseline: 0, target_relative_se: None, shard: None },
+        &|_| {},
+    )
+    .unwrap()
+}
+
+fn run_shard(scenario: &Scenario, paths: u64, index: u64, count: u64) -> Aggregates {
+    let shard = Some(Shard { index, count });
+    let options = RunOptions { paths, seed: 99, threads: 0, baseline: 0, target_relative_se: None, shard };
+    engine::run(scenario, options, &|_| {}).unwrap()
+}
+
+#[test]
+fn shards_merge_to_the_same_bits_as_one_run() {
+    let scenario = scenario();
+    // Three chunks, the last one partial, its last block partial too.
+    let paths = 2 * engine::BLOCK_PATHS * engine::CHUNK_BLOCKS + 3_001;
+    let csvs = |aggregates: &Aggregates| {
+        (
+            csv_bytes(&summary_rows(&scenario, aggregates)).unwrap(),
+            csv_bytes(&timeseries_rows(&scenario, aggregates)).unwrap(),
+        )
+    };
+    let whole = run(&scenario, paths, 0);
+    // Five shards of three chunks leave two shards empty; the merge takes shards in any order.
+    for count in [2, 5] {
+        let shards: Vec<Aggregates> = (0..count).rev().map(|index| run_shard(&scenario, paths, index, count)).collect();
+        assert_eq!(shards.iter().map(|shard| shard.paths).sum::<u64>(), paths);
+        let merged = engine::merge_shards(shards, paths).unwrap();
+        assert_eq!(merged.paths, paths);
+        assert!(merged.moments == whole.moments, "{count} shards: moments differ from one run");
+        assert!(csvs(&merged) == csvs(&whole), "{count} shards: the CSVs differ from one run");
+    }
+}
+
+#[test]
+fn shards_that_leave_a_gap_or_overlap_do_not_merge() {
+    let scenario = scenario();
+    let paths = 2 * engine::BLOCK_PATHS * engine::CHUNK_BLOCKS;
+    let first = || run_shard(&scenario, paths, 0, 2);
+    let second = || run_shard(&scenario, paths, 1, 2);
+    let merge = |shards| engine::merge_shards(shards, paths);
+    assert_eq!(merge(vec![second()]).unwrap_err(), MergeError::Missing { missing_from: 0, missing_to: 1 });
+    assert_eq!(merge(vec![first()]).unwrap_err(), MergeError::Missing { missing_from: 1, missing_to: 2 });
+    assert_eq!(merge(vec![first(), first(), second()]).unwrap_err(), MergeError::Overlap { from: 0, to: 1 });
+    assert_eq!(merge(vec![]).unwrap_err(), MergeError::Empty);
+    assert_eq!(merge(vec![first(), second()]).unwrap().paths, paths);
 }
 
 #[test]
@@ -102,13 +149,13 @@ fn different_seeds_give_different_results() {
     let scenario = scenario();
     let a = engine::run(
         &scenario,
-        RunOptions { paths: 2_000, seed: 1, threads: 0, baseline: 0, target_relative_se: None },
+        RunOptions { paths: 2_000, seed: 1, threads: 0, baseline: 0, target_relative_se: None, shard: None },
         &|_| {},
     )
     .unwrap();
     let b = engine::run(
         &scenario,
-        RunOptions { paths: 2_000, seed: 2, threads: 0, baseline: 0, target_relative_se: None },
+        RunOptions { paths: 2_000, seed: 2, threads: 0, baseline: 0, target_relative_se: None, shard: None },
         &|_| {},
     )
     .unwrap();
@@ -212,7 +259,8 @@ fn year_percentiles_resolve_quarters() {
 }
 
 fn converge(scenario: &Scenario, target: f64, cap: u64, threads: usize) -> Aggregates {
-    let options = RunOptions { paths: cap, seed: 99, threads, baseline: 0, target_relative_se: Some(target) };
+    let options =
+        RunOptions { paths: cap, seed: 99, threads, baseline: 0, target_relative_se: Some(target), shard: None };
     engine::run(scenario, options, &|_| {}).unwrap()
 }
 
