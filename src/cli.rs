@@ -24,6 +24,23 @@ use crate::sensitivity::{self, SensitivityOptions};
 use crate::shard_file::ShardFile;
 use crate::solve::{Target, bisect};
 
+/// Prints to stdout, ignoring a closed pipe (`dealsim run … | head`): whatever was to be written
+/// to disk is there already, and a reader that stopped reading is no failure.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// [`say!`] with a newline.
+macro_rules! sayln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 const EXAMPLES: &str = "Examples:
   dealsim validate scenarios/base.toml
   dealsim run scenarios/base.toml
@@ -407,7 +424,7 @@ fn execute(
         staging.write(SHARD_FILE, &bytes).map_err(|e| cannot_write(out, &e))?;
         staging.commit().map_err(|e| cannot_write(out, &e))?;
         let first_path = (aggregates.chunks.start * engine::CHUNK_BLOCKS * engine::BLOCK_PATHS).min(options.paths);
-        println!(
+        sayln!(
             "shard {}/{}: paths {}..{} of {}, seed {}, {:.2} s; wrote {}\n\
              merge every shard's directory with: dealsim merge {} DIR...",
             shard.index + 1,
@@ -497,7 +514,7 @@ fn write_results(
         staging.write(name, bytes).map_err(|e| cannot_write(&out, &e))?;
     }
     staging.commit().map_err(|e| cannot_write(&out, &e))?;
-    println!(
+    sayln!(
         "{}: {} paths, seed {}, {} threads, {:.2} s ({:.0} paths/s)",
         if scenario.name.is_empty() { "scenario" } else { &scenario.name },
         aggregates.paths,
@@ -506,10 +523,10 @@ fn write_results(
         info.elapsed_seconds,
         info.paths_per_second
     );
-    print!("{}", output::key_figures_table(&summary));
-    print!("{}", output::comparison_table(&comparison));
-    print!("{}", output::tornado_table(&tornado, 3));
-    println!("\nwrote {}", out.display());
+    say!("{}", output::key_figures_table(&summary));
+    say!("{}", output::comparison_table(&comparison));
+    say!("{}", output::tornado_table(&tornado, 3));
+    sayln!("\nwrote {}", out.display());
     Ok(())
 }
 
@@ -676,11 +693,15 @@ fn solve(args: &SolveArgs) -> Result<(), Failure> {
     };
     let tolerance = 1e-6 * (high - low).abs().max(f64::MIN_POSITIVE);
     let breakeven = bisect(low, high, tolerance, evaluate).map_err(|error| Failure::Runtime(error.to_string()))?;
-    println!(
+    sayln!(
         "{} = {} ± {} (95%) makes {} = {}",
-        args.vary, breakeven.value, breakeven.band, args.target.left, args.target.right
+        args.vary,
+        breakeven.value,
+        breakeven.band,
+        args.target.left,
+        args.target.right
     );
-    println!(
+    sayln!(
         "{} bisection steps on common random numbers, {:.2} s",
         breakeven.iterations,
         started.elapsed().as_secs_f64()
@@ -711,14 +732,14 @@ fn sensitivity(args: &SensitivityArgs) -> Result<(), Failure> {
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario));
     output::write_atomically(&out, &[("sensitivity.csv", bytes)])
         .map_err(|error| Failure::Runtime(format!("cannot write results to {}: {error}", out.display())))?;
-    println!(
+    sayln!(
         "sensitivity: {} inputs x 2 pinned runs of {} paths, {:.2} s",
         scenario.inputs.len(),
         options.paths,
         started.elapsed().as_secs_f64()
     );
-    print!("{}", output::tornado_table(&rows, 8));
-    println!("\nwrote {}", out.join("sensitivity.csv").display());
+    say!("{}", output::tornado_table(&rows, 8));
+    sayln!("\nwrote {}", out.join("sensitivity.csv").display());
     Ok(())
 }
 
@@ -736,7 +757,7 @@ fn engine_metric_names(scenario: &Scenario) -> Vec<String> {
 
 fn validate(args: &ScenarioArgs) -> Result<(), Failure> {
     let Loaded { scenario, .. } = load(args)?;
-    print!("{}", describe_scenario(&scenario));
+    say!("{}", describe_scenario(&scenario));
     Ok(())
 }
 

@@ -211,3 +211,23 @@ fn target_se_records_why_the_run_stopped() {
     assert!(info["paths"].as_u64().unwrap() < 50_000);
     dealsim().arg("run").arg(base()).args(["--target-se", "5%", "--paths", "10"]).assert().code(2);
 }
+
+#[test]
+fn a_closed_stdout_is_no_failure() {
+    // `dealsim run … | head -1`: the reader is gone before the key figures are printed.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dealsim"))
+        .arg("run")
+        .arg(base())
+        .args(["--paths", "300", "--no-charts", "--no-sensitivity", "--out"])
+        .arg(dir.path().join("out"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && !stderr.contains("panicked"), "{stderr}");
+    assert!(dir.path().join("out/summary.csv").exists());
+}
