@@ -123,6 +123,25 @@ fn bucket_midpoint(key: u64) -> f64 {
     f64::from_bits((key << KEY_SHIFT) | (1 << (KEY_SHIFT - 1)))
 }
 
+/// The smallest and largest of `values` (infinities when empty), in a pass over independent
+/// lanes: a single running min/max is a serial dependency chain that would dominate the cost of
+/// bucketing.
+fn slice_extremes(values: &[f64]) -> (f64, f64) {
+    let mut mins = [f64::INFINITY; LANES];
+    let mut maxes = [f64::NEG_INFINITY; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let remainder = chunks.remainder();
+    for chunk in chunks {
+        for lane in 0..LANES {
+            update_extremes_with(&mut mins[lane], &mut maxes[lane], chunk[lane]);
+        }
+    }
+    for (lane, &value) in remainder.iter().enumerate() {
+        update_extremes_with(&mut mins[lane], &mut maxes[lane], value);
+    }
+    (mins.into_iter().fold(f64::INFINITY, f64::min), maxes.into_iter().fold(f64::NEG_INFINITY, f64::max))
+}
+
 /// Counts per bucket key over a contiguous key range that grows in either direction as needed
 /// (a DDSketch-style dense store). The range always covers whole octaves, so it grows rarely and
 /// two stores' ranges merge without partial octaves.
@@ -136,20 +155,20 @@ struct BucketCounts {
 
 impl BucketCounts {
     #[inline]
-    fn increment(&mut self, key: u64) {
+    fn add(&mut self, key: u64, times: u32) {
         // A key below `first_key` wraps to a huge index, so one bounds check covers both sides.
         let index = key.wrapping_sub(self.first_key) as usize;
         match self.counts.get_mut(index) {
-            Some(count) => *count += 1,
-            None => self.increment_outside(key),
+            Some(count) => *count += times,
+            None => self.add_outside(key, times),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn increment_outside(&mut self, key: u64) {
+    fn add_outside(&mut self, key: u64, times: u32) {
         self.cover(key, key);
-        self.counts[(key - self.first_key) as usize] += 1;
+        self.counts[(key - self.first_key) as usize] += times;
     }
 
     /// Widens the range to include keys `low..=high`, rounded out to whole octaves.
@@ -241,38 +260,33 @@ impl QuantileSketch {
 
     /// Values must be finite; magnitudes below `f64::MIN_POSITIVE` (subnormals) count as zero.
     pub fn insert_slice(&mut self, values: &[f64]) {
-        for &value in values {
-            debug_assert!(value.is_finite(), "quantile sketch given a non-finite value {value}");
-            let magnitude = value.abs();
-            if magnitude.to_bits() < MIN_POSITIVE_BITS {
-                self.zero_count += 1;
-            } else if value.is_sign_negative() {
-                self.negative.increment(bucket_key(magnitude));
-            } else {
-                self.positive.increment(bucket_key(magnitude));
-            }
-        }
-        self.update_extremes(values);
+        let (min, max) = slice_extremes(values);
+        self.min = self.min.min(min);
+        self.max = self.max.max(max);
         self.count += values.len() as u64;
+        if min == max {
+            // Many slots hold one value on every path of a block (a term that does not vary, a
+            // flow before a deal starts): one bucket takes them all, instead of a chain of
+            // increments to the same counter.
+            self.insert_repeated(min, values.len() as u32);
+            return;
+        }
+        for &value in values {
+            self.insert_repeated(value, 1);
+        }
     }
 
-    /// A separate pass over independent lanes: a single running min/max is a serial dependency
-    /// chain that would dominate the cost of bucketing.
-    fn update_extremes(&mut self, values: &[f64]) {
-        let mut mins = [f64::INFINITY; LANES];
-        let mut maxes = [f64::NEG_INFINITY; LANES];
-        let chunks = values.chunks_exact(LANES);
-        let remainder = chunks.remainder();
-        for chunk in chunks {
-            for lane in 0..LANES {
-                update_extremes_with(&mut mins[lane], &mut maxes[lane], chunk[lane]);
-            }
+    #[inline]
+    fn insert_repeated(&mut self, value: f64, times: u32) {
+        debug_assert!(value.is_finite(), "quantile sketch given a non-finite value {value}");
+        let magnitude = value.abs();
+        if magnitude.to_bits() < MIN_POSITIVE_BITS {
+            self.zero_count += u64::from(times);
+        } else if value.is_sign_negative() {
+            self.negative.add(bucket_key(magnitude), times);
+        } else {
+            self.positive.add(bucket_key(magnitude), times);
         }
-        for (lane, &value) in remainder.iter().enumerate() {
-            update_extremes_with(&mut mins[lane], &mut maxes[lane], value);
-        }
-        self.min = mins.into_iter().fold(self.min, f64::min);
-        self.max = maxes.into_iter().fold(self.max, f64::max);
     }
 
     /// Adds another sketch's counts. Exactly commutative and associative.
