@@ -125,7 +125,8 @@ impl ShardFile {
         same("scenario hash (file and --set)", run.scenario_hash.clone(), self.scenario_hash.clone())?;
         same("seed", run.seed.to_string(), self.seed.to_string())?;
         same("paths", run.paths.to_string(), self.paths.to_string())?;
-        same("baseline deal", run.baseline.to_string(), self.baseline.to_string())?;
+        let deal = |index: usize| scenario.deals.get(index).map_or_else(|| index.to_string(), |d| d.name.clone());
+        same("baseline deal", deal(run.baseline), deal(self.baseline))?;
         same("shard count", run.shards.to_string(), self.shards.to_string())?;
         let layout = Layout::of(scenario, self.baseline);
         let width = layout.width();

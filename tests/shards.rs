@@ -129,6 +129,7 @@ fn shards_that_do_not_make_up_the_run_are_refused() {
     setup.run_shard("1/3", "one", &[]);
     setup.run_shard("3/3", "three", &[]);
     setup.run_shard("2/3", "other-seed", &["--seed", "6"]);
+    setup.run_shard("2/3", "other-baseline", &["--baseline", "uncapped"]);
     setup.merge(&["one", "three"], "gap").code(2).stderr(contains("chunks 1..2 of the run are in no shard"));
     setup.merge(&["one", "one", "three"], "twice").code(2).stderr(contains("chunks 0..1 are in two shards"));
     setup
@@ -136,7 +137,11 @@ fn shards_that_do_not_make_up_the_run_are_refused() {
         .code(2)
         .stderr(contains("seed: expected 5, found 6"))
         .stderr(contains("other-seed"));
-    for refused in ["gap", "twice", "mixed"] {
+    setup
+        .merge(&["one", "other-baseline", "three"], "baselines")
+        .code(2)
+        .stderr(contains("baseline deal: expected capped, found uncapped"));
+    for refused in ["gap", "twice", "mixed", "baselines"] {
         assert!(!setup.path(refused).exists(), "nothing is written for a refused merge");
     }
 }
