@@ -423,14 +423,14 @@ fn execute(
             .map_err(|e| Failure::Runtime(e.to_string()))?;
         staging.write(SHARD_FILE, &bytes).map_err(|e| cannot_write(out, &e))?;
         staging.commit().map_err(|e| cannot_write(out, &e))?;
-        let first_path = (aggregates.chunks.start * engine::CHUNK_BLOCKS * engine::BLOCK_PATHS).min(options.paths);
+        let shard_paths = engine::chunk_paths(&aggregates.chunks, options.paths);
         sayln!(
             "shard {}/{}: paths {}..{} of {}, seed {}, {:.2} s; wrote {}\n\
              merge every shard's directory with: dealsim merge {} DIR...",
             shard.index + 1,
             shard.count,
-            first_path,
-            first_path + aggregates.paths,
+            shard_paths.start,
+            shard_paths.end,
             options.paths,
             options.seed,
             aggregates.elapsed.as_secs_f64(),

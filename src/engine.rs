@@ -57,6 +57,12 @@ impl Shard {
     }
 }
 
+/// The paths of `chunks` in a run of `paths` paths.
+pub fn chunk_paths(chunks: &Range<u64>, paths: u64) -> Range<u64> {
+    let chunk_paths = CHUNK_BLOCKS * BLOCK_PATHS;
+    (chunks.start * chunk_paths).min(paths)..(chunks.end * chunk_paths).min(paths)
+}
+
 /// Chunks of a run of `paths` paths.
 pub fn chunk_count(paths: u64) -> u64 {
     paths.div_ceil(BLOCK_PATHS * CHUNK_BLOCKS)
@@ -131,7 +137,6 @@ pub fn merge_shards(mut shards: Vec<Aggregates>, paths: u64) -> Result<Aggregate
         merged.paths += shard.paths;
         merged.elapsed += shard.elapsed;
         merged.threads = merged.threads.max(shard.threads);
-        merged.chunk_moments.extend(shard.chunk_moments);
     }
     if merged.chunks.start > 0 {
         return Err(MergeError::Missing { missing_from: 0, missing_to: merged.chunks.start });
@@ -283,14 +288,14 @@ fn run_observed(
     };
     let first_block = chunks.start * CHUNK_BLOCKS;
     let end_block = (chunks.end * CHUNK_BLOCKS).min(blocks);
-    let first_path = first_block * BLOCK_PATHS;
-    let end_path = (end_block * BLOCK_PATHS).min(options.paths);
+    let shard_paths = chunk_paths(&chunks, options.paths);
+    let first_path = shard_paths.start;
     // Blocks fold into the current chunk, chunks into the total, both in order.
     let mut total = vec![Moments::default(); width];
     let mut chunk = total.clone();
     let mut chunk_moments = Vec::new();
     let mut stop = Stop::PathCount;
-    let mut paths_run = end_path - first_path;
+    let mut paths_run = shard_paths.end - shard_paths.start;
     for wave_start in (first_block..end_block).step_by(WAVE_BLOCKS as usize) {
         let wave_end = (wave_start + WAVE_BLOCKS).min(end_block);
         let wave: Vec<BlockResult> = pool.install(|| {

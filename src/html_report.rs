@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::charts::Chart;
-use crate::output::RunInfo;
+use crate::output::{RunInfo, is_key_figure};
 use crate::report::{ComparisonRow, SummaryRow};
 use crate::scenario::Scenario;
 use crate::sensitivity::SensitivityRow;
@@ -79,12 +79,6 @@ fn grouped(number: &str) -> String {
 
 fn cell(metric: &str, value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_string(), |value| figure(metric, value))
-}
-
-/// The answers to an analyst's first questions, as in the terminal's table.
-fn is_key_figure(metric: &str) -> bool {
-    let suffixes = [".paid", ".cap_hit", ".cap_hit_year", ".shortfall", ".met", ".stake", ".npv", ".funding_gap"];
-    !metric.starts_with("stream.") && !metric.starts_with("event.") && suffixes.iter().any(|s| metric.ends_with(s))
 }
 
 fn is_world_metric(metric: &str) -> bool {
@@ -236,16 +230,13 @@ fn comparison(html: &mut String, rows: &[ComparisonRow]) {
     let differs = |row: &&ComparisonRow| {
         is_key_figure(&row.metric) && (row.mean_difference != Some(0.0) || row.std_error != Some(0.0))
     };
-    let mut start = 0;
-    while start < rows.len() {
-        let deal = &rows[start].deal;
-        let end = start + rows[start..].iter().take_while(|row| &row.deal == deal).count();
-        let _ = writeln!(html, "<h3>{} − {}</h3>", escape(deal), escape(&rows[start].baseline));
+    for pair in rows.chunk_by(|a, b| a.deal == b.deal) {
+        let _ = writeln!(html, "<h3>{} − {}</h3>", escape(&pair[0].deal), escape(&pair[0].baseline));
         html.push_str(
             "<table class=\"comparison\"><thead><tr><th class=\"name\">metric</th><th>mean difference ± s.e.</th>\
              <th>unpaired s.e.</th><th>P5</th><th>median</th><th>P95</th><th>P(&gt; 0)</th></tr></thead><tbody>\n",
         );
-        for row in rows[start..end].iter().filter(differs) {
+        for row in pair.iter().filter(differs) {
             let m = &row.metric;
             let center = match (row.mean_difference, row.std_error) {
                 (Some(mean), Some(error)) => format!("{} ± {}", figure(m, mean), figure(m, error)),
@@ -266,7 +257,6 @@ fn comparison(html: &mut String, rows: &[ComparisonRow]) {
             );
         }
         html.push_str("</tbody></table>\n");
-        start = end;
     }
 }
 
@@ -286,16 +276,14 @@ fn sensitivity(html: &mut String, rows: &[SensitivityRow]) {
          and the swing between them. The rank correlation is between the input's draws and the target over \
          the unpinned paths. The largest swings are shown; sensitivity.csv has every input.</p>\n",
     );
-    let mut start = 0;
-    while start < rows.len() {
-        let (deal, metric) = (&rows[start].deal, &rows[start].metric);
-        let end = start + rows[start..].iter().take_while(|r| &r.deal == deal && &r.metric == metric).count();
+    for target in rows.chunk_by(|a, b| a.deal == b.deal && a.metric == b.metric) {
+        let (deal, metric) = (&target[0].deal, &target[0].metric);
         let _ = writeln!(html, "<h3>{}: {}</h3>", escape(deal), escape(metric));
         html.push_str(
             "<table class=\"sensitivity\"><thead><tr><th class=\"name\">input</th><th>input P10</th><th>input P90</th>\
              <th>target at P10</th><th>target at P90</th><th>swing</th><th>rank corr.</th></tr></thead><tbody>\n",
         );
-        for row in rows[start..end].iter().take(SENSITIVITY_ROWS) {
+        for row in target.iter().take(SENSITIVITY_ROWS) {
             let _ = writeln!(
                 html,
                 "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
@@ -310,7 +298,6 @@ fn sensitivity(html: &mut String, rows: &[SensitivityRow]) {
             );
         }
         html.push_str("</tbody></table>\n");
-        start = end;
     }
 }
 

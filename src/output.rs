@@ -218,8 +218,9 @@ fn figure(metric: &str, value: f64) -> String {
     }
 }
 
-/// Which summary metrics the terminal shows: the answers to an analyst's first questions.
-fn is_key_figure(metric: &str) -> bool {
+/// Which summary metrics the terminal and the report's key tables show: the answers to an
+/// analyst's first questions.
+pub fn is_key_figure(metric: &str) -> bool {
     let suffixes = [".paid", ".cap_hit", ".cap_hit_year", ".shortfall", ".met", ".stake", ".npv", ".funding_gap"];
     !metric.starts_with("stream.") && !metric.starts_with("event.") && suffixes.iter().any(|s| metric.ends_with(s))
 }

@@ -32,8 +32,7 @@ pub enum PathTableError {
 
 /// The `<deal>:<metric>` columns: one per row of summary.csv, in its order, so a column's mean
 /// is that row's mean.
-fn metric_columns(scenario: &Scenario) -> Vec<(String, usize)> {
-    let layout = Layout::of(scenario, 0);
+fn metric_columns(scenario: &Scenario, layout: &Layout) -> Vec<(String, usize)> {
     let mut columns = Vec::new();
     for (d, deal) in scenario.deals.iter().enumerate() {
         for (slot, metric) in layout.metrics.iter().enumerate() {
@@ -67,9 +66,11 @@ impl PathTable {
     /// Creates the file with the columns `path`, each uncertain input's key, then
     /// `<deal>:<metric>` for every metric of summary.csv.
     pub fn create(path: &Path, scenario: &Scenario) -> Result<PathTable, PathTableError> {
+        // Metric columns do not depend on the baseline (only paired differences do, and they are not kept).
+        let layout = Layout::of(scenario, 0);
         let input_names: Vec<PlSmallStr> = scenario.inputs.iter().map(|input| input.key.as_str().into()).collect();
         let metric_columns: Vec<(PlSmallStr, usize)> =
-            metric_columns(scenario).into_iter().map(|(name, slot)| (name.into(), slot)).collect();
+            metric_columns(scenario, &layout).into_iter().map(|(name, slot)| (name.into(), slot)).collect();
         let mut schema = Schema::with_capacity(1 + input_names.len() + metric_columns.len());
         schema.insert("path".into(), DataType::UInt64);
         for name in input_names.iter().chain(metric_columns.iter().map(|(name, _)| name)) {
@@ -96,7 +97,7 @@ impl PathTable {
             inputs: vec![Vec::with_capacity(rows_per_group); input_names.len()],
             metrics: vec![Vec::with_capacity(rows_per_group); metric_columns.len()],
             input_names,
-            metric_width: Layout::of(scenario, 0).metrics.len(),
+            metric_width: layout.metrics.len(),
             metric_columns,
             rows_per_group,
             paths: Vec::with_capacity(rows_per_group),
