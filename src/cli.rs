@@ -12,17 +12,19 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
-use crate::charts::{self, ChartFormat};
+use crate::analysis::sensitivity::{self, SensitivityOptions};
+use crate::analysis::solve::{Target, bisect};
 use crate::engine::{self, RunOptions, Shard};
-use crate::history::{self, History};
-use crate::html_report::{self, ReportTables};
-use crate::output::{self, RunInfo};
-use crate::path_table::PathTable;
+use crate::io::history::{self, History};
+use crate::io::output_dir;
+use crate::io::path_table::PathTable;
+use crate::io::shard_file::ShardFile;
 use crate::report;
+use crate::report::charts::{self, ChartFormat};
+use crate::report::html::{self, ReportTables};
+use crate::report::run_info::RunInfo;
+use crate::report::terminal;
 use crate::scenario::{Curve, Diagnostics, Override, Scalar, Scenario, combine, parse_scenario};
-use crate::sensitivity::{self, SensitivityOptions};
-use crate::shard_file::ShardFile;
-use crate::solve::{Target, bisect};
 
 /// Prints to stdout, ignoring a closed pipe (`dealsim run … | head`): whatever was to be written
 /// to disk is there already, and a reader that stopped reading is no failure.
@@ -404,7 +406,7 @@ fn execute(
         shard,
     };
     // Everything goes to a staging directory that replaces `out` only once the run succeeds.
-    let staging = output::Staging::begin(out).map_err(|e| cannot_write(out, &e))?;
+    let staging = output_dir::Staging::begin(out).map_err(|e| cannot_write(out, &e))?;
     let progress = Progress::new(options.paths);
     let update = |done| progress.update(done);
     let aggregates = if args.keep_paths {
@@ -472,7 +474,7 @@ fn cannot_write(out: &Path, error: &dyn std::fmt::Display) -> Failure {
 fn write_results(
     results: &Results<'_>,
     aggregates: &engine::Aggregates,
-    staging: output::Staging,
+    staging: output_dir::Staging,
     shards: Option<u64>,
 ) -> Result<(), Failure> {
     let Results { scenario, file, overrides, outputs, .. } = *results;
@@ -484,13 +486,13 @@ fn write_results(
     info.shards = shards;
     let runtime = |error: &dyn std::fmt::Display| Failure::Runtime(error.to_string());
     let mut files = vec![
-        ("summary.csv", output::csv_bytes(&summary).map_err(|e| runtime(&e))?),
-        ("timeseries.csv", output::csv_bytes(&timeseries).map_err(|e| runtime(&e))?),
+        ("summary.csv", report::csv_bytes(&summary).map_err(|e| runtime(&e))?),
+        ("timeseries.csv", report::csv_bytes(&timeseries).map_err(|e| runtime(&e))?),
         ("run.json", serde_json::to_vec_pretty(&info).map_err(|e| runtime(&e))?),
     ];
     let comparison = report::comparison_rows(scenario, aggregates);
     if !comparison.is_empty() {
-        files.push(("comparison.csv", output::csv_bytes(&comparison).map_err(|e| runtime(&e))?));
+        files.push(("comparison.csv", report::csv_bytes(&comparison).map_err(|e| runtime(&e))?));
     }
     let mut tornado = Vec::new();
     if !outputs.no_sensitivity && !scenario.inputs.is_empty() {
@@ -501,7 +503,7 @@ fn write_results(
             targets: Vec::new(),
         };
         tornado = sensitivity::tornado(scenario, &sensitivity_options).map_err(|e| runtime(&e))?;
-        files.push(("sensitivity.csv", output::csv_bytes(&tornado).map_err(|e| runtime(&e))?));
+        files.push(("sensitivity.csv", report::csv_bytes(&tornado).map_err(|e| runtime(&e))?));
     }
     let mut report_files = if outputs.no_charts {
         Vec::new()
@@ -523,9 +525,9 @@ fn write_results(
         info.elapsed_seconds,
         info.paths_per_second
     );
-    say!("{}", output::key_figures_table(&summary));
-    say!("{}", output::comparison_table(&comparison));
-    say!("{}", output::tornado_table(&tornado, 3));
+    say!("{}", terminal::key_figures_table(&summary));
+    say!("{}", terminal::comparison_table(&comparison));
+    say!("{}", terminal::tornado_table(&tornado, 3));
     sayln!("\nwrote {}", out.display());
     Ok(())
 }
@@ -567,7 +569,7 @@ fn merge(args: &MergeArgs) -> Result<(), Failure> {
         ))
     })?;
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario));
-    let staging = output::Staging::begin(&out).map_err(|e| cannot_write(&out, &e))?;
+    let staging = output_dir::Staging::begin(&out).map_err(|e| cannot_write(&out, &e))?;
     let results = Results {
         scenario: &scenario,
         hash,
@@ -608,7 +610,7 @@ fn chart_files(
         charts::tornado_charts(tables.summary, tables.sensitivity, format)
             .map_err(|error| Failure::Runtime(error.to_string()))?,
     );
-    let html = html_report::render_report(scenario, info, tables, &charts);
+    let html = html::render_report(scenario, info, tables, &charts);
     let mut files: Vec<(String, Vec<u8>)> =
         charts.into_iter().map(|chart| (format!("charts/{}", chart.file_name), chart.bytes)).collect();
     files.push(("report.html".to_string(), html.into_bytes()));
@@ -728,9 +730,9 @@ fn sensitivity(args: &SensitivityArgs) -> Result<(), Failure> {
     };
     let started = Instant::now();
     let rows = sensitivity::tornado(&scenario, &options).map_err(|error| Failure::Runtime(error.to_string()))?;
-    let bytes = output::csv_bytes(&rows).map_err(|error| Failure::Runtime(error.to_string()))?;
+    let bytes = report::csv_bytes(&rows).map_err(|error| Failure::Runtime(error.to_string()))?;
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario));
-    output::write_atomically(&out, &[("sensitivity.csv", bytes)])
+    output_dir::write_atomically(&out, &[("sensitivity.csv", bytes)])
         .map_err(|error| Failure::Runtime(format!("cannot write results to {}: {error}", out.display())))?;
     sayln!(
         "sensitivity: {} inputs x 2 pinned runs of {} paths, {:.2} s",
@@ -738,17 +740,17 @@ fn sensitivity(args: &SensitivityArgs) -> Result<(), Failure> {
         options.paths,
         started.elapsed().as_secs_f64()
     );
-    say!("{}", output::tornado_table(&rows, 8));
+    say!("{}", terminal::tornado_table(&rows, 8));
     sayln!("\nwrote {}", out.join("sensitivity.csv").display());
     Ok(())
 }
 
 /// Names of the deal metrics a scenario reports, for checking `--target`.
 fn engine_metric_names(scenario: &Scenario) -> Vec<String> {
-    let mut names: Vec<String> = crate::metrics::Layout::of(scenario, 0)
+    let mut names: Vec<String> = crate::engine::metrics::Layout::of(scenario, 0)
         .metrics
         .into_iter()
-        .filter(|m| m.scope != crate::metrics::Scope::World && !m.conditional)
+        .filter(|m| m.scope != crate::engine::metrics::Scope::World && !m.conditional)
         .map(|m| m.name)
         .collect();
     names.dedup();

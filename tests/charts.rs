@@ -6,14 +6,14 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use dealsim::charts::{self, Chart, ChartFormat, HEIGHT, WIDTH};
+use dealsim::analysis::sensitivity::{SensitivityOptions, tornado};
 use dealsim::engine::{self, Aggregates, RunOptions};
-use dealsim::history::{History, history_file, read_history};
-use dealsim::html_report::{ReportTables, render_report};
-use dealsim::output::RunInfo;
+use dealsim::io::history::{History, history_file, read_history};
+use dealsim::report::charts::{self, Chart, ChartFormat, HEIGHT, WIDTH};
+use dealsim::report::html::{ReportTables, render_report};
+use dealsim::report::run_info::RunInfo;
 use dealsim::report::{comparison_rows, summary_rows};
 use dealsim::scenario::{Scenario, parse_scenario};
-use dealsim::sensitivity::{SensitivityOptions, tornado};
 
 fn scenario(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name);
@@ -231,8 +231,9 @@ fn paired_npv_differences_are_charted_when_deals_are_compared() {
 fn tornado_charts_render_one_per_target_of_the_first_deal() {
     let base = scenario("base.toml");
     let summary = dealsim::report::summary_rows(&base, &small_run(&base));
-    let options = dealsim::sensitivity::SensitivityOptions { paths: 300, seed: 7, threads: 1, targets: Vec::new() };
-    let rows = dealsim::sensitivity::tornado(&base, &options).unwrap();
+    let options =
+        dealsim::analysis::sensitivity::SensitivityOptions { paths: 300, seed: 7, threads: 1, targets: Vec::new() };
+    let rows = dealsim::analysis::sensitivity::tornado(&base, &options).unwrap();
     let tornadoes = charts::tornado_charts(&summary, &rows, ChartFormat::Png).unwrap();
     let names: Vec<&str> = tornadoes.iter().map(|c| c.file_name.as_str()).collect();
     assert!(names.contains(&"tornado-apr-2026-party-microsoft-npv.png"), "{names:?}");

@@ -1,10 +1,10 @@
 //! The engine against closed forms and hand computations, at fixed seeds, with tolerances
 //! stated in standard errors.
 
+use dealsim::engine::stats::SKETCH_RELATIVE_ACCURACY;
 use dealsim::engine::{self, RunOptions};
 use dealsim::report::{SummaryRow, summary_rows};
 use dealsim::scenario::parse_scenario;
-use dealsim::stats::SKETCH_RELATIVE_ACCURACY;
 use statrs::distribution::{Continuous, ContinuousCDF, LogNormal, Normal};
 
 /// Allowed distance from a closed form, in standard errors: a correct engine fails a

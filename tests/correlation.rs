@@ -1,10 +1,10 @@
 //! Rank correlations imposed on uncertain inputs: achieved within ±0.02 of the request at 100k
 //! paths, with every marginal distribution unchanged.
 
-use dealsim::correlation::RankCorrelation;
+use dealsim::analysis::sensitivity::spearman;
 use dealsim::engine::{BLOCK_PATHS, sample_block_inputs};
+use dealsim::sampling::correlation::RankCorrelation;
 use dealsim::scenario::{Scenario, parse_scenario};
-use dealsim::sensitivity::spearman;
 
 const SCENARIO: &str = r#"
 [simulation]

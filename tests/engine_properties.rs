@@ -1,13 +1,13 @@
 //! Engine properties: identical results on any thread count and from merged shards, and
 //! percentiles within the sketch's bound of an exact sort of the same paths.
 
+use dealsim::engine::stats::{SKETCH_RELATIVE_ACCURACY, exact_quantile};
 use dealsim::engine::{self, Aggregates, MergeError, RunOptions, Shard};
-use dealsim::output::csv_bytes;
+use dealsim::report::csv_bytes;
 use dealsim::report::{PERCENTILES, summary_rows, timeseries_rows};
+use dealsim::sampling::world::{WorldPath, sample_world};
 use dealsim::scenario::{Scenario, parse_scenario};
-use dealsim::stats::{SKETCH_RELATIVE_ACCURACY, exact_quantile};
 use dealsim::terms::{DealOutcome, Discounting, apply_deal};
-use dealsim::world::{WorldPath, sample_world};
 
 const SCENARIO: &str = r#"
 [simulation]

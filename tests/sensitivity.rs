@@ -1,8 +1,8 @@
 //! The tornado: pinned inputs move the metric exactly as a hand computation says, and the
 //! input that dominates by design ranks first.
 
+use dealsim::analysis::sensitivity::{SensitivityOptions, tornado};
 use dealsim::scenario::parse_scenario;
-use dealsim::sensitivity::{SensitivityOptions, tornado};
 
 /// Revenue is certain (100/yr for 2 years); only the share's rate and an unrelated cost vary.
 const SCENARIO: &str = r#"

@@ -8,7 +8,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::reader::{Diagnostics, KeyPath, Node, Origin, ParsedOverride, Reader, Table, describe};
 use super::*;
-use crate::distribution::{Distribution, DistributionError};
+use crate::sampling::distribution::{Distribution, DistributionError};
 
 /// Largest path count a scenario may ask for; beyond it a run would take hours.
 pub const MAX_PATHS: u64 = 100_000_000;

@@ -7,7 +7,7 @@ mod combine;
 pub mod grid;
 mod reader;
 
-use crate::distribution::Distribution;
+use crate::sampling::distribution::Distribution;
 pub use build::{MAX_PATHS, Override, parse_money, parse_scenario};
 pub use combine::{WorldMismatch, combine};
 pub use grid::{Date, Grid};

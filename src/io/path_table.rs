@@ -9,8 +9,8 @@ use std::thread::{self, JoinHandle};
 
 use polars::prelude::*;
 
+use crate::engine::metrics::Layout;
 use crate::engine::{PathBatch, PathSink};
-use crate::metrics::Layout;
 use crate::scenario::Scenario;
 
 /// Values buffered before a row group is written: bounds memory whatever the path count (a
@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn writes_a_row_group_each_time_the_buffer_fills() {
-        let scenario = parse_scenario("base.toml", include_str!("../scenarios/base.toml"), &[]).unwrap();
+        let scenario = parse_scenario("base.toml", include_str!("../../scenarios/base.toml"), &[]).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("paths.parquet");
         let mut table = PathTable::create(&file, &scenario).unwrap();

@@ -1,10 +1,21 @@
-//! Tables of results: summary and time-series rows built from a run's aggregates.
+//! Tables of results: summary, time-series and comparison rows built from a run's aggregates,
+//! and their CSV bytes.
 
 use serde::Serialize;
 
 use crate::engine::Aggregates;
+use crate::engine::stats::{Moments, QuantileSketch};
 use crate::scenario::Scenario;
-use crate::stats::{Moments, QuantileSketch};
+
+/// Serializes rows as CSV with a header.
+pub fn csv_bytes<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer.serialize(row)?;
+    }
+    writer.flush()?;
+    Ok(writer.into_inner().map_err(|e| e.into_error())?)
+}
 
 /// Percentiles reported for every metric and series point.
 pub const PERCENTILES: [f64; 5] = [0.05, 0.25, 0.50, 0.75, 0.95];

@@ -4,12 +4,12 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::correlation::RankCorrelation;
+use crate::engine::metrics::{Layout, RowWriter, Scope, emit};
 use crate::engine::{BLOCK_PATHS, RunError, draws_per_path, load_draws, sample_block_inputs};
-use crate::metrics::{Layout, RowWriter, Scope, emit};
+use crate::sampling::correlation::RankCorrelation;
+use crate::sampling::world::{WorldPath, sample_path};
 use crate::scenario::Scenario;
 use crate::terms::{DealOutcome, Discounting, apply_deal};
-use crate::world::{WorldPath, sample_path};
 
 /// Input levels of the tornado: each input is fixed at these quantiles in turn.
 pub const LOW_QUANTILE: f64 = 0.10;

@@ -7,11 +7,12 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::charts::Chart;
-use crate::output::{RunInfo, is_key_figure};
+use crate::analysis::sensitivity::SensitivityRow;
+use crate::report::charts::Chart;
+use crate::report::run_info::RunInfo;
+use crate::report::terminal::is_key_figure;
 use crate::report::{ComparisonRow, SummaryRow};
 use crate::scenario::Scenario;
-use crate::sensitivity::SensitivityRow;
 
 /// The tables behind a run's report: summary.csv, comparison.csv and sensitivity.csv rows
 /// (the last two may be empty).

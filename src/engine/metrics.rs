@@ -5,9 +5,9 @@
 
 use std::fmt::{self, Write as _};
 
+use crate::sampling::world::WorldPath;
 use crate::scenario::Scenario;
 use crate::terms::DealOutcome;
-use crate::world::WorldPath;
 
 /// Whether a metric belongs to the world (the same for every deal) or to one deal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,9 @@
 //! The Monte Carlo runner: paths in parallel blocks, each path from its own RNG stream,
-//! aggregated in a fixed order so results do not depend on the thread count.
+//! aggregated in a fixed order so results do not depend on the thread count; the metrics it
+//! names and the mergeable statistics it keeps.
+
+pub mod metrics;
+pub mod stats;
 
 use std::ops::Range;
 use std::sync::Mutex;
@@ -9,12 +13,12 @@ use rayon::prelude::*;
 
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::correlation::RankCorrelation;
-use crate::metrics::{Layout, RowWriter, emit};
+use crate::engine::metrics::{Layout, RowWriter, emit};
+use crate::engine::stats::{Moments, QuantileSketch};
+use crate::sampling::correlation::RankCorrelation;
+use crate::sampling::world::{WorldPath, path_rng, sample_inputs, sample_path};
 use crate::scenario::Scenario;
-use crate::stats::{Moments, QuantileSketch};
 use crate::terms::{DealOutcome, Discounting, apply_deal};
-use crate::world::{WorldPath, path_rng, sample_inputs, sample_path};
 
 /// Paths per block. Blocks are the unit of work and of ordered merging; the size is fixed,
 /// never derived from the thread count, so every thread count merges the same blocks.

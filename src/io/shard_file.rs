@@ -6,10 +6,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::engine::metrics::Layout;
+use crate::engine::stats::{Moments, QuantileSketch};
 use crate::engine::{Aggregates, Shard, Stop};
-use crate::metrics::Layout;
 use crate::scenario::Scenario;
-use crate::stats::{Moments, QuantileSketch};
 
 /// What a shard file starts with, before the checksum and the encoded shard.
 const MAGIC: &[u8] = b"dealsim shard\n";

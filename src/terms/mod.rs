@@ -1,7 +1,7 @@
 //! Deal terms: pure functions from one sampled world path to each party's cash flows and metrics.
 
+use crate::sampling::world::WorldPath;
 use crate::scenario::{CommitmentWindow, Deal, Scenario, TrancheTiming};
-use crate::world::WorldPath;
 
 /// What a revenue share did on one path.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

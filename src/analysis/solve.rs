@@ -109,7 +109,8 @@ fn slot(scenario: &Scenario, aggregates: &Aggregates, deal: &str, metric: &str) 
         .iter()
         .position(|m| {
             m.name == metric
-                && (m.scope == crate::metrics::Scope::Deal(index) || m.scope == crate::metrics::Scope::World)
+                && (m.scope == crate::engine::metrics::Scope::Deal(index)
+                    || m.scope == crate::engine::metrics::Scope::World)
         })
         .ok_or_else(|| format!("deal `{deal}` reports no metric `{metric}`"))
 }

@@ -15,18 +15,18 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
 use crate::engine::Aggregates;
-use crate::history::History;
-use crate::metrics::Scope;
+use crate::engine::metrics::Scope;
+use crate::engine::stats::QuantileSketch;
+use crate::io::history::History;
 use crate::scenario::{CommitmentWindow, Scalar, Scenario};
-use crate::stats::QuantileSketch;
 
 /// Size of every single-panel and two-panel chart, in pixels.
 pub const WIDTH: u32 = 1400;
 pub const HEIGHT: u32 = 800;
 
 const FONT: &str = "sans-serif";
-const REGULAR_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
-const BOLD_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-Bold.ttf");
+const REGULAR_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+const BOLD_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
 
 const TITLE_SIZE: u32 = 30;
 const PANEL_TITLE_SIZE: u32 = 22;
@@ -1118,7 +1118,7 @@ const TORNADO_BARS: usize = 10;
 /// deal, metric and swing) and the summary's means.
 pub fn tornado_charts(
     summary: &[crate::report::SummaryRow],
-    rows: &[crate::sensitivity::SensitivityRow],
+    rows: &[crate::analysis::sensitivity::SensitivityRow],
     format: ChartFormat,
 ) -> Result<Vec<Chart>, ChartError> {
     let Some(deal) = rows.first().map(|row| row.deal.as_str()) else { return Ok(Vec::new()) };

@@ -1,0 +1,6 @@
+//! The file system: the output directory, historical actuals, per-path Parquet and shard files.
+
+pub mod history;
+pub mod output_dir;
+pub mod path_table;
+pub mod shard_file;

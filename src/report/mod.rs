@@ -1,0 +1,12 @@
+//! What a run reports, as rows, text and bytes: CSV tables, the terminal's tables, charts and
+//! the HTML report. Nothing here touches the file system.
+
+pub mod charts;
+pub mod html;
+pub mod run_info;
+mod tables;
+pub mod terminal;
+
+pub use tables::{
+    ComparisonRow, PERCENTILES, SummaryRow, TimeseriesRow, comparison_rows, csv_bytes, summary_rows, timeseries_rows,
+};

@@ -1,0 +1,127 @@
+//! The terminal's tables: key figures, paired differences and the largest sensitivity swings.
+
+use std::fmt::Write as _;
+
+use crate::analysis::sensitivity::SensitivityRow;
+use crate::report::{ComparisonRow, SummaryRow};
+
+/// Money in billions, the scale analysts read these deals at.
+pub fn billions(value: f64) -> String {
+    format!("${:.2}B", value / 1e9)
+}
+
+fn figure(metric: &str, value: f64) -> String {
+    if metric.ends_with(".cap_hit") || metric.ends_with(".met") || metric.ends_with(".occurred") {
+        format!("{:.1}%", value * 100.0)
+    } else if metric.ends_with(".stake") {
+        format!("{:.2}%", value * 100.0)
+    } else if metric.ends_with("_year") || metric.ends_with(".year") || metric.ends_with(".multiple") {
+        format!("{value:.2}")
+    } else {
+        billions(value)
+    }
+}
+
+/// Which summary metrics the terminal and the report's key tables show: the answers to an
+/// analyst's first questions.
+pub fn is_key_figure(metric: &str) -> bool {
+    let suffixes = [".paid", ".cap_hit", ".cap_hit_year", ".shortfall", ".met", ".stake", ".npv", ".funding_gap"];
+    !metric.starts_with("stream.") && !metric.starts_with("event.") && suffixes.iter().any(|s| metric.ends_with(s))
+}
+
+/// A compact table of key figures per deal: mean ± standard error and the 90% range.
+pub fn key_figures_table(rows: &[SummaryRow]) -> String {
+    let mut table = String::new();
+    let mut current_deal = "";
+    for row in rows.iter().filter(|row| is_key_figure(&row.metric)) {
+        if row.deal != current_deal {
+            current_deal = &row.deal;
+            let _ = writeln!(table, "\n{current_deal}");
+            let _ = writeln!(table, "  {:<44} {:>22} {:>26}", "metric", "mean ± s.e.", "P5 .. P95");
+        }
+        let (Some(mean), Some(p05), Some(p95)) = (row.mean, row.p05, row.p95) else {
+            let _ = writeln!(table, "  {:<44} {:>22}", row.metric, "no path");
+            continue;
+        };
+        let error = row.std_error.unwrap_or(0.0);
+        let center = format!("{} ± {}", figure(&row.metric, mean), figure(&row.metric, error));
+        let range = format!("{} .. {}", figure(&row.metric, p05), figure(&row.metric, p95));
+        let _ = writeln!(table, "  {:<44} {:>22} {:>26}", row.metric, center, range);
+    }
+    table
+}
+
+/// Paired differences of each party's NPV against the baseline deal.
+pub fn comparison_table(rows: &[ComparisonRow]) -> String {
+    let mut table = String::new();
+    let npv_rows = rows.iter().filter(|row| row.metric.starts_with("party.") && row.metric.ends_with(".npv"));
+    for row in npv_rows {
+        if table.is_empty() {
+            let _ = writeln!(table, "\npaired differences (deal − baseline), same paths:");
+            let header = ("deal − baseline", "metric", "mean ± s.e.", "unpaired s.e.", "P(> 0)");
+            let _ = writeln!(
+                table,
+                "  {:<34} {:<26} {:>22} {:>14} {:>8}",
+                header.0, header.1, header.2, header.3, header.4
+            );
+        }
+        let (Some(mean), Some(se), Some(unpaired), Some(positive)) =
+            (row.mean_difference, row.std_error, row.unpaired_std_error, row.prob_positive)
+        else {
+            continue;
+        };
+        let pair = format!("{} − {}", row.deal, row.baseline);
+        let center = format!("{} ± {}", billions(mean), billions(se));
+        let positive = format!("{:.1}%", positive * 100.0);
+        let _ =
+            writeln!(table, "  {pair:<34} {:<26} {center:>22} {:>14} {positive:>8}", row.metric, billions(unpaired));
+    }
+    table
+}
+
+/// The `top` inputs with the largest swing for each deal's target metric.
+pub fn tornado_table(rows: &[SensitivityRow], top: usize) -> String {
+    let mut table = String::new();
+    let mut shown = 0;
+    let mut current: Option<(&str, &str)> = None;
+    for row in rows {
+        if current != Some((&row.deal, &row.metric)) {
+            current = Some((&row.deal, &row.metric));
+            shown = 0;
+            let _ = writeln!(
+                table,
+                "\nwhat moves {} under {} (input at P10 / P90, all else random):",
+                row.metric, row.deal
+            );
+        }
+        if shown == top {
+            continue;
+        }
+        shown += 1;
+        let money = !row.metric.ends_with(".cap_hit") && !row.metric.ends_with(".met");
+        let show = |value: f64| if money { billions(value) } else { format!("{value:.3}") };
+        let _ = writeln!(
+            table,
+            "  {:<58} {:>11} .. {:<11} swing {:>10}  rank corr. {:+.2}",
+            row.input,
+            show(row.metric_low),
+            show(row.metric_high),
+            show(row.swing),
+            row.rank_correlation
+        );
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_are_formatted_by_kind() {
+        assert_eq!(figure("revenue_share.x.paid", 38e9), "$38.00B");
+        assert_eq!(figure("revenue_share.x.cap_hit", 0.25), "25.0%");
+        assert_eq!(figure("party.microsoft.stake", 0.27), "27.00%");
+        assert_eq!(figure("revenue_share.x.cap_hit_year", 2029.5), "2029.50");
+    }
+}
