@@ -3,9 +3,11 @@
 
 use dealsim::engine::stats::{SKETCH_RELATIVE_ACCURACY, exact_quantile};
 use dealsim::engine::{self, Aggregates, MergeError, RunOptions, Shard};
+use dealsim::engine::{DrawScratch, draws_per_path, load_draws, sample_block_inputs};
 use dealsim::report::csv_bytes;
 use dealsim::report::{PERCENTILES, summary_rows, timeseries_rows};
-use dealsim::sampling::world::{WorldPath, sample_world};
+use dealsim::sampling::correlation::Copula;
+use dealsim::sampling::world::{WorldPath, sample_path};
 use dealsim::scenario::{Scenario, parse_scenario};
 use dealsim::terms::{DealOutcome, Discounting, apply_deal};
 
@@ -170,9 +172,14 @@ fn exact_values(scenario: &Scenario, paths: u64, pick: impl Fn(&WorldPath, &[Dea
     let discounting = Discounting::new(scenario);
     let mut world = WorldPath::new(scenario);
     let mut outcomes: Vec<DealOutcome> = scenario.deals.iter().map(|d| DealOutcome::new(scenario, d)).collect();
+    let copula = Copula::of(scenario);
+    let mut scratch = DrawScratch::new(scenario);
+    let mut draws = vec![0.0; draws_per_path(scenario)];
     let mut values: Vec<f64> = (0..paths)
         .map(|path| {
-            sample_world(scenario, 99, path, &mut world);
+            sample_block_inputs(scenario, copula.as_ref(), 99, path..path + 1, &mut draws, &mut scratch);
+            load_draws(scenario, &draws, &mut world);
+            sample_path(scenario, 99, path, &mut world);
             for (deal, outcome) in scenario.deals.iter().zip(outcomes.iter_mut()) {
                 apply_deal(scenario, deal, &discounting, &world, outcome);
             }

@@ -5,8 +5,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::engine::metrics::{Layout, RowWriter, Scope, emit};
-use crate::engine::{BLOCK_PATHS, RunError, draws_per_path, load_draws, sample_block_inputs};
-use crate::sampling::correlation::RankCorrelation;
+use crate::engine::{BLOCK_PATHS, DrawScratch, RunError, draws_per_path, load_draws, sample_block_inputs};
+use crate::sampling::correlation::Copula;
 use crate::sampling::world::{WorldPath, sample_path};
 use crate::scenario::Scenario;
 use crate::terms::{DealOutcome, Discounting, apply_deal};
@@ -73,7 +73,7 @@ struct Runner<'s> {
     scenario: &'s Scenario,
     layout: Layout,
     discounting: Discounting,
-    correlation: Option<RankCorrelation>,
+    copula: Option<Copula>,
     slots: Vec<usize>,
     options: &'s SensitivityOptions,
 }
@@ -89,21 +89,22 @@ impl Runner<'_> {
                 let first = block * BLOCK_PATHS;
                 let count = (self.options.paths - first).min(BLOCK_PATHS) as usize;
                 let mut draws = vec![0.0; count * width];
-                let mut rngs = Vec::with_capacity(count);
-                let correlation = self.correlation.as_ref();
-                sample_block_inputs(scenario, correlation, self.options.seed, block, count, &mut draws, &mut rngs);
+                let seed = self.options.seed;
+                let paths = first..first + count as u64;
+                let mut scratch = DrawScratch::new(scenario);
+                sample_block_inputs(scenario, self.copula.as_ref(), seed, paths, &mut draws, &mut scratch);
                 let mut world = WorldPath::new(scenario);
                 let mut outcomes: Vec<DealOutcome> =
                     scenario.deals.iter().map(|d| DealOutcome::new(scenario, d)).collect();
                 let mut row = vec![0.0; self.layout.width()];
                 let mut values = Vec::with_capacity(count * self.slots.len());
-                for (i, rng) in rngs.iter_mut().enumerate() {
+                for i in 0..count {
                     load_draws(scenario, &draws[i * width..(i + 1) * width], &mut world);
                     // Pinning after the draw keeps every other random number where it was.
                     if let Some((input, value)) = pin {
                         world.inputs[input] = value;
                     }
-                    sample_path(scenario, rng, &mut world);
+                    sample_path(scenario, seed, first + i as u64, &mut world);
                     for (deal, outcome) in scenario.deals.iter().zip(outcomes.iter_mut()) {
                         apply_deal(scenario, deal, &self.discounting, &world, outcome);
                     }
@@ -141,7 +142,7 @@ pub fn tornado(scenario: &Scenario, options: &SensitivityOptions) -> Result<Vec<
     let runner = Runner {
         scenario,
         discounting: Discounting::new(scenario),
-        correlation: RankCorrelation::of(scenario),
+        copula: Copula::of(scenario),
         slots,
         layout,
         options,

@@ -1,4 +1,4 @@
-//! The Monte Carlo runner: paths in parallel blocks, each path from its own RNG stream,
+//! The Monte Carlo runner: paths in parallel blocks, each path from its own random numbers,
 //! aggregated in a fixed order so results do not depend on the thread count; the metrics it
 //! names and the mergeable statistics it keeps.
 
@@ -11,12 +11,10 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use rand_xoshiro::Xoshiro256PlusPlus;
-
 use crate::engine::metrics::{Layout, RowWriter, emit};
 use crate::engine::stats::{Moments, QuantileSketch};
-use crate::sampling::correlation::RankCorrelation;
-use crate::sampling::world::{WorldPath, path_rng, sample_inputs, sample_path};
+use crate::sampling::correlation::Copula;
+use crate::sampling::world::{WorldPath, sample_inputs, sample_path};
 use crate::scenario::Scenario;
 use crate::terms::{DealOutcome, Discounting, apply_deal};
 
@@ -198,9 +196,9 @@ pub trait PathSink {
 /// One worker's reusable buffers and its share of the quantile sketches.
 struct Worker {
     world: WorldPath,
-    /// The block's input draws, `draws[i * inputs + input]`, and each path's generator after them.
+    /// The block's input draws, `draws[i * inputs + input]`.
     draws: Vec<f64>,
-    rngs: Vec<Xoshiro256PlusPlus>,
+    scratch: DrawScratch,
     outcomes: Vec<DealOutcome>,
     /// Path-major values of one block: `rows[i * width + slot]`.
     rows: Vec<f64>,
@@ -215,7 +213,7 @@ impl Worker {
         Worker {
             world: WorldPath::new(scenario),
             draws: vec![0.0; block * draws_per_path(scenario)],
-            rngs: Vec::with_capacity(block),
+            scratch: DrawScratch::new(scenario),
             outcomes: scenario.deals.iter().map(|deal| DealOutcome::new(scenario, deal)).collect(),
             rows: vec![0.0; block * layout.width()],
             gathered: vec![0.0; block * GATHER],
@@ -229,7 +227,7 @@ struct Job<'s> {
     layout: &'s Layout,
     conditional: Vec<bool>,
     discounting: Discounting,
-    correlation: Option<RankCorrelation>,
+    copula: Option<Copula>,
     options: RunOptions,
     /// Whether blocks return their paths' inputs and metrics for a [`PathSink`].
     recording: bool,
@@ -280,7 +278,7 @@ fn run_observed(
         layout: &layout,
         conditional,
         discounting: Discounting::new(scenario),
-        correlation: RankCorrelation::of(scenario),
+        copula: Copula::of(scenario),
         options,
         recording: sink.is_some(),
     };
@@ -381,12 +379,20 @@ impl Job<'_> {
         let width = self.layout.width();
         let first_path = block * BLOCK_PATHS;
         let count = (self.options.paths - first_path).min(BLOCK_PATHS) as usize;
-        let Worker { world, draws, rngs, outcomes, rows, gathered, sketches } = worker;
-        sample_block_inputs(scenario, self.correlation.as_ref(), self.options.seed, block, count, draws, rngs);
+        let Worker { world, draws, scratch, outcomes, rows, gathered, sketches } = worker;
+        let seed = self.options.seed;
+        sample_block_inputs(
+            scenario,
+            self.copula.as_ref(),
+            seed,
+            first_path..first_path + count as u64,
+            draws,
+            scratch,
+        );
         let draw_width = draws_per_path(scenario);
-        for (i, rng) in rngs.iter_mut().enumerate() {
+        for i in 0..count {
             load_draws(scenario, &draws[i * draw_width..(i + 1) * draw_width], world);
-            sample_path(scenario, rng, world);
+            sample_path(scenario, seed, first_path + i as u64, world);
             for (deal, outcome) in scenario.deals.iter().zip(outcomes.iter_mut()) {
                 apply_deal(scenario, deal, &self.discounting, world, outcome);
             }
@@ -454,36 +460,40 @@ fn worst_relative_se(metrics: &[Moments]) -> (usize, f64) {
     worst
 }
 
-/// Draws the uncertain inputs and coins of the `count` paths of a block, one row of
-/// [`draws_per_path`] values per path (inputs, then coins), and correlates the inputs when the
-/// scenario asks; `rngs` receives each path's world generator, positioned after its input draws,
-/// to sample the rest of the path.
+/// Scratch space for drawing one path's inputs: its latent uniforms and the copula's scores.
+pub struct DrawScratch {
+    latents: Vec<f64>,
+    scores: Vec<f64>,
+}
+
+impl DrawScratch {
+    pub fn new(scenario: &Scenario) -> DrawScratch {
+        DrawScratch { latents: vec![0.0; scenario.latents.len()], scores: Vec::new() }
+    }
+}
+
+/// Draws the uncertain inputs and coins of `paths`, one row of [`draws_per_path`] values per
+/// path (inputs, then coins), correlated when the scenario asks. Each path's row depends on that
+/// path alone.
 pub fn sample_block_inputs(
     scenario: &Scenario,
-    correlation: Option<&RankCorrelation>,
+    copula: Option<&Copula>,
     seed: u64,
-    block: u64,
-    count: usize,
+    paths: Range<u64>,
     draws: &mut [f64],
-    rngs: &mut Vec<Xoshiro256PlusPlus>,
+    scratch: &mut DrawScratch,
 ) {
     let width = draws_per_path(scenario);
-    rngs.clear();
-    for i in 0..count {
+    for (i, path) in paths.enumerate() {
         let (inputs, coins) = draws[i * width..(i + 1) * width].split_at_mut(scenario.inputs.len());
-        rngs.push(sample_inputs(scenario, seed, block * BLOCK_PATHS + i as u64, inputs, coins));
-    }
-    if let Some(correlation) = correlation {
-        // The block's own stream, apart from every path's: the bitwise complement of the seed
-        // keys a generator family no path stream of this seed uses.
-        let mut block_rng = path_rng(!seed, block);
-        correlation.impose(&mut draws[..count * width], width, count, &mut block_rng);
+        let scratch = (scratch.latents.as_mut_slice(), &mut scratch.scores);
+        sample_inputs(scenario, copula, (seed, path), scratch, inputs, coins);
     }
 }
 
 /// Values drawn before each path's world: its uncertain inputs, then its coin flips.
 pub fn draws_per_path(scenario: &Scenario) -> usize {
-    scenario.inputs.len() + scenario.coins
+    scenario.inputs.len() + scenario.coins.len()
 }
 
 /// Copies one path's drawn row into the world it is about to sample.

@@ -108,7 +108,7 @@ impl<'a> RunInfo<'a> {
             correlations: scenario
                 .correlations
                 .iter()
-                .map(|c| CorrelationInfo { between: c.between.map(|id| scenario.inputs[id].key.clone()), rank: c.rank })
+                .map(|c| CorrelationInfo { between: c.keys.clone(), rank: c.rank })
                 .collect(),
             stop: StopInfo::of(aggregates),
             shards: None,

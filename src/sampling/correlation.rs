@@ -1,22 +1,34 @@
-//! Rank correlation between uncertain inputs, imposed by the Iman–Conover method.
+//! Rank correlation between uncertain inputs, imposed path by path by a Gaussian copula.
 //!
-//! Within each block of paths the draws of each correlated input are reordered across paths so
-//! that their ranks follow normal scores with the requested correlation. Reordering never
-//! changes a value, so every input's marginal distribution is exactly what the scenario says.
+//! Each latent uniform of a correlation group (the latents that correlations link) becomes a
+//! normal score; the group's scores are mixed by the Cholesky factor of their target
+//! correlation and mapped back to uniforms. A path's draws depend on that path alone, a group's
+//! draws on that group alone: adding, pinning or removing an input outside a group moves none of
+//! its draws, and every input keeps exactly its own distribution.
 
-use rand::Rng;
-use rand::seq::SliceRandom;
-use statrs::distribution::{ContinuousCDF, Normal};
+use std::f64::consts::PI;
 
-use crate::scenario::{InputId, Scenario};
+use crate::sampling::distribution::{standard_normal_lower_tail, standard_normal_quantile};
+use crate::scenario::{LatentId, Scenario};
 
-/// The correlated inputs of a scenario and the target correlation of their normal scores.
+/// The correlation of normal scores whose ranks have Spearman correlation `rank`: Spearman's
+/// rank correlation of a bivariate normal with correlation ρ is (6/π)·asin(ρ/2).
+pub fn normal_score_correlation(rank: f64) -> f64 {
+    2.0 * (PI * rank / 6.0).sin()
+}
+
+/// The scenario's correlation groups.
 #[derive(Clone, Debug)]
-pub struct RankCorrelation {
-    /// Input ids, in the order of the matrix rows.
-    inputs: Vec<InputId>,
-    /// Lower Cholesky factor of the target correlation of normal scores.
-    target: Matrix,
+pub struct Copula {
+    groups: Vec<Group>,
+}
+
+/// Latents linked by correlations, ordered by identity name (never by position in the file),
+/// with the lower Cholesky factor of their normal scores' correlation.
+#[derive(Clone, Debug)]
+struct Group {
+    latents: Vec<LatentId>,
+    factor: Matrix,
 }
 
 /// A small dense row-major square matrix.
@@ -59,99 +71,70 @@ impl Matrix {
         }
         lower
     }
-
-    /// Inverse of a lower-triangular matrix with a non-zero diagonal.
-    fn lower_inverse(&self) -> Matrix {
-        let n = self.size;
-        let mut inverse = Matrix { size: n, values: vec![0.0; n * n] };
-        for column in 0..n {
-            for row in column..n {
-                let identity = if row == column { 1.0 } else { 0.0 };
-                let sum: f64 = (column..row).map(|k| self.at(row, k) * inverse.at(k, column)).sum();
-                inverse.set(row, column, (identity - sum) / self.at(row, row));
-            }
-        }
-        inverse
-    }
-
-    fn product(&self, other: &Matrix) -> Matrix {
-        let n = self.size;
-        let mut product = Matrix { size: n, values: vec![0.0; n * n] };
-        for i in 0..n {
-            for j in 0..n {
-                product.set(i, j, (0..n).map(|k| self.at(i, k) * other.at(k, j)).sum());
-            }
-        }
-        product
-    }
 }
 
-impl RankCorrelation {
-    /// The scenario's correlations, or None when it has none.
-    pub fn of(scenario: &Scenario) -> Option<RankCorrelation> {
+impl Copula {
+    /// The scenario's correlation groups, or None when it has no correlations.
+    pub fn of(scenario: &Scenario) -> Option<Copula> {
         if scenario.correlations.is_empty() {
             return None;
         }
-        let mut inputs: Vec<InputId> = scenario.correlations.iter().flat_map(|c| c.between).collect();
-        inputs.sort_unstable();
-        inputs.dedup();
-        let mut matrix = Matrix::identity(inputs.len());
+        // Connected components of the graph whose edges are the correlations.
+        let mut component: Vec<usize> = (0..scenario.latents.len()).collect();
+        fn root(component: &mut [usize], mut latent: usize) -> usize {
+            while component[latent] != latent {
+                component[latent] = component[component[latent]];
+                latent = component[latent];
+            }
+            latent
+        }
         for correlation in &scenario.correlations {
-            let [a, b] = correlation.between.map(|id| inputs.binary_search(&id).expect("input is listed"));
-            // Spearman's rank correlation of a bivariate normal is (6/π)·asin(ρ/2): invert it
-            // so the scores' ranks, and hence the inputs', have the requested rank correlation.
-            let pearson = 2.0 * (std::f64::consts::PI * correlation.rank / 6.0).sin();
-            matrix.set(a, b, pearson);
-            matrix.set(b, a, pearson);
+            let [a, b] = correlation.between.map(|latent| root(&mut component, latent));
+            component[a.max(b)] = a.min(b);
         }
-        Some(RankCorrelation { inputs, target: matrix.cholesky() })
-    }
-
-    /// Reorders the correlated inputs' draws across the `paths` rows of `draws` (row-major,
-    /// `inputs` values per row). `rng` permutes the scores and must be the block's own stream.
-    pub fn impose<R: Rng + ?Sized>(&self, draws: &mut [f64], input_count: usize, paths: usize, rng: &mut R) {
-        let k = self.inputs.len();
-        if paths <= k {
-            // Too few paths to correlate: the sample score correlation would be singular.
-            return;
+        let mut members: Vec<Vec<LatentId>> = vec![Vec::new(); scenario.latents.len()];
+        for correlation in &scenario.correlations {
+            for latent in correlation.between {
+                let group = root(&mut component, latent);
+                if !members[group].contains(&latent) {
+                    members[group].push(latent);
+                }
+            }
         }
-        let normal = Normal::standard();
-        let scores: Vec<f64> = (1..=paths).map(|i| normal.inverse_cdf(i as f64 / (paths + 1) as f64)).collect();
-        // Columns of independently permuted scores.
-        let mut columns: Vec<Vec<f64>> = (0..k)
-            .map(|_| {
-                let mut column = scores.clone();
-                column.shuffle(rng);
-                column
+        let mut groups: Vec<Group> = members
+            .into_iter()
+            .filter(|latents| !latents.is_empty())
+            .map(|mut latents| {
+                latents.sort_by(|&a, &b| scenario.latents[a].name.cmp(&scenario.latents[b].name));
+                let mut matrix = Matrix::identity(latents.len());
+                for correlation in &scenario.correlations {
+                    let [a, b] = correlation.between;
+                    if let (Some(a), Some(b)) =
+                        (latents.iter().position(|&l| l == a), latents.iter().position(|&l| l == b))
+                    {
+                        let pearson = normal_score_correlation(correlation.rank);
+                        matrix.set(a, b, pearson);
+                        matrix.set(b, a, pearson);
+                    }
+                }
+                Group { latents, factor: matrix.cholesky() }
             })
             .collect();
-        // Their sample correlation E = F·Fᵀ; mapping the scores by (P·F⁻¹) gives sample
-        // correlation exactly P·Pᵀ, the target.
-        let norm: f64 = scores.iter().map(|s| s * s).sum();
-        let mut sample = Matrix::identity(k);
-        for i in 0..k {
-            for j in 0..i {
-                let dot: f64 = columns[i].iter().zip(&columns[j]).map(|(a, b)| a * b).sum();
-                sample.set(i, j, dot / norm);
-                sample.set(j, i, dot / norm);
-            }
-        }
-        let mixing = self.target.product(&sample.cholesky().lower_inverse());
-        let mixed: Vec<Vec<f64>> = (0..k)
-            .map(|i| (0..paths).map(|p| (0..k).map(|j| mixing.at(i, j) * columns[j][p]).sum()).collect())
-            .collect();
-        columns.clear();
-        // Give the r-th smallest draw of each input to the path with the r-th smallest score.
-        let mut order: Vec<usize> = (0..paths).collect();
-        let mut values = vec![0.0; paths];
-        for (i, &input) in self.inputs.iter().enumerate() {
-            for (p, value) in values.iter_mut().enumerate() {
-                *value = draws[p * input_count + input];
-            }
-            values.sort_by(f64::total_cmp);
-            order.sort_by(|&a, &b| mixed[i][a].total_cmp(&mixed[i][b]));
-            for (rank, &p) in order.iter().enumerate() {
-                draws[p * input_count + input] = values[rank];
+        groups.sort_by_key(|group| group.latents[0]);
+        Some(Copula { groups })
+    }
+
+    /// Correlates one path's latent uniforms in place; `scores` is scratch space.
+    #[inline]
+    pub fn correlate(&self, uniforms: &mut [f64], scores: &mut Vec<f64>) {
+        for group in &self.groups {
+            scores.clear();
+            scores.extend(group.latents.iter().map(|&latent| standard_normal_quantile(uniforms[latent])));
+            // The first row of the factor is (1, 0, ...): that latent keeps its uniform as drawn.
+            for (row, &latent) in group.latents.iter().enumerate().skip(1) {
+                let mixed: f64 = (0..=row).map(|column| group.factor.at(row, column) * scores[column]).sum();
+                // Open (0, 1), as every uniform fed to a quantile function must be.
+                uniforms[latent] = standard_normal_lower_tail(mixed).clamp(f64::MIN_POSITIVE, 1.0 - f64::EPSILON / 2.0);
             }
         }
     }
@@ -162,27 +145,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cholesky_and_inverse_reproduce_the_matrix() {
+    fn the_cholesky_factor_reproduces_the_matrix() {
         let mut matrix = Matrix::identity(3);
         for (i, j, v) in [(0, 1, 0.5), (0, 2, -0.3), (1, 2, 0.2)] {
             matrix.set(i, j, v);
             matrix.set(j, i, v);
         }
         let lower = matrix.cholesky();
-        let mut transposed = Matrix::identity(3);
         for i in 0..3 {
             for j in 0..3 {
-                transposed.set(i, j, lower.at(j, i));
+                let product: f64 = (0..3).map(|k| lower.at(i, k) * lower.at(j, k)).sum();
+                assert!((product - matrix.at(i, j)).abs() < 1e-12);
             }
         }
-        let rebuilt = lower.product(&transposed);
-        let identity = lower.product(&lower.lower_inverse());
-        for i in 0..3 {
-            for j in 0..3 {
-                assert!((rebuilt.at(i, j) - matrix.at(i, j)).abs() < 1e-12);
-                assert!((identity.at(i, j) - if i == j { 1.0 } else { 0.0 }).abs() < 1e-12);
-            }
-        }
+    }
+
+    #[test]
+    fn rank_one_and_rank_zero_map_to_normal_score_correlations_one_and_zero() {
+        assert!((normal_score_correlation(1.0) - 1.0).abs() < 1e-15);
+        assert_eq!(normal_score_correlation(0.0), 0.0);
+        assert!((normal_score_correlation(-0.5) + normal_score_correlation(0.5)).abs() < 1e-15);
     }
 
     #[test]

@@ -1,28 +1,29 @@
-//! Probability distributions of uncertain inputs: validated construction, sampling, quantiles.
+//! Probability distributions of uncertain inputs: validated construction, quantiles, means.
 //!
-//! Follows `rand_distr`'s split: constructors validate parameters and precompute all sampler
-//! state, so [`Distribution::sample`], which runs once per uncertain input per Monte Carlo path,
-//! cannot fail and does no setup work.
+//! Follows `rand_distr`'s split: constructors validate parameters and precompute all state, so
+//! [`Distribution::quantile`], which runs once per uncertain input per Monte Carlo path, cannot
+//! fail and does no setup work. Every draw is a quantile of a uniform: an input's draw is a
+//! monotone function of its own uniform, so changing the distribution's parameters keeps every
+//! path's rank of the input (common random numbers hold across variants).
 
 use std::f64::consts::{FRAC_1_SQRT_2, PI, SQRT_2};
 use std::fmt;
+use std::sync::Arc;
 
 use rand::Rng;
-use rand::distr::weighted::WeightedIndex;
-use rand::distr::{Open01, Uniform};
-use rand_distr::Distribution as _;
-use statrs::function::beta::{beta_reg, inv_beta_reg};
+use statrs::function::beta::beta_reg;
 use statrs::function::erf::{erfc, erfc_inv};
+
+use super::beta_quantile::BetaQuantile;
 
 /// Truncations keeping less probability than this are refused: the scenario almost certainly
 /// did not mean it, and draws would hinge on the far tail of a distribution nobody calibrated.
 const MIN_KEPT_MASS: f64 = 1e-3;
 
-/// Truncated beta and PERT draws use rejection from the untruncated sampler while at least this
-/// much mass is kept, and inverse transform below it. In release builds a beta draw costs 50–75 ns
-/// and `inv_beta_reg` 0.5–1 µs, so rejection (draw cost / kept mass on average) breaks even
-/// somewhere between 5% and 15% depending on the shape.
-const MIN_MASS_FOR_REJECTION: f64 = 0.1;
+/// The shape parameters a beta may have: outside them the distribution is all but a point mass
+/// (or two), and the tabulated quantile would need more knots than it is worth. PERT's shapes
+/// lie in [1, 5].
+pub const BETA_SHAPES: (f64, f64) = (0.2, 50.0);
 
 /// A validated distribution of one uncertain input, optionally truncated to `[min, max]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +49,8 @@ pub enum DistributionError {
     NotAbove { parameter: &'static str, value: f64, lower_parameter: &'static str, lower: f64 },
     #[error("{parameter} = {value} is too far from {other_parameter} = {other} for double precision")]
     OutOfNumericRange { parameter: &'static str, value: f64, other_parameter: &'static str, other: f64 },
+    #[error("{parameter} must lie in [{low}, {high}], found {value}")]
+    ShapeOutOfRange { parameter: &'static str, value: f64, low: f64, high: f64 },
     #[error("mode must lie in [low, high] = [{low}, {high}], found {value}")]
     ModeOutsideRange { value: f64, low: f64, high: f64 },
     #[error("p must lie in [0, 1], found {value}")]
@@ -77,6 +80,7 @@ impl DistributionError {
             | Self::ElementNotFinite { parameter, .. }
             | Self::NotPositive { parameter, .. }
             | Self::NotAbove { parameter, .. }
+            | Self::ShapeOutOfRange { parameter, .. }
             | Self::OutOfNumericRange { parameter, .. }
             | Self::TooLittleMassKept { parameter, .. } => parameter,
             Self::ModeOutsideRange { .. } => "mode",
@@ -92,8 +96,7 @@ impl Distribution {
     pub fn normal(mean: f64, sd: f64) -> Result<Self, DistributionError> {
         require_finite("mean", mean)?;
         require_positive("sd", sd)?;
-        let sampler = rand_distr::Normal::new(mean, sd).expect("sd is finite and positive");
-        Ok(Self::continuous(Family::Normal { mean, sd }, ContinuousLaw::Normal { mean, sd, sampler }))
+        Ok(Self::continuous(Family::Normal { mean, sd }, ContinuousLaw::Normal { mean, sd }))
     }
 
     /// Log-normal whose variable (not its logarithm) has the given mean and standard deviation.
@@ -114,25 +117,19 @@ impl Distribution {
         }
         let log_sd = log_variance.sqrt();
         let log_mean = mean.ln() - log_variance / 2.0;
-        let sampler = rand_distr::LogNormal::new(log_mean, log_sd).expect("log_sd is finite");
-        Ok(Self::continuous(Family::LogNormal { mean, sd }, ContinuousLaw::LogNormal { log_mean, log_sd, sampler }))
+        Ok(Self::continuous(Family::LogNormal { mean, sd }, ContinuousLaw::LogNormal { log_mean, log_sd }))
     }
 
     /// Uniform on `[low, high]`, `low < high`.
     pub fn uniform(low: f64, high: f64) -> Result<Self, DistributionError> {
         require_range(low, high)?;
-        let sampler = Uniform::new(low, high).expect("range is finite and non-empty");
-        Ok(Self::continuous(Family::Uniform { low, high }, ContinuousLaw::Uniform { low, high, sampler }))
+        Ok(Self::continuous(Family::Uniform { low, high }, ContinuousLaw::Uniform { low, high }))
     }
 
     /// Triangular on `[low, high]` peaking at `mode`.
     pub fn triangular(low: f64, mode: f64, high: f64) -> Result<Self, DistributionError> {
         require_range_with_mode(low, mode, high)?;
-        let sampler = rand_distr::Triangular::new(low, high, mode).expect("low <= mode <= high");
-        Ok(Self::continuous(
-            Family::Triangular { low, mode, high },
-            ContinuousLaw::Triangular { low, mode, high, sampler },
-        ))
+        Ok(Self::continuous(Family::Triangular { low, mode, high }, ContinuousLaw::Triangular { low, mode, high }))
     }
 
     /// Beta-PERT on `[low, high]` with the given mode and the standard shape lambda = 4.
@@ -146,8 +143,8 @@ impl Distribution {
 
     /// Beta(alpha, beta) stretched from `[0, 1]` onto `[low, high]`.
     pub fn beta(alpha: f64, beta: f64, low: f64, high: f64) -> Result<Self, DistributionError> {
-        require_positive("alpha", alpha)?;
-        require_positive("beta", beta)?;
+        require_shape("alpha", alpha)?;
+        require_shape("beta", beta)?;
         require_range(low, high)?;
         Ok(Self::continuous(
             Family::Beta { alpha, beta, low, high },
@@ -210,21 +207,21 @@ impl Distribution {
         Ok(Self { family: self.family, bounds, sampler: self.sampler.restricted_to(bounds)? })
     }
 
-    /// One draw.
+    /// One draw from `rng`'s next uniform, by inversion: for values drawn afresh within a path
+    /// (jump sizes), where no identity keys the draw.
     #[inline]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        match &self.sampler {
-            Sampler::Continuous { law, window: None } => law.sample(rng),
-            Sampler::Continuous { law, window: Some(window) } => window.sample(law, rng),
-            Sampler::Discrete { all, kept } => kept.as_ref().unwrap_or(all).sample(rng),
-        }
+        // 53 random bits, centred in their grid cell: never 0 or 1.
+        self.quantile(((rng.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64))
     }
 
     /// Inverse CDF of the (truncated) distribution at `p`; for discrete distributions the
-    /// smallest value whose cumulative probability is at least `p`.
+    /// smallest value whose cumulative probability is at least `p`. A draw is the quantile of a
+    /// uniform in (0, 1).
     ///
     /// # Panics
     /// If `p` is outside `[0, 1]`.
+    #[inline]
     pub fn quantile(&self, p: f64) -> f64 {
         assert!((0.0..=1.0).contains(&p), "quantile needs p in [0, 1], got {p}");
         match &self.sampler {
@@ -277,6 +274,16 @@ fn require_finite(parameter: &'static str, value: f64) -> Result<(), Distributio
 fn require_positive(parameter: &'static str, value: f64) -> Result<(), DistributionError> {
     require_finite(parameter, value)?;
     if value > 0.0 { Ok(()) } else { Err(DistributionError::NotPositive { parameter, value }) }
+}
+
+fn require_shape(parameter: &'static str, value: f64) -> Result<(), DistributionError> {
+    require_positive(parameter, value)?;
+    let (low, high) = BETA_SHAPES;
+    if (low..=high).contains(&value) {
+        Ok(())
+    } else {
+        Err(DistributionError::ShapeOutOfRange { parameter, value, low, high })
+    }
 }
 
 fn require_finite_elements(parameter: &'static str, elements: &[f64]) -> Result<(), DistributionError> {
@@ -444,61 +451,41 @@ impl Sampler {
     }
 }
 
-/// An untruncated continuous law with its `rand_distr` sampler and the tail and quantile
-/// functions that truncation needs.
+/// An untruncated continuous law with the tail and quantile functions that sampling and
+/// truncation need.
 #[derive(Clone, Debug, PartialEq)]
 enum ContinuousLaw {
     Normal {
         mean: f64,
         sd: f64,
-        sampler: rand_distr::Normal<f64>,
     },
     LogNormal {
         log_mean: f64,
         log_sd: f64,
-        sampler: rand_distr::LogNormal<f64>,
     },
     Uniform {
         low: f64,
         high: f64,
-        sampler: Uniform<f64>,
     },
     Triangular {
         low: f64,
         mode: f64,
         high: f64,
-        sampler: rand_distr::Triangular<f64>,
     },
-    /// Beta(alpha, beta) stretched onto `[low, high]`; PERT is one of these.
+    /// Beta(alpha, beta) stretched onto `[low, high]`; PERT is one of these. The tabulated
+    /// quantile is shared by the clones of a scenario.
     ScaledBeta {
         alpha: f64,
         beta: f64,
         low: f64,
         high: f64,
-        sampler: rand_distr::Beta<f64>,
+        quantile: Arc<BetaQuantile>,
     },
 }
 
 impl ContinuousLaw {
     fn scaled_beta(alpha: f64, beta: f64, low: f64, high: f64) -> Self {
-        Self::ScaledBeta {
-            alpha,
-            beta,
-            low,
-            high,
-            sampler: rand_distr::Beta::new(alpha, beta).expect("alpha and beta are positive"),
-        }
-    }
-
-    #[inline]
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        match self {
-            Self::Normal { sampler, .. } => sampler.sample(rng),
-            Self::LogNormal { sampler, .. } => sampler.sample(rng),
-            Self::Uniform { sampler, .. } => sampler.sample(rng),
-            Self::Triangular { sampler, .. } => sampler.sample(rng),
-            Self::ScaledBeta { low, high, sampler, .. } => low + (high - low) * sampler.sample(rng),
-        }
+        Self::ScaledBeta { alpha, beta, low, high, quantile: Arc::new(BetaQuantile::new(alpha, beta)) }
     }
 
     fn support(&self) -> (f64, f64) {
@@ -560,6 +547,7 @@ impl ContinuousLaw {
 
     /// The `x` with P(X < x) = `lower_tail` and P(X > x) = `upper_tail` (the two sum to one).
     /// The smaller tail drives the computation, so extreme quantiles keep full precision.
+    #[inline]
     fn quantile_from_tails(&self, lower_tail: f64, upper_tail: f64) -> f64 {
         match *self {
             Self::Normal { mean, sd, .. } => mean + sd * standard_normal_quantile_from_tails(lower_tail, upper_tail),
@@ -581,11 +569,11 @@ impl ContinuousLaw {
                     high - (upper_tail * width * (high - mode)).sqrt()
                 }
             }
-            Self::ScaledBeta { alpha, beta, low, high, .. } => {
+            Self::ScaledBeta { low, high, ref quantile, .. } => {
                 if lower_tail <= upper_tail {
-                    low + (high - low) * inv_beta_reg(alpha, beta, lower_tail)
+                    low + (high - low) * quantile.lower_half(lower_tail)
                 } else {
-                    high - (high - low) * inv_beta_reg(beta, alpha, upper_tail)
+                    high - (high - low) * quantile.upper_half(upper_tail)
                 }
             }
         }
@@ -626,8 +614,15 @@ impl ContinuousLaw {
     }
 }
 
-fn standard_normal_lower_tail(z: f64) -> f64 {
+/// Φ(z).
+pub(crate) fn standard_normal_lower_tail(z: f64) -> f64 {
     0.5 * erfc(-z * FRAC_1_SQRT_2)
+}
+
+/// Φ⁻¹(u) for u in (0, 1): `1 - u` is exact for u above 1/2, so both tails keep their precision.
+#[inline]
+pub(crate) fn standard_normal_quantile(u: f64) -> f64 {
+    standard_normal_quantile_from_tails(u, 1.0 - u)
 }
 
 fn standard_normal_density(z: f64) -> f64 {
@@ -683,13 +678,6 @@ struct Window {
     /// P(X > upper) before truncation.
     upper_cut: f64,
     kept_mass: f64,
-    method: WindowSampling,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum WindowSampling {
-    InverseTransform,
-    Rejection,
 }
 
 impl Window {
@@ -704,27 +692,10 @@ impl Window {
         let upper_cut = law.upper_tail(upper);
         let kept_mass = if lower < upper { (1.0 - lower_cut - upper_cut).max(0.0) } else { 0.0 };
         bounds.ensure_enough_mass_kept(kept_mass, lower_cut, upper_cut)?;
-        let method = match law {
-            ContinuousLaw::ScaledBeta { .. } if kept_mass >= MIN_MASS_FOR_REJECTION => WindowSampling::Rejection,
-            _ => WindowSampling::InverseTransform,
-        };
-        Ok(Some(Self { lower, upper, lower_cut, upper_cut, kept_mass, method }))
+        Ok(Some(Self { lower, upper, lower_cut, upper_cut, kept_mass }))
     }
 
     #[inline]
-    fn sample<R: Rng + ?Sized>(&self, law: &ContinuousLaw, rng: &mut R) -> f64 {
-        match self.method {
-            WindowSampling::Rejection => loop {
-                let x = law.sample(rng);
-                if self.lower <= x && x <= self.upper {
-                    return x;
-                }
-            },
-            // Open01 never yields 0 or 1, so neither tail handed to the quantile is ever zero.
-            WindowSampling::InverseTransform => self.quantile(law, Open01.sample(rng)),
-        }
-    }
-
     fn quantile(&self, law: &ContinuousLaw, p: f64) -> f64 {
         // statrs's erfc is only accurate to ~1e-11 relative, so the quantile of a bound's own
         // tail probability misses it slightly: pin the ends.
@@ -735,7 +706,7 @@ impl Window {
             return self.upper;
         }
         // Both tails are kept (rather than one and `1 - it`) so that draws near either bound
-        // stay precise; `1 - p` is exact for the Open01 draws fed in by `sample`.
+        // stay precise; `1 - p` is exact for the uniforms of `random::unit` above 1/2.
         let lower_tail = self.lower_cut + p * self.kept_mass;
         let upper_tail = self.upper_cut + (1.0 - p) * self.kept_mass;
         law.quantile_from_tails(lower_tail, upper_tail).clamp(self.lower, self.upper)
@@ -750,7 +721,6 @@ struct Outcomes {
     probabilities: Vec<f64>,
     /// P(X <= values[i]).
     cumulative: Vec<f64>,
-    picker: WeightedIndex<f64>,
 }
 
 impl Outcomes {
@@ -774,8 +744,7 @@ impl Outcomes {
                 Some(*running)
             })
             .collect();
-        let picker = WeightedIndex::new(&probabilities).expect("probabilities are positive");
-        Self { values, probabilities, cumulative, picker }
+        Self { values, probabilities, cumulative }
     }
 
     /// The outcomes inside `bounds`, renormalised; `None` if none is excluded.
@@ -798,10 +767,6 @@ impl Outcomes {
     }
 
     #[inline]
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        self.values[self.picker.sample(rng)]
-    }
-
     fn quantile(&self, p: f64) -> f64 {
         // The last cumulative value may round to just below 1, so p = 1 must not fall off the end.
         let index = self.cumulative.partition_point(|&cumulative| cumulative < p).min(self.values.len() - 1);
@@ -820,17 +785,18 @@ impl Outcomes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
-    use rand_xoshiro::Xoshiro256PlusPlus;
     use statrs::distribution::{Beta, Continuous, ContinuousCDF, LogNormal, Normal, Triangular};
 
     const DRAWS: usize = 200_000;
     /// Every statistical check at the fixed seed allows this many standard errors.
     const STANDARD_ERRORS: f64 = 4.0;
 
+    /// Draws as the engine makes them: quantiles of keyed uniforms.
     fn draws(distribution: &Distribution, count: usize) -> Vec<f64> {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(0x5eed);
-        (0..count).map(|_| distribution.sample(&mut rng)).collect()
+        let identity = crate::sampling::random::Identity::new("test.input").hash;
+        (0..count as u64)
+            .map(|path| distribution.quantile(crate::sampling::random::unit(0x5eed, identity, path)))
+            .collect()
     }
 
     fn sample_mean(draws: &[f64]) -> f64 {
@@ -1092,23 +1058,36 @@ mod tests {
         let u_cdf = |x: f64| u_shape.cdf((x - 10.0) / 10.0);
         check_truncation(Distribution::beta(0.5, 0.5, 10.0, 20.0).unwrap(), (None, Some(11.0)), &u_cdf, DRAWS);
 
-        // Keeps 0.16% of the mass, so draws come from the slow inverse-transform path: fewer of them.
+        // Keeps 0.16% of the mass: the far tail of the tabulated quantile.
         let skewed = Beta::new(2.0, 5.0).unwrap();
         let skewed_cdf = |x: f64| skewed.cdf(x);
         check_truncation(Distribution::beta(2.0, 5.0, 0.0, 1.0).unwrap(), (Some(0.8), None), &skewed_cdf, 20_000);
     }
 
     #[test]
-    fn truncated_beta_uses_rejection_only_when_much_mass_is_kept() {
-        let method = |min: f64| {
-            let truncated = Distribution::beta(2.0, 5.0, 0.0, 1.0).unwrap().truncated(Some(min), None).unwrap();
-            match truncated.sampler {
-                Sampler::Continuous { window: Some(window), .. } => window.method,
-                other => panic!("expected a truncation window, found {other:?}"),
+    fn beta_shapes_are_bounded_where_the_tabulated_quantile_is_exact() {
+        let (low, high) = BETA_SHAPES;
+        for alpha in [low, 0.5, 1.0, 7.0, high] {
+            for beta in [low, 0.5, 1.0, 7.0, high] {
+                let table = BetaQuantile::new(alpha, beta);
+                assert!(table.max_error() <= super::super::beta_quantile::TOLERANCE, "Beta({alpha}, {beta})");
             }
-        };
-        assert_eq!(method(0.3), WindowSampling::Rejection);
-        assert_eq!(method(0.8), WindowSampling::InverseTransform);
+        }
+        assert_error(Distribution::beta(1e6, 1e6, 0.0, 1.0), "alpha", "alpha must lie in [0.2, 50], found 1000000");
+        assert_error(Distribution::beta(2.0, 0.01, 0.0, 1.0), "beta", "beta must lie in [0.2, 50], found 0.01");
+    }
+
+    #[test]
+    fn a_draw_keeps_its_rank_when_the_parameters_change() {
+        // Comonotone variants: the same uniforms through two PERTs of different parameters.
+        let (narrow, wide) =
+            (Distribution::pert(30.0, 38.0, 50.0).unwrap(), Distribution::pert(20.0, 28.0, 60.0).unwrap());
+        let (a, b) = (draws(&narrow, 2000), draws(&wide, 2000));
+        for i in 0..a.len() {
+            for j in 0..i {
+                assert_eq!(a[i] < a[j], b[i] < b[j], "paths {i} and {j} swap ranks");
+            }
+        }
     }
 
     #[test]

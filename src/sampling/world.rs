@@ -1,22 +1,12 @@
 //! Stochastic drivers: samples one path of the world (inputs, events, streams, compute, valuation).
 
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use super::correlation::Copula;
+use super::random::{generator, unit};
 use crate::scenario::{EventTiming, JumpSize, Scenario};
-
-/// The random-number generator of one path, derived from (seed, path index) alone, so a
-/// path's draws never depend on which thread runs it or which other paths run.
-pub fn path_rng(seed: u64, path: u64) -> Xoshiro256PlusPlus {
-    // SplitMix64 finalizer of the seed, xored with an odd-multiplier bijection of the path
-    // index: distinct paths get distinct keys, and seed_from_u64 expands the key with SplitMix64.
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    Xoshiro256PlusPlus::seed_from_u64(z ^ path.wrapping_mul(0xD6E8_FEB8_6659_FD93))
-}
 
 /// One sampled path of the world. Per-period arrays are flat, indexed `[item * periods + k]`.
 /// Reused across paths to avoid allocation in the hot loop.
@@ -67,7 +57,7 @@ impl WorldPath {
         WorldPath {
             periods,
             inputs: vec![0.0; scenario.inputs.len()],
-            coins: vec![0.0; scenario.coins],
+            coins: vec![0.0; scenario.coins.len()],
             event_period: vec![None; scenario.events.len()],
             run_rate: vec![0.0; scenario.streams.len() * periods],
             revenue: vec![0.0; scenario.streams.len() * periods],
@@ -96,70 +86,52 @@ impl WorldPath {
     }
 }
 
-/// Samples path `path` of the scenario's world into `world`.
-/// Used alone for paths of a scenario without correlations; the engine samples inputs for a
-/// whole block first (see [`sample_inputs`] and [`sample_path`]) so it can correlate them.
-pub fn sample_world(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPath) {
-    let mut rng = sample_inputs(scenario, seed, path, &mut world.inputs, &mut world.coins);
-    sample_path(scenario, &mut rng, world);
-}
-
-/// The generators of a path's deal-term inputs and of its coin flips, families apart from the
-/// world's and from each other, so that appending terms or tranches moves no earlier draw.
-fn terms_rng(seed: u64, path: u64) -> Xoshiro256PlusPlus {
-    path_rng(seed ^ 0x5DEE_CE66_D1CE_4E5B, path)
-}
-
-fn coins_rng(seed: u64, path: u64) -> Xoshiro256PlusPlus {
-    path_rng(seed ^ 0x2545_F491_4F6C_DD1D, path)
-}
-
-/// A path's uncertain inputs and coin flips. The world's inputs come from the path's world
-/// generator, which is returned positioned after them to sample the rest of the world; the
-/// deals' inputs and coins come from a separate generator, so adding, removing or changing a
-/// deal term never moves a single draw of the world.
+/// A path's uncertain inputs and coin flips. Each latent uniform is keyed by (seed, path, its
+/// identity), then correlated within its group; each input is its distribution's quantile of its
+/// latent. `latents` is scratch space of one entry per latent, `scores` the copula's.
 pub fn sample_inputs(
     scenario: &Scenario,
-    seed: u64,
-    path: u64,
+    copula: Option<&Copula>,
+    (seed, path): (u64, u64),
+    (latents, scores): (&mut [f64], &mut Vec<f64>),
     inputs: &mut [f64],
     coins: &mut [f64],
-) -> Xoshiro256PlusPlus {
-    let mut world_rng = path_rng(seed, path);
-    let mut deal_rng = terms_rng(seed, path);
-    for (index, (draw, input)) in inputs.iter_mut().zip(&scenario.inputs).enumerate() {
-        let rng = if index < scenario.world_inputs { &mut world_rng } else { &mut deal_rng };
-        *draw = input.distribution.sample(rng);
+) {
+    for (uniform, latent) in latents.iter_mut().zip(&scenario.latents) {
+        *uniform = unit(seed, latent.hash, path);
     }
-    let mut coin_rng = coins_rng(seed, path);
-    for coin in coins.iter_mut() {
-        *coin = coin_rng.random::<f64>();
+    if let Some(copula) = copula {
+        copula.correlate(latents, scores);
     }
-    world_rng
+    for (draw, input) in inputs.iter_mut().zip(&scenario.inputs) {
+        *draw = input.distribution.quantile(latents[input.latent]);
+    }
+    for (coin, identity) in coins.iter_mut().zip(&scenario.coins) {
+        *coin = unit(seed, identity.hash, path);
+    }
 }
 
-/// The rest of a path, after its inputs and coins (already in `world`).
-pub fn sample_path(scenario: &Scenario, rng: &mut Xoshiro256PlusPlus, world: &mut WorldPath) {
-    // The order of draws is fixed (world inputs, events, streams) so that every path consumes
-    // its stream the same way whatever the deals are.
-    sample_events(scenario, rng, world);
-    sample_streams(scenario, rng, world);
+/// The rest of path `path`, after its inputs and coins (already in `world`). Events and streams
+/// draw from their own keyed numbers, so no part of the world moves another's draws.
+pub fn sample_path(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPath) {
+    sample_events(scenario, seed, path, world);
+    sample_streams(scenario, seed, path, world);
     split_channels(scenario, world);
     let compute_stream = compute_and_valuation(scenario, world);
     party_base_flows(scenario, compute_stream, world);
 }
 
-fn sample_events(scenario: &Scenario, rng: &mut Xoshiro256PlusPlus, world: &mut WorldPath) {
+fn sample_events(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPath) {
     let dt = scenario.grid().dt();
     for (event, occurs) in scenario.events.iter().zip(world.event_period.iter_mut()) {
-        let u: f64 = rng.random();
+        let u = unit(seed, event.identity.hash, path);
         *occurs = match event.timing {
             EventTiming::Dated { period, probability } => (u < probability.eval(&world.inputs)).then_some(period),
             EventTiming::Hazard { annual_rate, first, last } => {
                 // The waiting time from the window's start is exponential; the period it falls
                 // in has the per-period probability 1 - exp(-rate·Δt) of the spec.
                 let rate = annual_rate.eval(&world.inputs);
-                let waiting_years = -(1.0 - u).ln() / rate;
+                let waiting_years = -(-u).ln_1p() / rate;
                 let offset = waiting_years / dt;
                 (rate > 0.0 && offset < (last - first + 1) as f64).then(|| first + offset as usize)
             }
@@ -167,13 +139,15 @@ fn sample_events(scenario: &Scenario, rng: &mut Xoshiro256PlusPlus, world: &mut 
     }
 }
 
-fn sample_streams(scenario: &Scenario, rng: &mut Xoshiro256PlusPlus, world: &mut WorldPath) {
+fn sample_streams(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPath) {
     let grid = scenario.grid();
     let (periods, dt) = (grid.periods(), grid.dt());
     let sqrt_dt = dt.sqrt();
     let inputs = &world.inputs;
     let (growth, volatility) = (&mut world.curve, &mut world.other_curve);
     for (s, stream) in scenario.streams.iter().enumerate() {
+        let mut shocks = generator(seed, stream.shocks.hash, path);
+        let mut jump_draws = generator(seed, stream.jump_draws.hash, path);
         stream.growth.fill(0, inputs, growth);
         stream.volatility.fill(0, inputs, volatility);
         let mut log_run_rate = stream.initial.eval(inputs).ln();
@@ -185,13 +159,13 @@ fn sample_streams(scenario: &Scenario, rng: &mut Xoshiro256PlusPlus, world: &mut
         let revenue = &mut world.revenue[s * periods..(s + 1) * periods];
         for k in 0..periods {
             let sigma = volatility[k];
-            let shock: f64 = rng.sample(StandardNormal);
+            let shock: f64 = shocks.sample(StandardNormal);
             let mut step = (growth[k].ln_1p() - 0.5 * sigma * sigma) * dt + sigma * sqrt_dt * shock;
             if let (Some(jumps), Some((expected, no_jump))) = (&stream.jumps, jump_chance) {
-                for _ in 0..poisson(rng, expected, no_jump) {
+                for _ in 0..poisson(&mut jump_draws, expected, no_jump) {
                     step += match &jumps.log_size {
                         JumpSize::Fixed(size) => *size,
-                        JumpSize::Random(distribution) => distribution.sample(rng),
+                        JumpSize::Random(distribution) => distribution.sample(&mut jump_draws),
                     };
                 }
             }
@@ -308,16 +282,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn path_streams_depend_only_on_seed_and_path() {
-        let draw = |seed, path| path_rng(seed, path).random::<u64>();
-        assert_eq!(draw(7, 3), draw(7, 3));
-        assert_ne!(draw(7, 3), draw(7, 4));
-        assert_ne!(draw(7, 3), draw(8, 3));
-    }
-
-    #[test]
     fn poisson_counts_have_the_right_mean_and_zero_probability() {
-        let mut rng = path_rng(1, 1);
+        let mut rng = generator(1, 1, 1);
         let (mean, n) = (0.3_f64, 200_000);
         let counts: Vec<u32> = (0..n).map(|_| poisson(&mut rng, mean, (-mean).exp())).collect();
         let sample_mean = counts.iter().map(|&c| f64::from(c)).sum::<f64>() / f64::from(n);

@@ -8,6 +8,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::reader::{Diagnostics, KeyPath, Node, Origin, ParsedOverride, Reader, Table, describe};
 use super::*;
+use crate::sampling::correlation::normal_score_correlation;
 use crate::sampling::distribution::{Distribution, DistributionError};
 
 /// Largest path count a scenario may ask for; beyond it a run would take hours.
@@ -161,7 +162,8 @@ struct Builder<'r, 'a> {
     reader: &'r mut Reader<'a>,
     grid: Grid,
     inputs: Vec<UncertainInput>,
-    coins: usize,
+    latents: Vec<Identity>,
+    coins: Vec<Identity>,
     parties: Vec<Party>,
     streams: Vec<Stream>,
     events: Vec<Event>,
@@ -189,7 +191,8 @@ impl<'r, 'a> Builder<'r, 'a> {
             reader,
             grid: Grid { start_year: 2026, years: 1, steps_per_year: 1 },
             inputs: Vec::new(),
-            coins: 0,
+            latents: Vec::new(),
+            coins: Vec::new(),
             parties: Vec::new(),
             streams: Vec::new(),
             events: Vec::new(),
@@ -234,6 +237,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             correlations,
             deals,
             inputs: self.inputs,
+            latents: self.latents,
             world_inputs,
             coins: self.coins,
         })
@@ -333,6 +337,8 @@ impl<'r, 'a> Builder<'r, 'a> {
             table.finish(self.reader);
             if let (Some(name), Some(owner), Some(initial)) = (name, owner, initial) {
                 self.streams.push(Stream {
+                    shocks: Identity::new(format!("streams.{name}")),
+                    jump_draws: Identity::new(format!("streams.{name}.jumps")),
                     name,
                     owner,
                     initial: initial.into_scalar(),
@@ -434,7 +440,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             };
             table.finish(self.reader);
             if let (Some(name), Some(timing)) = (name, timing) {
-                self.events.push(Event { name, timing });
+                self.events.push(Event { identity: Identity::new(format!("events.{name}")), name, timing });
             }
         }
     }
@@ -468,14 +474,14 @@ impl<'r, 'a> Builder<'r, 'a> {
             let between = between.and_then(|node| self.input_pair(node, &item_path.key("between")));
             let rank = self.required_number(&mut table, "rank", Kind::Plain, Bound::Correlation);
             table.finish(self.reader);
-            if let (Some(between), Some(rank)) = (between, rank) {
+            if let (Some((between, keys)), Some(rank)) = (between, rank) {
                 let duplicate = correlations
                     .iter()
                     .any(|c: &Correlation| c.between == between || c.between == [between[1], between[0]]);
                 if duplicate {
-                    self.reader.error(&table.node, &item_path, "this pair of inputs is correlated twice");
+                    self.reader.error(&table.node, &item_path, "this pair of inputs is correlated twice (an input's variants in several deals share its draws, and so its correlations)");
                 }
-                correlations.push(Correlation { between, rank });
+                correlations.push(Correlation { between, keys, rank });
                 nodes.push((table.node, item_path));
             }
         }
@@ -483,8 +489,8 @@ impl<'r, 'a> Builder<'r, 'a> {
             let described: Vec<String> = pairs
                 .iter()
                 .map(|&i| {
-                    let [a, b] = correlations[i].between;
-                    format!("{} ~ {} = {}", self.inputs[a].key, self.inputs[b].key, correlations[i].rank)
+                    let [a, b] = &correlations[i].keys;
+                    format!("{a} ~ {b} = {}", correlations[i].rank)
                 })
                 .collect();
             let (node, path) = &nodes[pairs[0]];
@@ -500,21 +506,24 @@ impl<'r, 'a> Builder<'r, 'a> {
         correlations
     }
 
-    fn input_pair(&mut self, node: Node<'a>, path: &KeyPath) -> Option<[InputId; 2]> {
+    /// The latents of two inputs named by key path, with the keys as written.
+    fn input_pair(&mut self, node: Node<'a>, path: &KeyPath) -> Option<([LatentId; 2], [String; 2])> {
         let items = self.reader.array(node, path)?;
         if items.len() != 2 {
             self.reader.error(&node, path, format!("expected two key paths, found {}", items.len()));
             return None;
         }
-        let mut ids = [0; 2];
+        let mut latents = [0; 2];
+        let mut keys = [String::new(), String::new()];
         for (slot, item) in items.into_iter().enumerate() {
             let item_path = path.element(slot, None);
             let key = self.reader.string(item, &item_path)?;
-            match self.inputs.iter().position(|input| input.key == key) {
-                Some(id) => ids[slot] = id,
-                // `--set` made this input a constant: a constant correlates with nothing, so
-                // the pair is dropped rather than refused.
-                None if self.reader.is_overridden(key) => return None,
+            keys[slot] = key.to_string();
+            match self.inputs.iter().find(|input| input.key == key) {
+                Some(input) => latents[slot] = input.latent,
+                // `--set` made this input a constant. Its latent stays in the correlation, so
+                // the inputs correlated with it keep every draw they had.
+                None if self.reader.is_overridden(key) => latents[slot] = self.latent(&identity_of_key(key)),
                 None => {
                     let known: Vec<&str> = self.inputs.iter().map(|i| i.key.as_str()).collect();
                     let known = if known.is_empty() {
@@ -531,11 +540,30 @@ impl<'r, 'a> Builder<'r, 'a> {
                 }
             }
         }
-        if ids[0] == ids[1] {
-            self.reader.error(&node, path, "an input cannot be correlated with itself");
+        if latents[0] == latents[1] {
+            let message = if keys[0] == keys[1] {
+                "an input cannot be correlated with itself".to_string()
+            } else {
+                format!(
+                    "`{}` and `{}` are one term's field in two deals: they share their draws already",
+                    keys[0], keys[1]
+                )
+            };
+            self.reader.error(&node, path, message);
             return None;
         }
-        Some(ids)
+        Some((latents, keys))
+    }
+
+    /// The latent of an identity, added on first use.
+    fn latent(&mut self, identity: &str) -> LatentId {
+        match self.latents.iter().position(|latent| latent.name == identity) {
+            Some(id) => id,
+            None => {
+                self.latents.push(Identity::new(identity));
+                self.latents.len() - 1
+            }
+        }
     }
 
     // ----- deals ----------------------------------------------------------------------------
@@ -944,8 +972,14 @@ impl<'r, 'a> Builder<'r, 'a> {
                 None
             }
         };
-        let coin = self.coins;
-        self.coins += 1;
+        let coin_identity = identity_of_key(&path.named);
+        let coin = match self.coins.iter().position(|coin| coin.name == coin_identity) {
+            Some(coin) => coin,
+            None => {
+                self.coins.push(Identity::new(coin_identity));
+                self.coins.len() - 1
+            }
+        };
         Some(Tranche { amount: amount?.into_scalar(), timing: timing?, probability, coin })
     }
 
@@ -1369,7 +1403,13 @@ impl<'r, 'a> Builder<'r, 'a> {
             ));
             return None;
         }
-        self.inputs.push(UncertainInput { key: table.path.named.clone(), distribution });
+        let key = table.path.named.clone();
+        let latent = self.latent(&identity_of_key(&key));
+        // The same term in two deals, written the same way, is one input.
+        if let Some(id) = self.inputs.iter().position(|i| i.latent == latent && i.distribution == distribution) {
+            return Some(Scalar::Input(id));
+        }
+        self.inputs.push(UncertainInput { key, latent, distribution });
         Some(Scalar::Input(self.inputs.len() - 1))
     }
 
@@ -1485,6 +1525,24 @@ impl<'r, 'a> Builder<'r, 'a> {
     }
 }
 
+/// The identity an uncertain value's draw is keyed by: its key path in the world
+/// (`streams.openai.growth.start`); for a field of a deal's term, `<kind>.<term>.<field>` whatever
+/// the deal (`revenue_share.openai-to-microsoft.cap`), so one term in several deals or files
+/// draws alike; for a deal's starting stake, `equity.<party>`.
+pub(crate) fn identity_of_key(key: &str) -> String {
+    let Some((_deal, within)) = key.strip_prefix("deals.").and_then(|rest| rest.split_once('.')) else {
+        return key.to_string();
+    };
+    let (collection, field) = within.split_once('.').unwrap_or((within, ""));
+    let kind = match collection {
+        "revenue_shares" => "revenue_share",
+        "commitments" => "commitment",
+        "investments" => "investment",
+        other => other,
+    };
+    if field.is_empty() { kind.to_string() } else { format!("{kind}.{field}") }
+}
+
 /// The kind under which a stream's channel names are declared.
 fn channel_kind(channels_path: &str) -> String {
     format!("channel of {channels_path}")
@@ -1572,26 +1630,28 @@ fn parse_number_text(text: &str, kind: Kind) -> Result<f64, String> {
     digits.trim().replace('_', "").parse::<f64>().map(|v| v * scale).map_err(|_| String::new())
 }
 
-/// Checks the rank-correlation matrix of the inputs named in `correlations` for positive
+/// Checks the correlation matrix of the normal scores of the inputs named in `correlations` for positive
 /// semi-definiteness; returns the indices of the correlations involved in the first failing
 /// leading minor, or None when the matrix is fine.
 fn not_positive_semidefinite(correlations: &[Correlation]) -> Option<Vec<usize>> {
     if correlations.is_empty() {
         return None;
     }
-    let mut involved: Vec<InputId> = correlations.iter().flat_map(|c| c.between).collect();
+    let mut involved: Vec<LatentId> = correlations.iter().flat_map(|c| c.between).collect();
     involved.sort_unstable();
     involved.dedup();
     let n = involved.len();
-    let position = |id: InputId| involved.binary_search(&id).expect("input is involved");
+    let position = |id: LatentId| involved.binary_search(&id).expect("input is involved");
     let mut matrix = vec![vec![0.0; n]; n];
     for (i, row) in matrix.iter_mut().enumerate() {
         row[i] = 1.0;
     }
     for c in correlations {
         let (a, b) = (position(c.between[0]), position(c.between[1]));
-        matrix[a][b] = c.rank;
-        matrix[b][a] = c.rank;
+        // The copula correlates normal scores: that matrix must be positive semi-definite.
+        let pearson = normal_score_correlation(c.rank);
+        matrix[a][b] = pearson;
+        matrix[b][a] = pearson;
     }
     // Cholesky with a small tolerance: a pivot below -tolerance proves a negative eigenvalue.
     const TOLERANCE: f64 = 1e-10;

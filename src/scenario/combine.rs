@@ -1,6 +1,6 @@
 //! Putting the deals of two scenario files on one world, for paired comparison across files.
 
-use super::{CoinId, CommitmentWindow, Curve, Deal, InputId, Scalar, Scenario};
+use super::{CoinId, CommitmentWindow, Curve, Deal, Identity, InputId, LatentId, Scalar, Scenario};
 
 /// The two files' worlds differ where pairing needs them equal; each entry names a section.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -32,8 +32,15 @@ pub fn combine(first: &Scenario, second: &Scenario, label: &str) -> Result<Scena
         "the world's uncertain inputs",
         world == second.world_inputs && first.inputs[..world] == second.inputs[..world],
     );
+    let world_latent =
+        |scenario: &Scenario, latent: LatentId| scenario.inputs[..world].iter().any(|i| i.latent == latent);
     let world_correlations = |scenario: &Scenario| {
-        scenario.correlations.iter().filter(|c| c.between.iter().all(|&id| id < world)).cloned().collect::<Vec<_>>()
+        scenario
+            .correlations
+            .iter()
+            .filter(|c| c.between.iter().all(|&latent| world_latent(scenario, latent)))
+            .map(|c| (c.keys.clone(), c.rank))
+            .collect::<Vec<_>>()
     };
     differ("the world's [[correlations]]", world_correlations(first) == world_correlations(second));
     if !differences.is_empty() {
@@ -41,10 +48,16 @@ pub fn combine(first: &Scenario, second: &Scenario, label: &str) -> Result<Scena
     }
     let mut combined = first.clone();
     combined.name = format!("{} vs {}", first.name, second.name);
-    // The second file's deal inputs and coins follow the first's.
+    // The second file's deal inputs follow the first's; latents and coins are matched by identity,
+    // so a term both files name draws alike in both.
     let input_offset = first.inputs.len() - world;
-    let coin_offset = first.coins;
     let remap_input = |id: InputId| if id < world { id } else { id + input_offset };
+    let mut combined_latents = first.latents.clone();
+    let latent_map: Vec<LatentId> =
+        second.latents.iter().map(|identity| find_or_push(&mut combined_latents, identity)).collect();
+    let mut combined_coins = first.coins.clone();
+    let coin_map: Vec<CoinId> =
+        second.coins.iter().map(|identity| find_or_push(&mut combined_coins, identity)).collect();
     for deal in &second.deals {
         let mut deal = deal.clone();
         let name = if first.deals.iter().any(|d| d.name == deal.name) {
@@ -52,7 +65,7 @@ pub fn combine(first: &Scenario, second: &Scenario, label: &str) -> Result<Scena
         } else {
             deal.name.clone()
         };
-        remap(&mut deal, &remap_input, &|coin| coin + coin_offset);
+        remap(&mut deal, &remap_input, &|coin| coin_map[coin]);
         deal.name = name;
         combined.deals.push(deal);
     }
@@ -66,15 +79,27 @@ pub fn combine(first: &Scenario, second: &Scenario, label: &str) -> Result<Scena
             input.key = format!("deals.{label}/{deal}.{term}");
         }
         debug_assert_eq!(remap_input(index), combined.inputs.len());
+        input.latent = latent_map[input.latent];
         combined.inputs.push(input);
     }
-    for correlation in second.correlations.iter().filter(|c| c.between.iter().any(|&id| id >= world)) {
+    for correlation in second.correlations.iter().filter(|c| !c.between.iter().all(|&l| world_latent(second, l))) {
         let mut correlation = correlation.clone();
-        correlation.between = correlation.between.map(remap_input);
+        correlation.between = correlation.between.map(|latent| latent_map[latent]);
         combined.correlations.push(correlation);
     }
-    combined.coins += second.coins;
+    combined.latents = combined_latents;
+    combined.coins = combined_coins;
     Ok(combined)
+}
+
+fn find_or_push(identities: &mut Vec<Identity>, identity: &Identity) -> usize {
+    match identities.iter().position(|known| known == identity) {
+        Some(index) => index,
+        None => {
+            identities.push(identity.clone());
+            identities.len() - 1
+        }
+    }
 }
 
 fn remap_scalar(scalar: &mut Scalar, input: &impl Fn(InputId) -> InputId) {

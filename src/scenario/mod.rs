@@ -8,6 +8,7 @@ pub mod grid;
 mod reader;
 
 use crate::sampling::distribution::Distribution;
+pub use crate::sampling::random::Identity;
 pub use build::{MAX_PATHS, Override, parse_money, parse_scenario};
 pub use combine::{WorldMismatch, combine};
 pub use grid::{Date, Grid};
@@ -18,7 +19,9 @@ pub type PartyId = usize;
 pub type StreamId = usize;
 pub type ProviderId = usize;
 pub type EventId = usize;
-/// Index of an auxiliary uniform draw of the world (a tranche's coin flip).
+/// Index of a latent uniform: the random number that every input of one identity is drawn from.
+pub type LatentId = usize;
+/// Index of an auxiliary uniform draw of a path (a tranche's coin flip).
 pub type CoinId = usize;
 
 /// A number that is either fixed or drawn once per path from an uncertain input.
@@ -92,10 +95,15 @@ impl Curve {
     }
 }
 
-/// An uncertain input: a distribution drawn once per path, named by its key path.
+/// An uncertain input: a distribution drawn once per path, named by its key path. Its draw is
+/// the distribution's quantile of its latent uniform, so inputs that share a latent (one term in
+/// several deals, or in two files) move together, each with its own distribution.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UncertainInput {
+    /// Where it was written (`deals.apr-2026.revenue_shares.openai-to-microsoft.cap`): how
+    /// `--set`, sensitivity.csv and paths.parquet name it.
     pub key: String,
+    pub latent: LatentId,
     pub distribution: Distribution,
 }
 
@@ -145,6 +153,10 @@ pub struct Stream {
     pub jumps: Option<Jumps>,
     /// Never empty: a stream without channels has one channel named `all`.
     pub channels: Vec<Channel>,
+    /// Key the generators of its shocks (`streams.<name>`) and of its jumps
+    /// (`streams.<name>.jumps`), apart so that a change in the jump rate moves no shock.
+    pub shocks: Identity,
+    pub jump_draws: Identity,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -181,11 +193,15 @@ pub enum EventTiming {
 pub struct Event {
     pub name: String,
     pub timing: EventTiming,
+    /// Keys the uniform that decides whether and when it occurs (`events.<name>`).
+    pub identity: Identity,
 }
 
+/// A Spearman rank correlation between two latents, as the scenario stated it between two keys.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Correlation {
-    pub between: [InputId; 2],
+    pub between: [LatentId; 2],
+    pub keys: [String; 2],
     pub rank: f64,
 }
 
@@ -280,11 +296,13 @@ pub struct Scenario {
     pub correlations: Vec<Correlation>,
     pub deals: Vec<Deal>,
     pub inputs: Vec<UncertainInput>,
+    /// The identities of the inputs' uniforms, one per identity: what correlations act on.
+    pub latents: Vec<Identity>,
     /// The first `world_inputs` inputs belong to the world (parties, streams, compute,
     /// valuation, events); the rest to the deals' terms.
     pub world_inputs: usize,
-    /// Number of auxiliary uniform draws each path makes for the deals' coin flips.
-    pub coins: usize,
+    /// The identities of the deals' coin flips (`investment.<name>.tranches[<i>]`).
+    pub coins: Vec<Identity>,
 }
 
 impl Scenario {
