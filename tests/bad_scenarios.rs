@@ -199,7 +199,7 @@ fn set_with_an_unknown_key_names_the_key() {
         .code(2)
         .stdout(predicate::str::is_empty())
         .stderr(predicate::str::contains("--set simulation.pathz=1000:"))
-        .stderr(predicate::str::contains("no scalar at key path `simulation.pathz`"));
+        .stderr(predicate::str::contains("no value at key path `simulation.pathz`"));
     assert!(!out.exists(), "nothing is written for a bad --set");
 }
 

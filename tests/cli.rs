@@ -111,14 +111,15 @@ fn help_shows_examples() {
 }
 
 #[test]
-fn the_last_set_of_a_key_wins() {
+fn a_key_set_twice_is_refused_so_no_set_goes_unread() {
+    // Were the last to win, `--set k=bad --set k=9` would hide the bad one.
     dealsim()
         .arg("validate")
         .arg(base())
-        .args(["--set", "simulation.paths=10", "--set", "simulation.paths=20"])
+        .args(["--set", "simulation.paths=-5", "--set", "simulation.paths=20"])
         .assert()
-        .success()
-        .stdout(contains("20 paths"));
+        .code(2)
+        .stderr(contains("--set simulation.paths=-5:1:18: simulation.paths: `--set simulation.paths` is given more than once"));
 }
 
 #[test]

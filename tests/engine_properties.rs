@@ -66,11 +66,7 @@ name = "uncapped"
 extends = "capped"
 [[deals.revenue_shares]]
 name = "share"
-payer = "lab"
-payee = "cloud"
-stream = "lab"
-rate = 0.2
-through = "2030"
+cap = "none"
 "#;
 
 fn scenario() -> Scenario {

@@ -1,12 +1,13 @@
 //! Validation: turns a scenario's TOML text (and `--set` overrides) into a typed [`Scenario`].
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::reader::{Diagnostics, KeyPath, Node, Origin, ParsedOverride, Reader, Table, describe};
+use super::document::{self, Document, Loader};
+use super::reader::{Diagnostics, KeyPath, Node, Origin, OverrideSource, ParsedOverride, Reader, Table, describe};
 use super::*;
 use crate::sampling::correlation::normal_score_correlation;
 use crate::sampling::distribution::{Distribution, DistributionError};
@@ -34,25 +35,42 @@ impl Override {
     }
 }
 
-/// Parses and validates a scenario. `origin` names the file in messages.
+/// Parses and validates a scenario held in memory; it cannot `extends` another file. `origin`
+/// names it in messages.
 pub fn parse_scenario(origin: &str, source: &str, overrides: &[Override]) -> Result<Scenario, Diagnostics> {
-    let document = match DeTable::parse_recoverable(source) {
-        (document, errors) if errors.is_empty() => document,
-        (_, errors) => {
-            let mut reader = Reader::new(origin, source, &[]);
-            for error in errors {
-                let offset = error.span().map_or(0, |span| span.start);
-                let message = error.message().trim().to_string();
-                reader.error_at(offset, &KeyPath::default(), format!("invalid TOML: {message}"));
-            }
-            return Err(reader.finish().expect_err("syntax errors were recorded"));
-        }
-    };
-    let parsed_overrides: Vec<ParsedOverride<'_>> = overrides.iter().map(parse_override_value).collect();
-    let mut reader = Reader::new(origin, source, &parsed_overrides);
-    let span = document.span();
-    let root = DeValue::Table(document.into_inner());
-    let root = Node { value: &root, offset: span.start, origin: Origin::File };
+    parse(origin, source, overrides, None)
+}
+
+/// Parses and validates a scenario file and the files it extends, which `load` reads by the
+/// path `extends` gives, resolved against the extending file's directory.
+pub fn parse_scenario_file(
+    origin: &str,
+    source: &str,
+    overrides: &[Override],
+    load: Loader<'_>,
+) -> Result<Scenario, Diagnostics> {
+    parse(origin, source, overrides, Some(load))
+}
+
+fn parse(
+    origin: &str,
+    source: &str,
+    overrides: &[Override],
+    load: Option<Loader<'_>>,
+) -> Result<Scenario, Diagnostics> {
+    let files = document::gather(origin, source, load);
+    let Document { root, root_offset, sources, overrides: mut all_overrides, problems } = document::compose(&files);
+    all_overrides.extend(overrides.iter().map(parse_override_value));
+    let mut reader = Reader::new(sources, &all_overrides);
+    for problem in &problems {
+        let path = KeyPath { positional: problem.key_path.clone(), named: problem.key_path.clone() };
+        reader.error_at(problem.offset, &path, problem.message.clone());
+    }
+    if reader.has_errors() {
+        return Err(reader.finish().expect_err("problems were recorded"));
+    }
+    let root = DeValue::Table(root);
+    let root = Node { value: &root, offset: root_offset, origin: Origin::File };
     let scenario = Builder::new(&mut reader).build(root);
     reader.report_unused_overrides();
     reader.finish()?;
@@ -66,7 +84,7 @@ fn parse_override_value(set: &Override) -> ParsedOverride<'_> {
         // A bare word such as 50B or 20% is taken as the string it spells.
         Err(_) => Spanned::new(0..set.value.len(), DeValue::String(Cow::Borrowed(set.value.as_str()))),
     };
-    ParsedOverride { key: set.key.clone(), text, value }
+    ParsedOverride { key: set.key.clone(), value, source: OverrideSource::CommandLine { text } }
 }
 
 /// How a number may be written in a field.
@@ -149,14 +167,18 @@ enum Shape {
     TimeVarying,
 }
 
-/// What one `[[deals]]` entry says before `extends` is resolved.
-struct DealDraft<'a> {
-    deal: Deal,
+/// A `[[deals]]` entry as written, before its terms are read: where it is, its name, and the
+/// entry it extends.
+#[derive(Clone)]
+struct DealEntry<'a> {
+    node: Node<'a>,
     path: KeyPath,
-    extends: Option<(String, Node<'a>)>,
-    removes: Vec<(String, Node<'a>)>,
-    equity_given: bool,
+    name: Option<String>,
+    parent: Option<usize>,
 }
+
+/// The term collections of a deal, by key.
+const TERM_COLLECTIONS: [&str; 3] = ["revenue_shares", "commitments", "investments"];
 
 struct Builder<'r, 'a> {
     reader: &'r mut Reader<'a>,
@@ -171,7 +193,7 @@ struct Builder<'r, 'a> {
     compute_stream: Option<StreamId>,
     valuation_company: Option<PartyId>,
     /// Names of every entry read, by kind, valid or not.
-    declared: HashMap<String, Vec<String>>,
+    declared: HashMap<String, HashSet<String>>,
     /// False when [simulation] is invalid: horizon checks would only repeat that error.
     grid_known: bool,
 }
@@ -255,6 +277,8 @@ impl<'r, 'a> Builder<'r, 'a> {
         };
         let name = self.optional_string(&mut table, "name").unwrap_or_default();
         let description = self.optional_string(&mut table, "description").unwrap_or_default();
+        // Followed when the files were read; here it must only be a string.
+        self.optional_string(&mut table, "extends");
         table.finish(self.reader);
         (name, description)
     }
@@ -574,39 +598,175 @@ impl<'r, 'a> Builder<'r, 'a> {
         if matches!(node.value, DeValue::Array(items) if items.is_empty()) {
             self.reader.error(&node, &path, "expected at least one deal; a deal with no terms is the no-deal baseline");
         }
-        let mut drafts = Vec::new();
-        for (mut table, deal_path) in self.named_tables(node, &path) {
-            if let Some(draft) = self.deal(&mut table, &deal_path) {
-                drafts.push(draft);
-            }
-            table.finish(self.reader);
+        let mut entries: Vec<DealEntry<'a>> = self
+            .named_tables(node, &path)
+            .into_iter()
+            .map(|(table, path)| DealEntry { node: table.node, name: raw_string(&table, "name"), path, parent: None })
+            .collect();
+        let by_name: HashMap<&str, usize> = entries
+            .iter()
+            .enumerate()
+            .rev()
+            .filter_map(|(index, entry)| Some((entry.name.as_deref()?, index)))
+            .collect();
+        let parents: Vec<Option<usize>> = entries.iter().map(|entry| self.parent_of(entry, &by_name)).collect();
+        for (entry, parent) in entries.iter_mut().zip(parents) {
+            entry.parent = parent;
         }
-        self.resolve_extends(drafts)
+        let in_cycle = self.report_extends_cycles(&entries);
+        let mut deals = Vec::new();
+        for (index, _) in in_cycle.iter().enumerate().filter(|(_, in_cycle)| !**in_cycle) {
+            deals.extend(self.deal(&entries, index));
+        }
+        deals
     }
 
-    fn deal(&mut self, table: &mut Table<'a>, path: &KeyPath) -> Option<DealDraft<'a>> {
-        let name = self.required_name(table, "deal");
-        let description = self.optional_string(table, "description").unwrap_or_default();
-        let extends = table.get(self.reader, "extends").and_then(|node| {
-            let name = self.reader.string(node, &path.key("extends"))?;
-            Some((name.to_string(), node))
+    /// The entry a deal extends, or None (with an error when the name is unknown).
+    fn parent_of(&mut self, entry: &DealEntry<'a>, by_name: &HashMap<&str, usize>) -> Option<usize> {
+        let mut table = self.reader.table(entry.node, &entry.path)?;
+        let node = table.own(self.reader, "extends")?;
+        let path = entry.path.key("extends");
+        let parent = self.reader.string(node, &path)?;
+        let found = by_name.get(parent).copied();
+        if found.is_none() {
+            let known: Vec<&str> =
+                by_name.keys().copied().filter(|name| Some(*name) != entry.name.as_deref()).collect();
+            let mut known = known;
+            known.sort_unstable();
+            let known = if known.is_empty() { "(none defined)".to_string() } else { known.join(", ") };
+            self.reader.error(&node, &path, format!("unknown deal `{parent}`; expected one of: {known}"));
+        }
+        found
+    }
+
+    /// Marks the deals whose `extends` chain loops, reporting each such deal once.
+    fn report_extends_cycles(&mut self, entries: &[DealEntry<'a>]) -> Vec<bool> {
+        let mut in_cycle = vec![false; entries.len()];
+        for start in 0..entries.len() {
+            let mut seen = HashSet::new();
+            let mut current = Some(start);
+            while let Some(index) = current {
+                if !seen.insert(index) {
+                    in_cycle[start] = true;
+                    break;
+                }
+                current = entries[index].parent;
+            }
+            if in_cycle[start] {
+                let entry = &entries[start];
+                let mut table = self.reader.table(entry.node, &entry.path).expect("deal entries are tables");
+                if let Some(node) = table.own(self.reader, "extends") {
+                    let parent = raw_string(&table, "extends").unwrap_or_default();
+                    self.reader.error(
+                        &node,
+                        &entry.path.key("extends"),
+                        format!("`extends = \"{parent}\"` forms a cycle of deals extending each other"),
+                    );
+                }
+            }
+        }
+        in_cycle
+    }
+
+    /// A deal's table over those of the deals it extends: what it does not say, it inherits.
+    fn deal_layers(&mut self, entries: &[DealEntry<'a>], index: usize) -> Table<'a> {
+        let entry = &entries[index];
+        let table = self.reader.table(entry.node, &entry.path).expect("deal entries are tables");
+        match entry.parent {
+            Some(parent) => table.extending(self.deal_layers(entries, parent)),
+            None => table,
+        }
+    }
+
+    /// A deal's terms of one collection, each as a table over the parent's term of the same
+    /// name: inherited terms first (in the parent's order, less those `remove` names), restated
+    /// ones in place, then the deal's new ones.
+    fn term_layers(
+        &mut self,
+        entries: &[DealEntry<'a>],
+        index: usize,
+        collection: &'static str,
+        removed: &[String],
+    ) -> Vec<Table<'a>> {
+        let entry = &entries[index];
+        let inherited = match entry.parent {
+            Some(parent) => {
+                let parent_removed = self.removed_terms(entries, parent);
+                self.term_layers(entries, parent, collection, &parent_removed)
+            }
+            None => Vec::new(),
+        };
+        let mut own: Vec<Option<Table<'a>>> = Vec::new();
+        let mut deal = self.reader.table(entry.node, &entry.path).expect("deal entries are tables");
+        if let Some(node) = deal.own(self.reader, collection) {
+            own = self
+                .named_tables(node, &entry.path.key(collection))
+                .into_iter()
+                .map(|(table, _)| Some(table))
+                .collect();
+        }
+        let own_names: Vec<Option<String>> =
+            own.iter().map(|table| table.as_ref().and_then(|t| raw_string(t, "name"))).collect();
+        let mut layers = Vec::new();
+        for base in inherited {
+            let Some(name) = raw_string(&base, "name") else { continue };
+            if removed.contains(&name) {
+                continue;
+            }
+            let position = layers.len();
+            let layer = match own_names.iter().position(|own| own.as_deref() == Some(name.as_str())) {
+                Some(restated) => own[restated].take().expect("a name matches once").extending(base),
+                None => Table::inheriting(base, entry.path.key(collection).element(position, Some(&name))),
+            };
+            layers.push(layer);
+        }
+        layers.extend(own.into_iter().flatten());
+        layers
+    }
+
+    /// The names a deal's `remove` lists (its own, not inherited).
+    fn removed_terms(&mut self, entries: &[DealEntry<'a>], index: usize) -> Vec<String> {
+        let entry = &entries[index];
+        let mut table = self.reader.table(entry.node, &entry.path).expect("deal entries are tables");
+        match table.own(self.reader, "remove") {
+            Some(node) => self.string_list(node, &entry.path.key("remove")).into_iter().map(|(name, _)| name).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn deal(&mut self, entries: &[DealEntry<'a>], index: usize) -> Option<Deal> {
+        let entry = &entries[index];
+        let path = entry.path.clone();
+        let mut table = self.deal_layers(entries, index);
+        let name_node = table.own(self.reader, "name");
+        if name_node.is_none() {
+            let message = "missing required key `name`; expected a name (letters, digits, `_`, `-`)";
+            self.reader.error(&entry.node, &path.key("name"), message);
+        }
+        let name = name_node.and_then(|node| {
+            let name = self.reader.string(node, &path.key("name"))?;
+            let declared = self.declared.entry("deal".to_string()).or_default();
+            if !declared.insert(name.to_string()) {
+                self.reader.error(
+                    &node,
+                    &path.key("name"),
+                    format!("duplicate deal name `{name}`; names must be unique"),
+                );
+                return None;
+            }
+            self.check_name(&node, &path.key("name"), name).then(|| name.to_string())
         });
-        let removes = match table.get(self.reader, "remove") {
+        let description = self.optional_string(&mut table, "description").unwrap_or_default();
+        table.own(self.reader, "extends");
+        let removes = match table.own(self.reader, "remove") {
             Some(node) => self.string_list(node, &path.key("remove")),
             None => Vec::new(),
         };
-        if extends.is_none()
-            && let Some((_, node)) = removes.first()
-        {
-            self.reader.error(
-                node,
-                &path.key("remove"),
-                "`remove` needs `extends`: it removes terms inherited from another deal",
-            );
-        }
-        let equity_node = table.get(self.reader, "equity");
-        let equity_given = equity_node.is_some();
-        let equity = equity_node.map(|node| self.equity(node, &path.key("equity"))).unwrap_or_default();
+        table.takes("equity");
+        TERM_COLLECTIONS.iter().for_each(|collection| table.takes(collection));
+        let equity = self.deal_equity(entries, index);
+        let terms = terms_kind(name.as_deref().unwrap_or(&path.positional));
+        let removed: Vec<String> = removes.iter().map(|(name, _)| name.clone()).collect();
         let mut deal = Deal {
             name: name.clone().unwrap_or_default(),
             description,
@@ -615,125 +775,77 @@ impl<'r, 'a> Builder<'r, 'a> {
             commitments: Vec::new(),
             investments: Vec::new(),
         };
-        let terms = terms_kind(name.as_deref().unwrap_or(&path.positional));
-        if let Some(node) = table.get(self.reader, "revenue_shares") {
-            for (mut term, term_path) in self.named_tables(node, &path.key("revenue_shares")) {
-                if let Some(share) = self.revenue_share(&mut term, &term_path, &terms) {
-                    deal.revenue_shares.push(share);
+        let mut inherited_names = Vec::new();
+        for collection in TERM_COLLECTIONS {
+            for mut term in self.term_layers(entries, index, collection, &removed) {
+                let term_path = term.path.clone();
+                match collection {
+                    "revenue_shares" => deal.revenue_shares.extend(self.revenue_share(&mut term, &term_path, &terms)),
+                    "commitments" => deal.commitments.extend(self.commitment(&mut term, &term_path, &terms)),
+                    _ => deal.investments.extend(self.investment(&mut term, &term_path, &terms)),
                 }
                 term.finish(self.reader);
             }
-        }
-        if let Some(node) = table.get(self.reader, "commitments") {
-            for (mut term, term_path) in self.named_tables(node, &path.key("commitments")) {
-                if let Some(commitment) = self.commitment(&mut term, &term_path, &terms) {
-                    deal.commitments.push(commitment);
-                }
-                term.finish(self.reader);
+            if let Some(parent) = entry.parent {
+                let parent_removed = self.removed_terms(entries, parent);
+                inherited_names.extend(
+                    self.term_layers(entries, parent, collection, &parent_removed)
+                        .iter()
+                        .filter_map(|t| raw_string(t, "name")),
+                );
             }
         }
-        if let Some(node) = table.get(self.reader, "investments") {
-            for (mut term, term_path) in self.named_tables(node, &path.key("investments")) {
-                if let Some(investment) = self.investment(&mut term, &term_path, &terms) {
-                    deal.investments.push(investment);
-                }
-                term.finish(self.reader);
-            }
-        }
-        name?;
-        Some(DealDraft { deal, path: path.clone(), extends, removes, equity_given })
-    }
-
-    fn resolve_extends(&mut self, drafts: Vec<DealDraft<'a>>) -> Vec<Deal> {
-        let mut resolved: Vec<Option<Deal>> = vec![None; drafts.len()];
-        // Resolve in passes: a deal is ready once its parent is; a pass that resolves nothing
-        // means the rest form a cycle or name a missing parent.
-        loop {
-            let mut progressed = false;
-            for (i, draft) in drafts.iter().enumerate() {
-                if resolved[i].is_some() {
-                    continue;
-                }
-                let Some((parent_name, _)) = &draft.extends else {
-                    resolved[i] = Some(draft.deal.clone());
-                    progressed = true;
-                    continue;
-                };
-                let Some(parent_index) = drafts.iter().position(|d| &d.deal.name == parent_name) else { continue };
-                if let Some(parent) = resolved[parent_index].clone() {
-                    resolved[i] = Some(self.inherit(parent, draft));
-                    progressed = true;
-                }
-            }
-            if !progressed {
+        for (removed, node) in &removes {
+            if entry.parent.is_none() {
+                self.reader.error(
+                    node,
+                    &path.key("remove"),
+                    "`remove` needs `extends`: it removes terms inherited from another deal",
+                );
                 break;
             }
-        }
-        for (i, draft) in drafts.iter().enumerate() {
-            if resolved[i].is_none()
-                && let Some((parent, node)) = &draft.extends
-            {
-                let path = draft.path.key("extends");
-                if drafts.iter().any(|d| &d.deal.name == parent) {
-                    self.reader.error(
-                        node,
-                        &path,
-                        format!("`extends = \"{parent}\"` forms a cycle of deals extending each other"),
-                    );
-                } else if !self.is_declared("deal", parent) {
-                    let others: Vec<&DealDraft<'_>> =
-                        drafts.iter().filter(|d| d.deal.name != draft.deal.name).collect();
-                    let known = names(&others, |d| d.deal.name.as_str());
-                    self.reader.error(node, &path, format!("unknown deal `{parent}`; expected one of: {known}"));
-                }
+            if !inherited_names.contains(removed) {
+                let parent = entries[entry.parent.expect("checked")].name.clone().unwrap_or_default();
+                self.reader.error(node, &path.key("remove"), format!("`{removed}` is not a term of deal `{parent}`"));
             }
         }
-        resolved.into_iter().flatten().collect()
+        table.finish(self.reader);
+        name?;
+        Some(deal)
     }
 
-    /// The parent's terms, with the child's removals, replacements (same name) and additions.
-    fn inherit(&mut self, parent: Deal, draft: &DealDraft<'a>) -> Deal {
-        let child = &draft.deal;
-        for (name, node) in &draft.removes {
-            if !self.is_declared(&terms_kind(&parent.name), name) {
-                let path = draft.path.key("remove");
-                self.reader.error(node, &path, format!("`{name}` is not a term of deal `{}`", parent.name));
-            }
-        }
-        let keep = |name: &str| !draft.removes.iter().any(|(removed, _)| removed == name);
-        let mut equity = parent.equity.clone();
-        if draft.equity_given {
-            for &(party, stake) in &child.equity {
-                match equity.iter_mut().find(|(holder, _)| *holder == party) {
-                    Some(entry) => entry.1 = stake,
-                    None => equity.push((party, stake)),
-                }
-            }
-        }
-        Deal {
-            name: child.name.clone(),
-            description: if child.description.is_empty() {
-                parent.description.clone()
-            } else {
-                child.description.clone()
-            },
-            equity,
-            revenue_shares: merge_terms(&parent.revenue_shares, &child.revenue_shares, |t| &t.name, keep),
-            commitments: merge_terms(&parent.commitments, &child.commitments, |t| &t.name, keep),
-            investments: merge_terms(&parent.investments, &child.investments, |t| &t.name, keep),
+    /// A deal's starting stakes: its own `equity` over the one it inherits, holder by holder.
+    fn deal_equity(&mut self, entries: &[DealEntry<'a>], index: usize) -> Vec<(PartyId, Scalar)> {
+        let path = entries[index].path.key("equity");
+        match self.equity_layers(entries, index) {
+            Some(mut table) => self.equity(&mut table, &path),
+            None => Vec::new(),
         }
     }
 
-    fn equity(&mut self, node: Node<'a>, path: &KeyPath) -> Vec<(PartyId, Scalar)> {
-        let Some(table) = self.reader.table(node, path) else { return Vec::new() };
+    fn equity_layers(&mut self, entries: &[DealEntry<'a>], index: usize) -> Option<Table<'a>> {
+        let entry = &entries[index];
+        let mut deal = self.reader.table(entry.node, &entry.path).expect("deal entries are tables");
+        let path = entry.path.key("equity");
+        let own = deal.own(self.reader, "equity").and_then(|node| self.reader.table(node, &path));
+        let inherited = entry.parent.and_then(|parent| self.equity_layers(entries, parent));
+        match (own, inherited) {
+            (Some(own), Some(base)) => Some(own.extending(base)),
+            (Some(own), None) => Some(own),
+            (None, Some(base)) => Some(Table::inheriting(base, path)),
+            (None, None) => None,
+        }
+    }
+
+    fn equity(&mut self, table: &mut Table<'a>, path: &KeyPath) -> Vec<(PartyId, Scalar)> {
         if self.valuation_company.is_none() {
-            self.reader.error(&node, path, "equity stakes need a [valuation] section to value them");
+            self.reader.error(&table.node, path, "equity stakes need a [valuation] section to value them");
         }
         let mut stakes = Vec::new();
         let mut largest_total = 0.0;
-        for (name, value) in table.keys() {
-            let stake_path = path.key(name);
-            let party = self.lookup_party(name, &value, &stake_path);
+        for (name, value) in table.entries(self.reader) {
+            let stake_path = path.key(&name);
+            let party = self.lookup_party(&name, &value, &stake_path);
             if party.is_some() && party == self.valuation_company {
                 self.reader.error(
                     &value,
@@ -750,11 +862,12 @@ impl<'r, 'a> Builder<'r, 'a> {
         }
         if largest_total > 1.0 + 1e-12 {
             self.reader.error(
-                &node,
+                &table.node,
                 path,
                 format!("stakes can add up to {largest_total}, more than 100% of the company"),
             );
         }
+        // Every key names a holder, checked above: no key of this table is unknown.
         stakes
     }
 
@@ -776,7 +889,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             .optional_value(table, "paid_before", Kind::Money, Bound::NonNegative, Shape::Scalar)
             .map(Curve::into_scalar)
             .unwrap_or(Scalar::Const(0.0));
-        let ends_on = table.get(self.reader, "ends_on").map(|node| self.event_ref(node, &path.key("ends_on")));
+        let ends_on = self.optional(table, "ends_on").map(|node| self.event_ref(node, &path.key("ends_on")));
         if let (Some(payer), Some(payee)) = (payer, payee)
             && payer == payee
         {
@@ -1087,17 +1200,17 @@ impl<'r, 'a> Builder<'r, 'a> {
         let path = table.path.key("name");
         let name = self.reader.string(node, &path)?;
         let declared = self.declared.entry(kind.to_string()).or_default();
-        if declared.iter().any(|seen| seen == name) {
+        if declared.contains(name) {
             let noun = kind.split(" of ").next().unwrap_or(kind);
             self.reader.error(&node, &path, format!("duplicate {noun} name `{name}`; names must be unique"));
             return None;
         }
-        declared.push(name.to_string());
+        declared.insert(name.to_string());
         self.check_name(&node, &path, name).then(|| name.to_string())
     }
 
     fn is_declared(&self, kind: &str, name: &str) -> bool {
-        self.declared.get(kind).is_some_and(|names| names.iter().any(|n| n == name))
+        self.declared.get(kind).is_some_and(|names| names.contains(name))
     }
 
     fn optional_string(&mut self, table: &mut Table<'a>, key: &'static str) -> Option<String> {
@@ -1293,8 +1406,14 @@ impl<'r, 'a> Builder<'r, 'a> {
         bound: Bound,
         shape: Shape,
     ) -> Option<Curve> {
-        let node = table.get(self.reader, key)?;
+        let node = self.optional(table, key)?;
         self.value(node, &table.path.key(key), kind, bound, shape)
+    }
+
+    /// An optional key's value; the string "none" is no value, which is how a deal drops an
+    /// optional field it inherits (`cap = "none"`).
+    fn optional(&mut self, table: &mut Table<'a>, key: &'static str) -> Option<Node<'a>> {
+        table.get(self.reader, key).filter(|node| !matches!(node.value, DeValue::String(text) if text == "none"))
     }
 
     fn required_curve(&mut self, table: &mut Table<'a>, key: &'static str, kind: Kind, bound: Bound) -> Option<Curve> {
@@ -1558,20 +1677,13 @@ fn keys_of(table: &DeTable<'_>) -> String {
     keys.join(", ")
 }
 
-fn merge_terms<T: Clone>(
-    parent: &[T],
-    child: &[T],
-    name: impl Fn(&T) -> &String,
-    keep: impl Fn(&str) -> bool,
-) -> Vec<T> {
-    let mut merged: Vec<T> = parent.iter().filter(|t| keep(name(t))).cloned().collect();
-    for term in child {
-        match merged.iter_mut().find(|t| name(t) == name(term)) {
-            Some(existing) => *existing = term.clone(),
-            None => merged.push(term.clone()),
-        }
+/// A string a table writes at `key` itself, read without recording anything: names of entries
+/// are needed before the entries are read.
+fn raw_string(table: &Table<'_>, key: &str) -> Option<String> {
+    match table.peek(key)?.value {
+        DeValue::String(text) => Some(text.to_string()),
+        _ => None,
     }
-    merged
 }
 
 /// Reads a TOML number (or a money/percent string) as f64. The error is a suffix for the

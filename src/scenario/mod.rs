@@ -4,13 +4,15 @@
 
 mod build;
 mod combine;
+mod document;
 pub mod grid;
 mod reader;
 
 use crate::sampling::distribution::Distribution;
 pub use crate::sampling::random::Identity;
-pub use build::{MAX_PATHS, Override, parse_money, parse_scenario};
+pub use build::{MAX_PATHS, Override, parse_money, parse_scenario, parse_scenario_file};
 pub use combine::{WorldMismatch, combine};
+pub use document::Loader;
 pub use grid::{Date, Grid};
 pub use reader::{Diagnostic, Diagnostics};
 

@@ -28,6 +28,10 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// Diagnostics kept in full; past this many, the rest are counted, not listed. A file of
+/// millions of unknown keys must not print millions of lines.
+pub const MAX_DIAGNOSTICS: usize = 50;
+
 /// Every problem found in a scenario, in file order.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
@@ -44,7 +48,8 @@ impl fmt::Display for Diagnostics {
     }
 }
 
-/// Where a value came from: the file, or the n-th `--set` override.
+/// Where a value came from: a scenario file (which one, its offset tells), or the `--set` at
+/// this index of the reader's overrides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
     File,
@@ -81,7 +86,8 @@ fn join(base: &str, key: &str) -> String {
 #[derive(Clone, Copy)]
 pub struct Node<'a> {
     pub value: &'a DeValue<'a>,
-    /// Byte offset of the value in its origin.
+    /// Byte offset of the value: in the files' shared address space (see [`SourceMap`]), or
+    /// in the `--set` value's text.
     pub offset: usize,
     pub origin: Origin,
 }
@@ -104,82 +110,152 @@ impl<'a> Node<'a> {
     }
 }
 
-/// A `--set KEY=VALUE` override, parsed.
+/// An override of one value by key path: from a file's `[overrides]` table, or from `--set`.
 pub struct ParsedOverride<'a> {
     pub key: String,
-    pub text: String,
     pub value: Spanned<DeValue<'a>>,
+    pub source: OverrideSource,
+}
+
+/// Where an override was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OverrideSource {
+    /// An `[overrides]` entry; the key's offset in the files' address space.
+    File { key_offset: usize },
+    /// `--set KEY=VALUE`, with its text for messages.
+    CommandLine { text: String },
+}
+
+/// The scenario's files laid end to end in one address space, so that an offset names a file,
+/// a line and a column, whichever file a value of the merged document came from.
+#[derive(Clone, Debug, Default)]
+pub struct SourceMap {
+    files: Vec<MappedFile>,
+    end: usize,
+}
+
+#[derive(Clone, Debug)]
+struct MappedFile {
+    origin: String,
+    base: usize,
+    line_starts: Vec<usize>,
+}
+
+impl SourceMap {
+    /// Adds a file; returns the offset its bytes start at.
+    pub fn add(&mut self, origin: &str, text: &str) -> usize {
+        let base = self.end;
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        self.files.push(MappedFile { origin: origin.to_string(), base, line_starts });
+        // One byte apart, so that even an empty file has an offset of its own.
+        self.end = base + text.len() + 1;
+        base
+    }
+
+    /// The file, line and column (both from 1) of an offset.
+    fn locate(&self, offset: usize) -> (&str, usize, usize) {
+        let index = self.files.partition_point(|file| file.base <= offset).max(1) - 1;
+        let file = &self.files[index];
+        let local = offset - file.base;
+        let line = file.line_starts.partition_point(|&start| start <= local).max(1);
+        (&file.origin, line, local - file.line_starts[line - 1] + 1)
+    }
 }
 
 /// Collects diagnostics while the scenario is read.
 pub struct Reader<'a> {
-    origin: String,
-    line_starts: Vec<usize>,
+    sources: SourceMap,
     overrides: &'a [ParsedOverride<'a>],
     used_overrides: Vec<bool>,
     diagnostics: Vec<(usize, Diagnostic)>,
+    /// Diagnostics beyond [`MAX_DIAGNOSTICS`], counted only.
+    more: usize,
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(origin: &str, source: &str, overrides: &'a [ParsedOverride<'a>]) -> Reader<'a> {
-        let line_starts = std::iter::once(0).chain(source.match_indices('\n').map(|(i, _)| i + 1)).collect();
-        Reader {
-            origin: origin.to_string(),
-            line_starts,
-            overrides,
-            used_overrides: vec![false; overrides.len()],
-            diagnostics: Vec::new(),
+    pub fn new(sources: SourceMap, overrides: &'a [ParsedOverride<'a>]) -> Reader<'a> {
+        Reader { sources, overrides, used_overrides: vec![false; overrides.len()], diagnostics: Vec::new(), more: 0 }
+    }
+
+    fn push(&mut self, order: usize, diagnostic: Diagnostic) {
+        // An inherited value is read once for its own deal and again for every deal that
+        // extends it: one problem, one message.
+        let repeated = self.diagnostics.iter().any(|(at, known)| {
+            *at == order && known.message == diagnostic.message && known.origin == diagnostic.origin
+        });
+        if repeated {
+            return;
+        }
+        if self.diagnostics.len() < MAX_DIAGNOSTICS {
+            self.diagnostics.push((order, diagnostic));
+        } else {
+            self.more += 1;
         }
     }
 
-    fn line_column(&self, offset: usize) -> (usize, usize) {
-        let line = self.line_starts.partition_point(|&start| start <= offset).max(1);
-        (line, offset - self.line_starts[line - 1] + 1)
-    }
-
-    /// Records a problem at a byte offset of the file.
+    /// Records a problem at an offset of the files' address space.
     pub fn error_at(&mut self, offset: usize, path: &KeyPath, message: impl Into<String>) {
-        let (line, column) = self.line_column(offset);
+        let (origin, line, column) = self.sources.locate(offset);
         let diagnostic = Diagnostic {
-            origin: self.origin.clone(),
+            origin: origin.to_string(),
             line,
             column,
             key_path: path.positional.clone(),
             message: message.into(),
         };
-        self.diagnostics.push((offset, diagnostic));
+        self.push(offset, diagnostic);
     }
 
-    /// Records a problem with a value, in the file or in the override it came from.
-    pub fn error(&mut self, node: &Node<'_>, path: &KeyPath, message: impl Into<String>) {
-        match node.origin {
-            Origin::File => self.error_at(node.offset, path, message),
+    /// Records a problem at `offset` of a value's text: a file's, or a `--set`'s.
+    fn error_in(&mut self, origin: Origin, offset: usize, path: &KeyPath, message: impl Into<String>) {
+        match origin {
+            Origin::File => self.error_at(offset, path, message),
             Origin::Override(index) => {
-                let text = &self.overrides[index].text;
+                let ParsedOverride { key, source, .. } = &self.overrides[index];
+                let OverrideSource::CommandLine { text } = source else {
+                    unreachable!("file overrides carry file offsets")
+                };
                 let diagnostic = Diagnostic {
                     origin: format!("--set {text}"),
                     line: 1,
-                    column: self.overrides[index].key.len() + 2 + node.offset,
+                    column: key.len() + 2 + offset,
                     key_path: path.positional.clone(),
                     message: message.into(),
                 };
-                self.diagnostics.push((usize::MAX - self.overrides.len() + index, diagnostic));
+                // After every file's diagnostics, in command-line order.
+                self.push(usize::MAX - self.overrides.len() + index, diagnostic);
             }
         }
     }
 
-    /// Errors for overrides that named no key the scenario reads.
+    /// Records a problem with a value, in a file or in the `--set` it came from.
+    pub fn error(&mut self, node: &Node<'_>, path: &KeyPath, message: impl Into<String>) {
+        self.error_in(node.origin, node.offset, path, message);
+    }
+
+    /// Errors for overrides that named no key the scenario reads, and for a key given twice with
+    /// `--set` (each must be valid, and the first would otherwise go unread).
     pub fn report_unused_overrides(&mut self) {
         for index in 0..self.overrides.len() {
-            if !self.used_overrides[index] {
-                let key = self.overrides[index].key.clone();
-                let node = Node::of(&self.overrides[index].value, Origin::Override(index));
-                let path = KeyPath { positional: key.clone(), named: key.clone() };
-                self.error(
-                    &node,
-                    &path,
-                    format!("no scalar at key path `{key}` in this scenario; expected a path such as `simulation.paths` or `deals.<deal>.revenue_shares.<term>.cap`"),
-                );
+            let key = self.overrides[index].key.clone();
+            let path = KeyPath { positional: key.clone(), named: key.clone() };
+            let node = self.override_node(index);
+            let command_line = |o: &ParsedOverride<'_>| matches!(o.source, OverrideSource::CommandLine { .. });
+            if command_line(&self.overrides[index])
+                && self.overrides[index + 1..].iter().any(|later| later.key == key && command_line(later))
+            {
+                self.error(&node, &path, format!("`--set {key}` is given more than once; give each key once"));
+                continue;
+            }
+            if self.used_overrides[index] {
+                continue;
+            }
+            let message = format!(
+                "no value at key path `{key}` in this scenario; expected a path such as `simulation.paths` or `deals.<deal>.revenue_shares.<term>.cap`"
+            );
+            match self.overrides[index].source {
+                OverrideSource::File { key_offset } => self.error_at(key_offset, &path, message),
+                OverrideSource::CommandLine { .. } => self.error(&node, &path, message),
             }
         }
     }
@@ -189,34 +265,76 @@ impl<'a> Reader<'a> {
             return Ok(());
         }
         self.diagnostics.sort_by_key(|(offset, _)| *offset);
-        Err(Diagnostics(self.diagnostics.into_iter().map(|(_, d)| d).collect()))
+        let mut diagnostics: Vec<Diagnostic> = self.diagnostics.into_iter().map(|(_, d)| d).collect();
+        if self.more > 0 {
+            let last = diagnostics.last().cloned().expect("diagnostics were recorded");
+            diagnostics.push(Diagnostic {
+                key_path: String::new(),
+                message: format!("and {} more errors, not listed; fix those above first", self.more),
+                ..last
+            });
+        }
+        Err(Diagnostics(diagnostics))
     }
 
     pub fn has_errors(&self) -> bool {
         !self.diagnostics.is_empty()
     }
 
-    /// Whether a `--set` names this key path.
+    /// Whether an override names this key path.
     pub fn is_overridden(&self, named: &str) -> bool {
         self.overrides.iter().any(|o| o.key == named)
     }
 
+    fn override_node(&self, index: usize) -> Node<'a> {
+        let origin = match self.overrides[index].source {
+            OverrideSource::File { .. } => Origin::File,
+            OverrideSource::CommandLine { .. } => Origin::Override(index),
+        };
+        Node::of(&self.overrides[index].value, origin)
+    }
+
+    /// The overrides of keys directly inside `path` that name no key of `present` (a stake given
+    /// only with `--set`), marked used.
+    pub fn added_keys(&mut self, path: &KeyPath, present: &[&str]) -> Vec<(String, Node<'a>)> {
+        let prefix = format!("{}.", path.named);
+        let mut added: Vec<(String, Node<'a>)> = Vec::new();
+        for index in 0..self.overrides.len() {
+            let Some(key) = self.overrides[index].key.strip_prefix(&prefix) else { continue };
+            if key.contains('.') || present.contains(&key) {
+                continue;
+            }
+            self.used_overrides[index] = true;
+            let node = self.override_node(index);
+            match added.iter_mut().find(|(known, _)| known == key) {
+                Some(entry) => entry.1 = node,
+                None => added.push((key.to_string(), node)),
+            }
+        }
+        added
+    }
+
     /// The override for this named path, if any (marked used).
     fn override_for(&mut self, named: &str) -> Option<Node<'a>> {
-        // The last override of a key wins, as on most command lines.
+        // The last override of a key wins: a `--set` over a file's, a file's over its base's.
         let index = self.overrides.iter().rposition(|o| o.key == named)?;
         for (used, set) in self.used_overrides.iter_mut().zip(self.overrides) {
             *used |= set.key == named;
         }
-        Some(Node::of(&self.overrides[index].value, Origin::Override(index)))
+        Some(self.override_node(index))
     }
 
     /// Views a node as a table, or records that a table was expected.
     pub fn table(&mut self, node: Node<'a>, path: &KeyPath) -> Option<Table<'a>> {
         match node.value {
-            DeValue::Table(table) => {
-                Some(Table { table, node, path: path.clone(), read: Vec::new(), shape_unknown: false })
-            }
+            DeValue::Table(table) => Some(Table {
+                table: Some(table),
+                node,
+                path: path.clone(),
+                base: None,
+                read: Vec::new(),
+                shape_unknown: false,
+            }),
             _ => {
                 let found = node.type_name();
                 self.error(&node, path, format!("expected a table, found {found}"));
@@ -260,11 +378,16 @@ pub fn describe(node: &Node<'_>) -> String {
     }
 }
 
-/// A table being read: remembers which keys were asked for, to report the unknown ones.
+/// A table being read: remembers which keys were asked for, to report the unknown ones. A table
+/// may extend another (a deal its parent; a term the parent's term of the same name): keys it
+/// does not give are read from the one it extends, under that one's key path, so overrides of
+/// either path apply.
 pub struct Table<'a> {
-    table: &'a DeTable<'a>,
+    /// None for a layer that writes nothing of its own (a term a deal inherits as it is).
+    table: Option<&'a DeTable<'a>>,
     pub node: Node<'a>,
     pub path: KeyPath,
+    base: Option<Box<Table<'a>>>,
     read: Vec<&'static str>,
     /// Set when the table's shape is unknown (an unknown distribution name): its other keys
     /// cannot be judged, so they are not reported.
@@ -272,14 +395,37 @@ pub struct Table<'a> {
 }
 
 impl<'a> Table<'a> {
-    /// The value at `key`, or its `--set` override.
+    /// This table over `base`: what this one does not give comes from `base`.
+    pub fn extending(mut self, base: Table<'a>) -> Table<'a> {
+        self.base = Some(Box::new(base));
+        self
+    }
+
+    /// A layer at `path` that writes nothing: every key comes from `base` (or an override).
+    pub fn inheriting(base: Table<'a>, path: KeyPath) -> Table<'a> {
+        Table { table: None, node: base.node, path, base: Some(Box::new(base)), read: Vec::new(), shape_unknown: false }
+    }
+
+    /// The value at `key`: an override of this path, this layer's value, or the one it extends.
     pub fn get(&mut self, reader: &mut Reader<'a>, key: &'static str) -> Option<Node<'a>> {
         self.read.push(key);
         let named = self.path.key(key).named;
         if let Some(node) = reader.override_for(&named) {
             return Some(node);
         }
-        self.table.get(key).map(|value| Node::of(value, self.node.origin))
+        if let Some(value) = self.table.and_then(|table| table.get(key)) {
+            return Some(Node::of(value, self.node.origin));
+        }
+        self.base.as_mut()?.get(reader, key)
+    }
+
+    /// This layer's own value at `key`, not inherited (a deal's `name`, `extends`, `remove`).
+    pub fn own(&mut self, reader: &mut Reader<'a>, key: &'static str) -> Option<Node<'a>> {
+        self.read.push(key);
+        if let Some(node) = reader.override_for(&self.path.key(key).named) {
+            return Some(node);
+        }
+        self.table?.get(key).map(|value| Node::of(value, self.node.origin))
     }
 
     /// The value at `key`, or an error saying what was expected there.
@@ -292,18 +438,22 @@ impl<'a> Table<'a> {
         node
     }
 
+    /// Records `key` as one this table takes, read elsewhere (a deal's terms and equity are read
+    /// through tables of their own that layer inherited entries).
+    pub fn takes(&mut self, key: &'static str) {
+        self.read.push(key);
+    }
+
     /// Stops `finish` from reporting the keys not read.
     pub fn shape_is_unknown(&mut self) {
         self.shape_unknown = true;
     }
 
-    /// Reports every key that was never asked for.
+    /// Reports every key of this layer that was never asked for.
     pub fn finish(&self, reader: &mut Reader<'a>) {
-        if self.shape_unknown {
-            return;
-        }
+        let Some(table) = self.table.filter(|_| !self.shape_unknown) else { return };
         let known: HashSet<&str> = self.read.iter().copied().collect();
-        for (key, _) in self.table.iter() {
+        for (key, _) in table.iter() {
             let name: &str = key.get_ref().as_ref();
             if !known.contains(name) {
                 let mut expected: Vec<&str> = Vec::new();
@@ -318,16 +468,47 @@ impl<'a> Table<'a> {
                 } else {
                     format!("unknown key `{name}`; expected one of: {}", expected.join(", "))
                 };
-                if self.node.origin == Origin::File {
-                    reader.error_at(key.span().start, &path, message);
-                }
+                reader.error_in(self.node.origin, key.span().start, &path, message);
             }
         }
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = (&'a str, Node<'a>)> + '_ {
+    /// The value at `key` as written in this table or those it extends, without recording that
+    /// it was read: an entry's name is needed before the entry is read.
+    pub fn peek(&self, key: &str) -> Option<Node<'a>> {
+        match self.table.and_then(|table| table.get(key)) {
+            Some(value) => Some(Node::of(value, self.node.origin)),
+            None => self.base.as_ref()?.peek(key),
+        }
+    }
+
+    /// This layer's own keys with their values, as written.
+    pub fn keys(&self) -> Vec<(&'a str, Node<'a>)> {
         let origin = self.node.origin;
-        self.table.iter().map(move |(key, value)| (key.get_ref().as_ref(), Node::of(value, origin)))
+        self.table
+            .map(|table| table.iter().map(|(key, value)| (key.get_ref().as_ref(), Node::of(value, origin))).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every key of this table and of those it extends, with overrides applied, including keys
+    /// that only an override gives (`--set deals.d.equity.amazon=5%`): this layer's first.
+    pub fn entries(&mut self, reader: &mut Reader<'a>) -> Vec<(String, Node<'a>)> {
+        let mut entries: Vec<(String, Node<'a>)> = self
+            .keys()
+            .into_iter()
+            .map(|(key, value)| (key.to_string(), reader.override_for(&self.path.key(key).named).unwrap_or(value)))
+            .collect();
+        let present: Vec<&str> = entries.iter().map(|(key, _)| key.as_str()).collect();
+        let added = reader.added_keys(&self.path, &present);
+        entries.extend(added);
+        if let Some(base) = self.base.as_mut() {
+            for (key, value) in base.entries(reader) {
+                if !entries.iter().any(|(known, _)| *known == key) {
+                    entries.push((key, value));
+                }
+            }
+        }
+        entries
     }
 }
 
@@ -336,12 +517,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn positions_are_one_based_lines_and_columns() {
-        let source = "a = 1\nbb = 2\n";
-        let reader = Reader::new("x.toml", source, &[]);
-        assert_eq!(reader.line_column(0), (1, 1));
-        assert_eq!(reader.line_column(6), (2, 1));
-        assert_eq!(reader.line_column(11), (2, 6));
+    fn positions_are_one_based_lines_and_columns_in_each_file() {
+        let mut sources = SourceMap::default();
+        assert_eq!(sources.add("x.toml", "a = 1\nbb = 2\n"), 0);
+        let base = sources.add("base.toml", "c = 3\n");
+        assert_eq!(base, 14);
+        assert_eq!(sources.locate(0), ("x.toml", 1, 1));
+        assert_eq!(sources.locate(6), ("x.toml", 2, 1));
+        assert_eq!(sources.locate(11), ("x.toml", 2, 6));
+        assert_eq!(sources.locate(base + 4), ("base.toml", 1, 5));
     }
 
     #[test]
