@@ -18,7 +18,7 @@ use crate::engine::{self, RunOptions, Shard};
 use crate::io::history::{self, History};
 use crate::io::output_dir::{self, Input, OutputDir, OutputError, Writer};
 use crate::io::path_table::PathTable;
-use crate::io::shard_file::ShardFile;
+use crate::io::shard_file::{self, ShardFile};
 use crate::report;
 use crate::report::charts::{self, ChartFormat};
 use crate::report::html::{self, ReportTables};
@@ -620,23 +620,20 @@ fn merge(args: &MergeArgs) -> Result<(), Failure> {
             .map_err(|error| Failure::Input(format!("error: cannot read shard {}: {error}", path.display())))?;
         let shard = ShardFile::from_bytes(&bytes)
             .map_err(|error| Failure::Input(format!("error: {}: {error}", path.display())))?;
-        files.push((path, shard));
+        files.push((directory.display().to_string(), shard));
     }
-    let run = files[0].1.run();
-    if run.scenario_hash != hash {
-        return Err(Failure::Input(format!(
-            "error: {}: the shard was run from another scenario text or other --set overrides than {} (hash {}, \
-             expected {hash})",
-            files[0].0.display(),
-            args.scenario.scenario.display(),
-            run.scenario_hash
-        )));
-    }
+    let expected = shard_file::Expected {
+        scenario_hash: hash.clone(),
+        seed: scenario.simulation.seed,
+        paths: scenario.simulation.paths,
+        baseline: 0,
+    };
+    let run = shard_file::common_run(&files, &expected, &scenario)
+        .map_err(|disagreement| Failure::Input(format!("error: {disagreement}")))?;
     let mut parts = Vec::with_capacity(files.len());
-    for (path, shard) in files {
-        let aggregates = shard
-            .into_aggregates(&scenario, &run)
-            .map_err(|error| Failure::Input(format!("error: {}: {error}", path.display())))?;
+    for (label, shard) in files {
+        let aggregates =
+            shard.into_aggregates(&scenario).map_err(|error| Failure::Input(format!("error: {label}: {error}")))?;
         parts.push(aggregates);
     }
     let merged = engine::merge_shards(parts, run.paths).map_err(|error| {
