@@ -598,11 +598,31 @@ fn write_results(
         info.elapsed_seconds,
         info.paths_per_second
     );
+    if let engine::Stop::PathCap { relative_se, worst_metric, worst_relative_se } = aggregates.stop {
+        let metric = &aggregates.layout.metrics[worst_metric];
+        let name = match metric.scope {
+            engine::metrics::Scope::Deal(deal) => format!("{}:{}", scenario.deals[deal].name, metric.name),
+            engine::metrics::Scope::World => metric.name.clone(),
+        };
+        sayln!(
+            "did not converge: the least precise mean, {name}, has a standard error of {}% of its magnitude after {} \
+             paths (target {}%)",
+            percent(worst_relative_se),
+            aggregates.paths,
+            percent(relative_se)
+        );
+    }
     say!("{}", terminal::key_figures_table(&summary));
     say!("{}", terminal::comparison_table(&comparison));
     say!("{}", terminal::tornado_table(&tornado, 3));
     sayln!("\nwrote {}", out.display());
     Ok(())
+}
+
+/// A share as a percentage with at most three decimals: 0.005 is "0.5".
+fn percent(share: f64) -> String {
+    let text = format!("{:.3}", share * 100.0);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Reads every shard directory, checks the shards belong to one run of this scenario, and
