@@ -16,9 +16,9 @@ use crate::analysis::sensitivity::{self, SensitivityOptions};
 use crate::analysis::solve::{Target, bisect};
 use crate::engine::{self, RunOptions, Shard};
 use crate::io::history::{self, History};
-use crate::io::output_dir;
+use crate::io::output_dir::{self, Input, OutputDir, OutputError, Writer};
 use crate::io::path_table::PathTable;
-use crate::io::shard_file::ShardFile;
+use crate::io::shard_file::{self, ShardFile};
 use crate::report;
 use crate::report::charts::{self, ChartFormat};
 use crate::report::html::{self, ReportTables};
@@ -136,7 +136,8 @@ struct SensitivityArgs {
     /// each revenue share's paid).
     #[arg(long = "target", value_name = "METRIC")]
     targets: Vec<String>,
-    /// Output directory (default: output/<scenario file stem>).
+    /// Output directory (default: output/<scenario file stem>): a new or empty directory, or a
+    /// previous dealsim output; files dealsim did not write there are never touched.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 }
@@ -181,7 +182,8 @@ struct MergeArgs {
     /// The output directories of `run --shard K/N`, one per shard, in any order.
     #[arg(required = true, value_name = "SHARD_DIR")]
     shards: Vec<PathBuf>,
-    /// Output directory (default: output/<scenario file stem>).
+    /// Output directory (default: output/<scenario file stem>): a new or empty directory, or a
+    /// previous dealsim output; files dealsim did not write there are never touched.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Worker threads for sensitivity.csv (default: every core).
@@ -235,7 +237,8 @@ struct RunSettings {
     /// Worker threads (default: every core). Results do not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Output directory (default: output/<scenario file stem>).
+    /// Output directory (default: output/<scenario file stem>): a new or empty directory, or a
+    /// previous dealsim output; files dealsim did not write there are never touched.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// The deal every other deal is compared with in comparison.csv (default: the first).
@@ -292,6 +295,7 @@ impl Failure {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    exit_cleanly_on_signals();
     let result = match cli.command {
         Command::Run(args) => run(&args),
         Command::Validate(args) => validate(&args),
@@ -310,6 +314,75 @@ pub fn main() -> ExitCode {
             failure.exit_code()
         }
     }
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP remove the temporaries of an output not yet committed (after a
+/// commit under way has finished), then exit with 128 + the signal's number, as a shell reports
+/// a process the signal ended.
+fn exit_cleanly_on_signals() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    // Without the handler the default action stays, and the next command into the directory
+    // removes what the stopped one left.
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else { return };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let abandoned = output_dir::abandon_unfinished();
+            if abandoned.removed > 0 {
+                eprintln!("\ninterrupted: the unfinished output was removed; the output directory is as it was");
+            } else {
+                eprintln!("\ninterrupted");
+            }
+            std::process::exit(128 + signal);
+        }
+    });
+}
+
+/// Where a command writes, checked before it computes anything.
+struct Output {
+    directory: OutputDir,
+    /// How messages name it: `--out DIR`, or the default directory.
+    label: String,
+}
+
+impl Output {
+    fn open(given: Option<&Path>, default: PathBuf, writer: Writer, inputs: &[Input<'_>]) -> Result<Output, Failure> {
+        let (path, label) = match given {
+            Some(path) => (path.to_path_buf(), format!("--out {}", path.display())),
+            None => (default.clone(), format!("{} (the default for --out)", default.display())),
+        };
+        match OutputDir::open(&path, writer, inputs) {
+            Ok(directory) => Ok(Output { directory, label }),
+            Err(error) => Err(output_failure(&label, &path, error)),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.directory.path()
+    }
+
+    fn failure(&self, error: OutputError) -> Failure {
+        output_failure(&self.label, self.path(), error)
+    }
+
+    fn stage(&mut self, name: &str, bytes: &[u8]) -> Result<(), Failure> {
+        self.directory.stage(name, bytes).map_err(|error| self.failure(error))
+    }
+
+    /// Puts the staged files in place; returns the directory, for the closing message.
+    fn commit(self) -> Result<PathBuf, Failure> {
+        let (path, label) = (self.path().to_path_buf(), self.label);
+        self.directory.commit().map_err(|error| output_failure(&label, &path, error))?;
+        Ok(path)
+    }
+}
+
+/// A refusal is invalid input (exit 2, nothing touched); anything else failed to write.
+fn output_failure(label: &str, path: &Path, error: OutputError) -> Failure {
+    if error.is_refusal() { Failure::Input(format!("error: {label}: {error}")) } else { cannot_write(path, &error) }
+}
+
+fn scenario_input(path: &Path) -> Input<'_> {
+    Input { what: "the scenario file", path }
 }
 
 /// The scenario, parsed and validated, with the hash of what defined it.
@@ -347,8 +420,10 @@ fn default_out(scenario: &Path) -> PathBuf {
 
 fn run(args: &RunArgs) -> Result<(), Failure> {
     let Loaded { scenario, hash } = load(&args.scenario)?;
-    let out = args.settings.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario));
-    execute(&scenario, hash, &args.scenario.scenario, &args.scenario.overrides, &args.settings, &out, args.shard)
+    let file = &args.scenario.scenario;
+    let writer = if args.shard.is_some() { Writer::Shard } else { Writer::Run };
+    let output = Output::open(args.settings.out.as_deref(), default_out(file), writer, &[scenario_input(file)])?;
+    execute(&scenario, hash, file, &args.scenario.overrides, &args.settings, output, args.shard)
 }
 
 fn compare(args: &CompareArgs) -> Result<(), Failure> {
@@ -368,23 +443,21 @@ fn compare(args: &CompareArgs) -> Result<(), Failure> {
         Failure::Input(format!("error: {} and {}: {mismatch}", args.first.display(), args.second.display()))
     })?;
     let hash = format!("{}+{}", first.hash, second.hash);
-    let out = args
-        .settings
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("output").join(format!("{}-vs-{}", stem(&args.first), stem(&args.second))));
-    execute(&combined, hash, &args.first, &args.overrides, &args.settings, &out, None)
+    let default = Path::new("output").join(format!("{}-vs-{}", stem(&args.first), stem(&args.second)));
+    let inputs = [scenario_input(&args.first), scenario_input(&args.second)];
+    let output = Output::open(args.settings.out.as_deref(), default, Writer::Compare, &inputs)?;
+    execute(&combined, hash, &args.first, &args.overrides, &args.settings, output, None)
 }
 
-/// Runs a loaded scenario and writes every output into `out` (or, for a shard, its shard file).
-/// `file` names the scenario in run.json and locates its data/ for the charts' history.
+/// Runs a loaded scenario and writes every output into `output` (or, for a shard, its shard
+/// file). `file` names the scenario in run.json and locates its data/ for the charts' history.
 fn execute(
     scenario: &Scenario,
     hash: String,
     file: &Path,
     overrides: &[Override],
     args: &RunSettings,
-    out: &Path,
+    mut output: Output,
     shard: Option<Shard>,
 ) -> Result<(), Failure> {
     let baseline = match &args.baseline {
@@ -405,15 +478,16 @@ fn execute(
         target_relative_se: args.target_se,
         shard,
     };
-    // Everything goes to a staging directory that replaces `out` only once the run succeeds.
-    let staging = output_dir::Staging::begin(out).map_err(|e| cannot_write(out, &e))?;
     let progress = Progress::new(options.paths);
     let update = |done| progress.update(done);
     let aggregates = if args.keep_paths {
-        let mut table = PathTable::create(&staging.path(PATHS_FILE), scenario).map_err(|e| cannot_write(out, &e))?;
+        // Written as the run goes, to a temporary that becomes paths.parquet with the rest.
+        let paths = output.directory.temp_file().map_err(|error| output.failure(error))?;
+        let mut table = PathTable::create(paths.path(), scenario).map_err(|e| cannot_write(output.path(), &e))?;
         let aggregates = engine::run_recording(scenario, options, &update, &mut table)
             .map_err(|error| Failure::Runtime(error.to_string()))?;
-        table.finish().map_err(|e| cannot_write(out, &e))?;
+        table.finish().map_err(|e| cannot_write(output.path(), &e))?;
+        output.directory.stage_file(PATHS_FILE, paths).map_err(|error| output.failure(error))?;
         aggregates
     } else {
         engine::run(scenario, options, &update).map_err(|error| Failure::Runtime(error.to_string()))?
@@ -423,8 +497,8 @@ fn execute(
         let bytes = ShardFile::of(&aggregates, &hash, options.paths, baseline, shard)
             .to_bytes()
             .map_err(|e| Failure::Runtime(e.to_string()))?;
-        staging.write(SHARD_FILE, &bytes).map_err(|e| cannot_write(out, &e))?;
-        staging.commit().map_err(|e| cannot_write(out, &e))?;
+        output.stage(SHARD_FILE, &bytes)?;
+        let out = output.commit()?;
         let shard_paths = engine::chunk_paths(&aggregates.chunks, options.paths);
         sayln!(
             "shard {}/{}: paths {}..{} of {}, seed {}, {:.2} s; wrote {}\n\
@@ -450,7 +524,7 @@ fn execute(
         paths: options.paths,
         threads: args.threads,
     };
-    write_results(&results, &aggregates, staging, None)
+    write_results(&results, &aggregates, output, None)
 }
 
 /// What the outputs of a run (or of merged shards) are written from, besides its aggregates.
@@ -470,15 +544,14 @@ fn cannot_write(out: &Path, error: &dyn std::fmt::Display) -> Failure {
     Failure::Runtime(format!("cannot write results to {}: {error}", out.display()))
 }
 
-/// Writes every output of a run into `staging`, moves it into place and prints the key figures.
+/// Writes every output of a run into `output`, commits them and prints the key figures.
 fn write_results(
     results: &Results<'_>,
     aggregates: &engine::Aggregates,
-    staging: output_dir::Staging,
+    mut output: Output,
     shards: Option<u64>,
 ) -> Result<(), Failure> {
     let Results { scenario, file, overrides, outputs, .. } = *results;
-    let out = staging.destination().to_path_buf();
     let summary = report::summary_rows(scenario, aggregates);
     let timeseries = report::timeseries_rows(scenario, aggregates);
     let overrides = overrides.iter().map(|o| format!("{}={}", o.key, o.value)).collect();
@@ -513,9 +586,9 @@ fn write_results(
     };
     files.extend(report_files.iter_mut().map(|(name, bytes)| (name.as_str(), std::mem::take(bytes))));
     for (name, bytes) in &files {
-        staging.write(name, bytes).map_err(|e| cannot_write(&out, &e))?;
+        output.stage(name, bytes)?;
     }
-    staging.commit().map_err(|e| cannot_write(&out, &e))?;
+    let out = output.commit()?;
     sayln!(
         "{}: {} paths, seed {}, {} threads, {:.2} s ({:.0} paths/s)",
         if scenario.name.is_empty() { "scenario" } else { &scenario.name },
@@ -525,6 +598,20 @@ fn write_results(
         info.elapsed_seconds,
         info.paths_per_second
     );
+    if let engine::Stop::PathCap { relative_se, worst_metric, worst_relative_se } = aggregates.stop {
+        let metric = &aggregates.layout.metrics[worst_metric];
+        let name = match metric.scope {
+            engine::metrics::Scope::Deal(deal) => format!("{}:{}", scenario.deals[deal].name, metric.name),
+            engine::metrics::Scope::World => metric.name.clone(),
+        };
+        sayln!(
+            "did not converge: the least precise mean, {name}, has a standard error of {}% of its magnitude after {} \
+             paths (target {}%)",
+            percent(worst_relative_se),
+            aggregates.paths,
+            percent(relative_se)
+        );
+    }
     say!("{}", terminal::key_figures_table(&summary));
     say!("{}", terminal::comparison_table(&comparison));
     say!("{}", terminal::tornado_table(&tornado, 3));
@@ -532,10 +619,20 @@ fn write_results(
     Ok(())
 }
 
+/// A share as a percentage with at most three decimals: 0.005 is "0.5".
+fn percent(share: f64) -> String {
+    let text = format!("{:.3}", share * 100.0);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// Reads every shard directory, checks the shards belong to one run of this scenario, and
 /// writes the run's outputs.
 fn merge(args: &MergeArgs) -> Result<(), Failure> {
     let Loaded { scenario, hash } = load(&args.scenario)?;
+    let file = &args.scenario.scenario;
+    let mut inputs = vec![scenario_input(file)];
+    inputs.extend(args.shards.iter().map(|path| Input { what: "the shard directory", path }));
+    let output = Output::open(args.out.as_deref(), default_out(file), Writer::Merge, &inputs)?;
     let mut files = Vec::with_capacity(args.shards.len());
     for directory in &args.shards {
         let path = directory.join(SHARD_FILE);
@@ -543,23 +640,20 @@ fn merge(args: &MergeArgs) -> Result<(), Failure> {
             .map_err(|error| Failure::Input(format!("error: cannot read shard {}: {error}", path.display())))?;
         let shard = ShardFile::from_bytes(&bytes)
             .map_err(|error| Failure::Input(format!("error: {}: {error}", path.display())))?;
-        files.push((path, shard));
+        files.push((directory.display().to_string(), shard));
     }
-    let run = files[0].1.run();
-    if run.scenario_hash != hash {
-        return Err(Failure::Input(format!(
-            "error: {}: the shard was run from another scenario text or other --set overrides than {} (hash {}, \
-             expected {hash})",
-            files[0].0.display(),
-            args.scenario.scenario.display(),
-            run.scenario_hash
-        )));
-    }
+    let expected = shard_file::Expected {
+        scenario_hash: hash.clone(),
+        seed: scenario.simulation.seed,
+        paths: scenario.simulation.paths,
+        baseline: 0,
+    };
+    let run = shard_file::common_run(&files, &expected, &scenario)
+        .map_err(|disagreement| Failure::Input(format!("error: {disagreement}")))?;
     let mut parts = Vec::with_capacity(files.len());
-    for (path, shard) in files {
-        let aggregates = shard
-            .into_aggregates(&scenario, &run)
-            .map_err(|error| Failure::Input(format!("error: {}: {error}", path.display())))?;
+    for (label, shard) in files {
+        let aggregates =
+            shard.into_aggregates(&scenario).map_err(|error| Failure::Input(format!("error: {label}: {error}")))?;
         parts.push(aggregates);
     }
     let merged = engine::merge_shards(parts, run.paths).map_err(|error| {
@@ -568,18 +662,16 @@ fn merge(args: &MergeArgs) -> Result<(), Failure> {
             args.shards.len()
         ))
     })?;
-    let out = args.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario));
-    let staging = output_dir::Staging::begin(&out).map_err(|e| cannot_write(&out, &e))?;
     let results = Results {
         scenario: &scenario,
         hash,
-        file: &args.scenario.scenario,
+        file,
         overrides: &args.scenario.overrides,
         outputs: &args.outputs,
         paths: run.paths,
         threads: args.threads,
     };
-    write_results(&results, &merged, staging, Some(run.shards))
+    write_results(&results, &merged, output, Some(run.shards))
 }
 
 /// The charts (under `charts/`) and `report.html`, drawn from the aggregates. A stream's actuals
@@ -722,6 +814,9 @@ fn sensitivity(args: &SensitivityArgs) -> Result<(), Failure> {
             )));
         }
     }
+    let file = &args.scenario.scenario;
+    let mut output =
+        Output::open(args.out.as_deref(), default_out(file), Writer::Sensitivity, &[scenario_input(file)])?;
     let options = SensitivityOptions {
         paths: args.paths,
         seed: args.seed.unwrap_or(scenario.simulation.seed),
@@ -731,9 +826,8 @@ fn sensitivity(args: &SensitivityArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let rows = sensitivity::tornado(&scenario, &options).map_err(|error| Failure::Runtime(error.to_string()))?;
     let bytes = report::csv_bytes(&rows).map_err(|error| Failure::Runtime(error.to_string()))?;
-    let out = args.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario));
-    output_dir::write_atomically(&out, &[("sensitivity.csv", bytes)])
-        .map_err(|error| Failure::Runtime(format!("cannot write results to {}: {error}", out.display())))?;
+    output.stage("sensitivity.csv", &bytes)?;
+    let out = output.commit()?;
     sayln!(
         "sensitivity: {} inputs x 2 pinned runs of {} paths, {:.2} s",
         scenario.inputs.len(),

@@ -211,6 +211,18 @@ fn target_se_records_why_the_run_stopped() {
     assert_eq!(info["stop"]["target_relative_se"], 0.05);
     assert!(info["paths"].as_u64().unwrap() < 50_000);
     dealsim().arg("run").arg(base()).args(["--target-se", "5%", "--paths", "10"]).assert().code(2);
+    // Stopped by the cap: the terminal says so, as run.json does.
+    dealsim()
+        .arg("run")
+        .arg(base())
+        .args(["--target-se", "0.01%", "--max-paths", "2000", "--no-charts", "--no-sensitivity", "--out"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("did not converge: the least precise mean, "))
+        .stdout(contains("% of its magnitude after 2000 paths (target 0.01%)"));
+    let info: serde_json::Value = serde_json::from_slice(&fs::read(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info["stop"]["reason"], "max_paths", "{info}");
 }
 
 #[test]

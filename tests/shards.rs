@@ -147,6 +147,41 @@ fn shards_that_do_not_make_up_the_run_are_refused() {
 }
 
 #[test]
+fn a_mismatch_names_the_shard_that_differs() {
+    let setup = setup();
+    setup.run_shard("1/2", "odd", &["--seed", "7"]);
+    setup.run_shard("2/2", "good", &[]);
+    setup.run_shard("2/2", "other", &["--seed", "9"]);
+    let (odd, good) = (setup.path("odd").display().to_string(), setup.path("good").display().to_string());
+    // Two shards split one against one: the scenario's seed, 5, settles which is odd, in
+    // whichever order they are given.
+    for order in [["odd", "good"], ["good", "odd"]] {
+        setup
+            .merge(&order, "merged")
+            .code(2)
+            .stderr(contains(format!("{odd}: seed: expected 5, found 7 (5 is the seed of the scenario and {good})")));
+    }
+    // Neither has the scenario's seed: both are named, with their values.
+    setup
+        .merge(&["odd", "other"], "merged")
+        .code(2)
+        .stderr(contains(format!("the shards disagree on the seed: {odd} has 7; ")))
+        .stderr(contains("other has 9"));
+    // Shards given other overrides than the merge's are each named.
+    dealsim()
+        .arg("merge")
+        .arg(&setup.scenario)
+        .args(["--set", "simulation.discount_rate=5%", "--no-charts", "--out"])
+        .arg(setup.path("merged"))
+        .arg(setup.path("good"))
+        .arg(setup.path("odd"))
+        .assert()
+        .code(2)
+        .stderr(contains(format!("{good}, {odd}: the shard was run from another scenario text")));
+    assert!(!setup.path("merged").exists());
+}
+
+#[test]
 fn a_merge_must_name_the_scenario_the_shards_ran() {
     let setup = setup();
     setup.run_shard("1/1", "all", &[]);

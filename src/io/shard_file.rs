@@ -62,6 +62,128 @@ pub enum ShardFileError {
     Mismatch { what: &'static str, expected: String, found: String },
 }
 
+/// What a merge's own arguments say of the run its shards belong to: the scenario hash exactly;
+/// the seed, path count and baseline as the scenario's defaults, which `--seed`, `--paths` and
+/// `--baseline` may have changed alike for every shard.
+#[derive(Clone, Debug)]
+pub struct Expected {
+    pub scenario_hash: String,
+    pub seed: u64,
+    pub paths: u64,
+    pub baseline: usize,
+}
+
+/// Shards that are not of one run, named by the labels they were given (their directories).
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum Disagreement {
+    #[error(
+        "{}: the shard was run from another scenario text or other --set overrides than the merge's (hash {}, \
+         expected {expected})",
+        shards.join(", "),
+        found.join(", ")
+    )]
+    ScenarioHash { shards: Vec<String>, expected: String, found: Vec<String> },
+    /// Some shards differ from what most shards have, or, where the shards split evenly, from
+    /// the scenario; `odd` holds each other value with the shards that have it.
+    #[error("{} ({expected} is the {what} of {reference})", describe_odd(what, expected, odd))]
+    Odd { what: &'static str, expected: String, reference: String, odd: Vec<(String, Vec<String>)> },
+    /// Shards split evenly, and the scenario does not settle which value is the run's.
+    #[error("the shards disagree on the {what}: {}; every shard of a run needs the same", describe_groups(groups))]
+    Split { what: &'static str, groups: Vec<(String, Vec<String>)> },
+}
+
+fn describe_groups(groups: &[(String, Vec<String>)]) -> String {
+    let described: Vec<String> = groups
+        .iter()
+        .map(|(value, shards)| {
+            let verb = if shards.len() == 1 { "has" } else { "have" };
+            format!("{} {verb} {value}", shards.join(", "))
+        })
+        .collect();
+    described.join("; ")
+}
+
+fn describe_odd(what: &str, expected: &str, odd: &[(String, Vec<String>)]) -> String {
+    let described: Vec<String> = odd
+        .iter()
+        .map(|(found, shards)| format!("{}: {what}: expected {expected}, found {found}", shards.join(", ")))
+        .collect();
+    described.join("; ")
+}
+
+/// The run every shard belongs to. Where shards differ, the ones named are those that differ
+/// from the merge's scenario hash, or else from the value most shards share, or else (an even
+/// split) from the scenario's default; failing all three, every group is listed.
+pub fn common_run(
+    shards: &[(String, ShardFile)],
+    expected: &Expected,
+    scenario: &Scenario,
+) -> Result<RunIdentity, Disagreement> {
+    let odd_hash: Vec<&(String, ShardFile)> =
+        shards.iter().filter(|(_, shard)| shard.scenario_hash != expected.scenario_hash).collect();
+    if !odd_hash.is_empty() {
+        let mut found: Vec<String> = odd_hash.iter().map(|(_, shard)| shard.scenario_hash.clone()).collect();
+        found.sort();
+        found.dedup();
+        return Err(Disagreement::ScenarioHash {
+            shards: odd_hash.iter().map(|(label, _)| label.clone()).collect(),
+            expected: expected.scenario_hash.clone(),
+            found,
+        });
+    }
+    let deal = |index: usize| scenario.deals.get(index).map_or_else(|| index.to_string(), |d| d.name.clone());
+    agree(shards, "shard count", |shard| shard.shards.to_string(), None)?;
+    agree(shards, "paths", |shard| shard.paths.to_string(), Some(expected.paths.to_string()))?;
+    agree(shards, "seed", |shard| shard.seed.to_string(), Some(expected.seed.to_string()))?;
+    agree(shards, "baseline deal", |shard| deal(shard.baseline), Some(deal(expected.baseline)))?;
+    let first = shards.first().map(|(_, shard)| shard).expect("a merge has at least one shard");
+    Ok(RunIdentity {
+        scenario_hash: first.scenario_hash.clone(),
+        seed: first.seed,
+        paths: first.paths,
+        baseline: first.baseline,
+        shards: first.shards,
+    })
+}
+
+/// Checks every shard has the same `what`; see [`common_run`] for whom a difference blames.
+fn agree(
+    shards: &[(String, ShardFile)],
+    what: &'static str,
+    value: impl Fn(&ShardFile) -> String,
+    default: Option<String>,
+) -> Result<(), Disagreement> {
+    // Values in the order the shards were given, with the shards that have each.
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for (label, shard) in shards {
+        let found = value(shard);
+        match groups.iter_mut().find(|(value, _)| *value == found) {
+            Some((_, labels)) => labels.push(label.clone()),
+            None => groups.push((found, vec![label.clone()])),
+        }
+    }
+    if groups.len() < 2 {
+        return Ok(());
+    }
+    let largest = groups.iter().map(|(_, labels)| labels.len()).max().unwrap_or(0);
+    let leaders: Vec<usize> = (0..groups.len()).filter(|&g| groups[g].1.len() == largest).collect();
+    let (chosen, by_default) = match leaders.as_slice() {
+        [only] => (*only, false),
+        tied => match tied.iter().find(|&&g| Some(&groups[g].0) == default.as_ref()) {
+            Some(&g) => (g, true),
+            None => return Err(Disagreement::Split { what, groups }),
+        },
+    };
+    let (expected, agreeing) = groups.remove(chosen);
+    let reference = if by_default {
+        format!("the scenario and {}", agreeing.join(", "))
+    } else {
+        let shard = if agreeing.len() == 1 { "shard" } else { "shards" };
+        format!("{} {shard} of {}: {}", agreeing.len(), shards.len(), agreeing.join(", "))
+    };
+    Err(Disagreement::Odd { what, expected, reference, odd: groups })
+}
+
 impl ShardFile {
     pub fn of(aggregates: &Aggregates, scenario_hash: &str, paths: u64, baseline: usize, shard: Shard) -> ShardFile {
         ShardFile {
@@ -107,27 +229,8 @@ impl ShardFile {
         Ok(shard)
     }
 
-    pub fn run(&self) -> RunIdentity {
-        RunIdentity {
-            scenario_hash: self.scenario_hash.clone(),
-            seed: self.seed,
-            paths: self.paths,
-            baseline: self.baseline,
-            shards: self.shards,
-        }
-    }
-
-    /// This shard's aggregates, once it is known to come from `run`, of `scenario`.
-    pub fn into_aggregates(self, scenario: &Scenario, run: &RunIdentity) -> Result<Aggregates, ShardFileError> {
-        let same = |what: &'static str, expected: String, found: String| {
-            if expected == found { Ok(()) } else { Err(ShardFileError::Mismatch { what, expected, found }) }
-        };
-        same("scenario hash (file and --set)", run.scenario_hash.clone(), self.scenario_hash.clone())?;
-        same("seed", run.seed.to_string(), self.seed.to_string())?;
-        same("paths", run.paths.to_string(), self.paths.to_string())?;
-        let deal = |index: usize| scenario.deals.get(index).map_or_else(|| index.to_string(), |d| d.name.clone());
-        same("baseline deal", deal(run.baseline), deal(self.baseline))?;
-        same("shard count", run.shards.to_string(), self.shards.to_string())?;
+    /// This shard's aggregates, once [`common_run`] has found it belongs with the others.
+    pub fn into_aggregates(self, scenario: &Scenario) -> Result<Aggregates, ShardFileError> {
         let layout = Layout::of(scenario, self.baseline);
         let width = layout.width();
         let chunk_widths_match = self.chunk_moments.iter().all(|chunk| chunk.len() == width);
