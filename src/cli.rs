@@ -24,7 +24,7 @@ use crate::report::charts::{self, ChartFormat};
 use crate::report::html::{self, ReportTables};
 use crate::report::run_info::RunInfo;
 use crate::report::terminal;
-use crate::scenario::{Curve, Diagnostics, Override, Scalar, Scenario, combine, parse_scenario};
+use crate::scenario::{Curve, Diagnostic, Diagnostics, Override, Scalar, Scenario, combine, parse_scenario_file};
 
 /// Prints to stdout, ignoring a closed pipe (`dealsim run … | head`): whatever was to be written
 /// to disk is there already, and a reader that stopped reading is no failure.
@@ -391,18 +391,44 @@ struct Loaded {
     hash: String,
 }
 
-fn load(args: &ScenarioArgs) -> Result<Loaded, Failure> {
-    let path = &args.scenario;
-    let source = std::fs::read_to_string(path)
-        .map_err(|error| Failure::Input(format!("error: cannot read scenario {}: {error}", path.display())))?;
+/// A scenario file and the files it extends, parsed; with every text read, the file's first.
+fn parse_file(path: &Path, overrides: &[Override]) -> Result<(Scenario, Vec<String>), Diagnostics> {
     let origin = path.display().to_string();
-    let scenario = parse_scenario(&origin, &source, &args.overrides).map_err(|diagnostics: Diagnostics| {
+    let source = std::fs::read_to_string(path).map_err(|error| {
+        Diagnostics(vec![Diagnostic {
+            origin: origin.clone(),
+            line: 1,
+            column: 1,
+            key_path: String::new(),
+            message: format!("cannot read the scenario: {error}"),
+        }])
+    })?;
+    let texts = std::cell::RefCell::new(vec![source.clone()]);
+    let read = |file: &str| {
+        let text = std::fs::read_to_string(file).map_err(|error| error.to_string())?;
+        texts.borrow_mut().push(text.clone());
+        Ok(text)
+    };
+    let scenario = parse_scenario_file(&origin, &source, overrides, &read)?;
+    Ok((scenario, texts.into_inner()))
+}
+
+fn load(args: &ScenarioArgs) -> Result<Loaded, Failure> {
+    let origin = args.scenario.display().to_string();
+    let (scenario, texts) = parse_file(&args.scenario, &args.overrides).map_err(|diagnostics: Diagnostics| {
         let count = diagnostics.0.len();
         let noun = if count == 1 { "error" } else { "errors" };
         Failure::Input(format!("{diagnostics}\n{origin}: {count} {noun}; nothing was simulated or written"))
     })?;
+    // The texts of the file and of every file it extends, so a shard of another version of a
+    // base file does not merge.
     let mut hasher = Sha256::new();
-    hasher.update(source.as_bytes());
+    for (index, text) in texts.iter().enumerate() {
+        if index > 0 {
+            hasher.update(b"\n--extends\n");
+        }
+        hasher.update(text.as_bytes());
+    }
     for set in &args.overrides {
         hasher.update(format!("\n--set {}={}", set.key, set.value).as_bytes());
     }
@@ -752,9 +778,6 @@ fn solve(args: &SolveArgs) -> Result<(), Failure> {
             .ok_or_else(|| Failure::Input(format!("error: --between: expected a number, found `{text}`")))
     };
     let (low, high) = (bound(&args.between[0])?, bound(&args.between[1])?);
-    let source = std::fs::read_to_string(&args.scenario.scenario)
-        .map_err(|error| Failure::Input(format!("error: cannot read scenario: {error}")))?;
-    let origin = args.scenario.scenario.display().to_string();
     // The right-hand deal is the baseline, so a same-metric target gets a paired error.
     let options = |scenario: &Scenario| RunOptions {
         paths: args.paths.unwrap_or(scenario.simulation.paths),
@@ -772,7 +795,7 @@ fn solve(args: &SolveArgs) -> Result<(), Failure> {
     let with_value = |value: f64| {
         let mut overrides = args.scenario.overrides.clone();
         overrides.push(Override { key: args.vary.clone(), value: format!("{value}") });
-        parse_scenario(&origin, &source, &overrides)
+        parse_file(&args.scenario.scenario, &overrides).map(|(scenario, _)| scenario)
     };
     let first =
         with_value(low).map_err(|diagnostics| Failure::Input(format!("--vary {}: {diagnostics}", args.vary)))?;

@@ -249,7 +249,7 @@ fn a_missing_scenario_file_is_named() {
         .assert()
         .code(2)
         .stdout(predicate::str::is_empty())
-        .stderr(predicate::str::contains(format!("cannot read scenario {}", missing.display())));
+        .stderr(predicate::str::contains(format!("{}:1:1: cannot read the scenario", missing.display())));
     assert!(!out.exists());
 }
 

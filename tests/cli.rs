@@ -119,7 +119,9 @@ fn a_key_set_twice_is_refused_so_no_set_goes_unread() {
         .args(["--set", "simulation.paths=-5", "--set", "simulation.paths=20"])
         .assert()
         .code(2)
-        .stderr(contains("--set simulation.paths=-5:1:18: simulation.paths: `--set simulation.paths` is given more than once"));
+        .stderr(contains(
+            "--set simulation.paths=-5:1:18: simulation.paths: `--set simulation.paths` is given more than once",
+        ));
 }
 
 #[test]
