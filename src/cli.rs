@@ -18,13 +18,14 @@ use crate::engine::{self, RunOptions, Shard};
 use crate::io::history::{self, History};
 use crate::io::output_dir::{self, Input, OutputDir, OutputError, Writer};
 use crate::io::path_table::PathTable;
+use crate::io::scenario_file::{ScenarioFile, read_scenario};
 use crate::io::shard_file::{self, ShardFile};
 use crate::report;
 use crate::report::charts::{self, ChartFormat};
 use crate::report::html::{self, ReportTables};
 use crate::report::run_info::RunInfo;
 use crate::report::terminal;
-use crate::scenario::{Curve, Diagnostic, Diagnostics, Override, Scalar, Scenario, combine, parse_scenario_file};
+use crate::scenario::{Curve, Diagnostics, Override, Scalar, Scenario, check_pairable, combine, world_differences};
 
 /// Prints to stdout, ignoring a closed pipe (`dealsim run … | head`): whatever was to be written
 /// to disk is there already, and a reader that stopped reading is no failure.
@@ -391,35 +392,14 @@ struct Loaded {
     hash: String,
 }
 
-/// A scenario file and the files it extends, parsed; with every text read, the file's first.
-fn parse_file(path: &Path, overrides: &[Override]) -> Result<(Scenario, Vec<String>), Diagnostics> {
-    let origin = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|error| {
-        Diagnostics(vec![Diagnostic {
-            origin: origin.clone(),
-            line: 1,
-            column: 1,
-            key_path: String::new(),
-            message: format!("cannot read the scenario: {error}"),
-        }])
-    })?;
-    let texts = std::cell::RefCell::new(vec![source.clone()]);
-    let read = |file: &str| {
-        let text = std::fs::read_to_string(file).map_err(|error| error.to_string())?;
-        texts.borrow_mut().push(text.clone());
-        Ok(text)
-    };
-    let scenario = parse_scenario_file(&origin, &source, overrides, &read)?;
-    Ok((scenario, texts.into_inner()))
-}
-
 fn load(args: &ScenarioArgs) -> Result<Loaded, Failure> {
     let origin = args.scenario.display().to_string();
-    let (scenario, texts) = parse_file(&args.scenario, &args.overrides).map_err(|diagnostics: Diagnostics| {
-        let count = diagnostics.0.len();
-        let noun = if count == 1 { "error" } else { "errors" };
-        Failure::Input(format!("{diagnostics}\n{origin}: {count} {noun}; nothing was simulated or written"))
-    })?;
+    let ScenarioFile { scenario, texts } =
+        read_scenario(&args.scenario, &args.overrides).map_err(|diagnostics: Diagnostics| {
+            let count = diagnostics.0.len();
+            let noun = if count == 1 { "error" } else { "errors" };
+            Failure::Input(format!("{diagnostics}\n{origin}: {count} {noun}; nothing was simulated or written"))
+        })?;
     // The texts of the file and of every file it extends, so a shard of another version of a
     // base file does not merge.
     let mut hasher = Sha256::new();
@@ -465,9 +445,22 @@ fn compare(args: &CompareArgs) -> Result<(), Failure> {
     if args.settings.seed.is_some() {
         second_scenario.simulation.seed = first.scenario.simulation.seed;
     }
-    let combined = combine(&first.scenario, &second_scenario, &stem(&args.second)).map_err(|mismatch| {
-        Failure::Input(format!("error: {} and {}: {mismatch}", args.first.display(), args.second.display()))
-    })?;
+    let files = format!("{} and {}", args.first.display(), args.second.display());
+    check_pairable(&first.scenario, &second_scenario)
+        .map_err(|error| Failure::Input(format!("error: {files}: {error}")))?;
+    let differences = world_differences(&first.scenario, &second_scenario);
+    if !differences.is_empty() {
+        let listed: Vec<String> =
+            differences.0.iter().take(12).map(|(key, first, second)| format!("  {key}: {first} | {second}")).collect();
+        let more = differences.0.len().saturating_sub(listed.len());
+        let more = if more > 0 { format!("\n  and {more} more") } else { String::new() };
+        return Err(Failure::Input(format!(
+            "error: {files} do not share a world, so their deals cannot run on one; they differ at {} key(s) (first | second):\n{}{more}",
+            differences.0.len(),
+            listed.join("\n")
+        )));
+    }
+    let combined = combine(&first.scenario, &second_scenario, &stem(&args.second));
     let hash = format!("{}+{}", first.hash, second.hash);
     let default = Path::new("output").join(format!("{}-vs-{}", stem(&args.first), stem(&args.second)));
     let inputs = [scenario_input(&args.first), scenario_input(&args.second)];
@@ -795,7 +788,7 @@ fn solve(args: &SolveArgs) -> Result<(), Failure> {
     let with_value = |value: f64| {
         let mut overrides = args.scenario.overrides.clone();
         overrides.push(Override { key: args.vary.clone(), value: format!("{value}") });
-        parse_file(&args.scenario.scenario, &overrides).map(|(scenario, _)| scenario)
+        read_scenario(&args.scenario.scenario, &overrides).map(|file| file.scenario)
     };
     let first =
         with_value(low).map_err(|diagnostics| Failure::Input(format!("--vary {}: {diagnostics}", args.vary)))?;

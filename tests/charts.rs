@@ -9,16 +9,16 @@ use base64::engine::general_purpose::STANDARD;
 use dealsim::analysis::sensitivity::{SensitivityOptions, tornado};
 use dealsim::engine::{self, Aggregates, RunOptions};
 use dealsim::io::history::{History, history_file, read_history};
+use dealsim::io::scenario_file::read_scenario;
 use dealsim::report::charts::{self, Chart, ChartFormat, HEIGHT, WIDTH};
 use dealsim::report::html::{ReportTables, render_report};
 use dealsim::report::run_info::RunInfo;
 use dealsim::report::{comparison_rows, summary_rows};
-use dealsim::scenario::{Scenario, parse_scenario};
+use dealsim::scenario::Scenario;
 
 fn scenario(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name);
-    let source = std::fs::read_to_string(&path).unwrap();
-    parse_scenario(&path.display().to_string(), &source, &[]).unwrap()
+    read_scenario(&path, &[]).unwrap_or_else(|e| panic!("{e}")).scenario
 }
 
 fn small_run(scenario: &Scenario) -> Aggregates {

@@ -62,12 +62,58 @@ fn deals_with_the_same_name_are_told_apart() {
     let out = dir.path().join("same");
     dealsim().arg("compare").arg(base()).arg(&copy).arg("--out").arg(&out).args(QUICK).assert().success();
     let comparison = fs::read_to_string(out.join("comparison.csv")).unwrap();
-    // Same terms, but the second file's deal inputs are fresh draws: paired, not identical.
-    assert!(comparison.contains("copy/apr-2026,apr-2026,party.microsoft.npv,800,"), "{comparison}");
+    // Same terms, same identities, so the same draws: every difference is exactly zero.
+    assert!(comparison.contains("copy/apr-2026,apr-2026,party.microsoft.npv,800,0.0,0.0,"), "{comparison}");
+}
+
+/// comparison.csv as (deal, metric) → (mean difference, standard error, P(> 0)).
+fn comparison(out: &Path) -> Vec<(String, String, f64, f64, f64)> {
+    let text = fs::read_to_string(out.join("comparison.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("deal,baseline,metric,count,mean_difference,std_error,unpaired_std_error,p05,p50,p95,prob_positive")
+    );
+    lines
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            let number = |i: usize| cells[i].parse::<f64>().unwrap_or(f64::NAN);
+            (cells[0].to_string(), cells[2].to_string(), number(4), number(5), number(10))
+        })
+        .collect()
 }
 
 #[test]
-fn different_worlds_are_refused_with_the_sections_named() {
+fn two_files_differing_in_one_rate_differ_in_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate15 = variant(dir.path(), "rate15", |text| {
+        let text = text.replacen("name = \"apr-2026\"", "name = \"rate-15\"", 1);
+        text.replacen("rate = 0.20", "rate = 0.15", 1)
+    });
+    let out = dir.path().join("vs");
+    dealsim().arg("compare").arg(base()).arg(&rate15).arg("--out").arg(&out).args(QUICK).assert().success();
+    let rows = comparison(&out);
+    let row = |metric: &str| rows.iter().find(|(deal, m, ..)| deal == "rate-15" && m == metric).unwrap().clone();
+    // The shared terms draw alike: exactly zero, with zero error.
+    for metric in [
+        "commitment.azure-250b.spend",
+        "commitment.azure-250b.shortfall",
+        "commitment.aws-138b.penalty",
+        "investment.amazon-50b.stake",
+        "party.amazon.npv",
+    ] {
+        let (_, _, mean, error, _) = row(metric);
+        assert_eq!((mean, error), (0.0, 0.0), "{metric}");
+    }
+    // A lower rate pays less (never more) and never hits the cap sooner, on every path.
+    let (_, _, paid, _, paid_positive) = row("revenue_share.openai-to-microsoft.paid");
+    assert!(paid < 0.0 && paid_positive == 0.0, "{paid} {paid_positive}");
+    let (_, _, _, _, hit_positive) = row("revenue_share.openai-to-microsoft.cap_hit");
+    assert_eq!(hit_positive, 0.0);
+}
+
+#[test]
+fn different_worlds_are_refused_with_the_keys_named() {
     let dir = tempfile::tempdir().unwrap();
     let other = variant(dir.path(), "other-world", |text| text.replacen("volatility = {", "volatility = 0.5 # {", 1));
     dealsim()
@@ -78,5 +124,6 @@ fn different_worlds_are_refused_with_the_sections_named() {
         .assert()
         .code(2)
         .stderr(contains("do not share a world"))
-        .stderr(contains("[[streams]]"));
+        .stderr(contains("differ at 1 key(s)"))
+        .stderr(contains("streams.openai.volatility: 0.3 to 0.15 with half-life 3 | 0.5"));
 }

@@ -239,7 +239,6 @@ impl<'r, 'a> Builder<'r, 'a> {
         let compute = self.compute_section(&mut top);
         let valuation = self.valuation_section(&mut top);
         self.events_section(&mut top);
-        let world_inputs = self.inputs.len();
         let deals = self.deals_section(&mut top);
         let correlations = self.correlations_section(&mut top);
         top.finish(self.reader);
@@ -260,7 +259,6 @@ impl<'r, 'a> Builder<'r, 'a> {
             deals,
             inputs: self.inputs,
             latents: self.latents,
-            world_inputs,
             coins: self.coins,
         })
     }

@@ -1,95 +1,214 @@
-//! Putting the deals of two scenario files on one world, for paired comparison across files.
+//! Putting the deals of two scenario files side by side, for paired comparison across files:
+//! their worlds compared key by key, and the second file's deals moved onto the first's world
+//! where the worlds are the same.
 
-use super::{CoinId, CommitmentWindow, Curve, Deal, Identity, InputId, LatentId, Scalar, Scenario};
+use std::collections::BTreeMap;
 
-/// The two files' worlds differ where pairing needs them equal; each entry names a section.
+use super::{
+    CoinId, CommitmentWindow, Curve, Deal, EventTiming, Identity, InputId, JumpSize, LatentId, Scalar, Scenario,
+};
+
+/// What two scenario files' worlds say differently, key by key: each entry is a key path with
+/// the first file's value and the second's ("absent" where one has no such key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorldDifferences(pub Vec<(String, String, String)>);
+
+impl WorldDifferences {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The keys that differ, for a message.
+    pub fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|(key, _, _)| key.as_str()).collect()
+    }
+}
+
+/// Why two files' deals cannot be paired at all: the periods or the path count differ.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the two scenarios do not share a world, so their deals cannot be paired: they differ in {}", .0.join("; "))]
-pub struct WorldMismatch(pub Vec<String>);
+#[error("the two scenarios cannot be paired path by path and period by period: {}", describe(.0))]
+pub struct NotPairable(pub WorldDifferences);
 
-/// The first scenario with the second's deals added after its own. Deals of the second whose
-/// names the first already uses are renamed `<label>/<name>`.
-pub fn combine(first: &Scenario, second: &Scenario, label: &str) -> Result<Scenario, WorldMismatch> {
-    let mut differences = Vec::new();
-    let mut differ = |section: &str, equal: bool| {
-        if !equal {
-            differences.push(section.to_string());
+fn describe(differences: &WorldDifferences) -> String {
+    let listed: Vec<String> = differences
+        .0
+        .iter()
+        .map(|(key, first, second)| format!("{key} is {first} in the first and {second} in the second"))
+        .collect();
+    listed.join("; ")
+}
+
+/// Every value of a scenario's world by key path, written the same way whichever file it came
+/// from: what `compare` checks key by key.
+pub fn world_values(scenario: &Scenario) -> BTreeMap<String, String> {
+    let mut values = BTreeMap::new();
+    let scalar = |value: Scalar| match value {
+        Scalar::Const(value) => format!("{value}"),
+        Scalar::Input(id) => {
+            let input = &scenario.inputs[id];
+            format!("{} drawn as {}", input.distribution.describe(), scenario.latents[input.latent].name)
         }
     };
-    differ("[simulation] start, years or steps_per_year", first.simulation.grid == second.simulation.grid);
-    differ("[simulation].seed (pass --seed to use one seed for both)", first.simulation.seed == second.simulation.seed);
-    differ(
-        "[simulation].paths (pass --paths to use one count for both)",
-        first.simulation.paths == second.simulation.paths,
-    );
-    differ("[parties]", first.parties == second.parties);
-    differ("[[streams]]", first.streams == second.streams);
-    differ("[compute]", first.compute == second.compute);
-    differ("[valuation]", first.valuation == second.valuation);
-    differ("[[events]]", first.events == second.events);
-    let world = first.world_inputs;
-    differ(
-        "the world's uncertain inputs",
-        world == second.world_inputs && first.inputs[..world] == second.inputs[..world],
-    );
-    let world_latent =
-        |scenario: &Scenario, latent: LatentId| scenario.inputs[..world].iter().any(|i| i.latent == latent);
-    let world_correlations = |scenario: &Scenario| {
-        scenario
-            .correlations
-            .iter()
-            .filter(|c| c.between.iter().all(|&latent| world_latent(scenario, latent)))
-            .map(|c| (c.keys.clone(), c.rank))
-            .collect::<Vec<_>>()
+    let curve = |curve: &Curve| match curve {
+        Curve::Flat(value) => scalar(*value),
+        Curve::Trajectory { start, end, half_life, .. } => {
+            format!("{} to {} with half-life {half_life}", scalar(*start), scalar(*end))
+        }
+        Curve::Schedule { dates, values, .. } => {
+            let steps: Vec<String> =
+                dates.iter().zip(values).map(|(date, value)| format!("{date}: {}", scalar(*value))).collect();
+            format!("schedule {{{}}}", steps.join(", "))
+        }
     };
-    differ("the world's [[correlations]]", world_correlations(first) == world_correlations(second));
-    if !differences.is_empty() {
-        return Err(WorldMismatch(differences));
+    let party = |id: usize| scenario.parties[id].name.clone();
+    let mut put = |key: String, value: String| {
+        values.insert(key, value);
+    };
+    for p in &scenario.parties {
+        let key = format!("parties.{}", p.name);
+        put(format!("{key}.discount_rate"), format!("{}", p.discount_rate));
+        put(format!("{key}.initial_cash"), p.initial_cash.map_or("absent".into(), scalar));
+        put(format!("{key}.other_costs"), p.other_costs.as_ref().map_or("absent".into(), curve));
     }
+    for s in &scenario.streams {
+        let key = format!("streams.{}", s.name);
+        put(format!("{key}.owner"), party(s.owner));
+        put(format!("{key}.initial"), scalar(s.initial));
+        put(format!("{key}.growth"), curve(&s.growth));
+        put(format!("{key}.volatility"), curve(&s.volatility));
+        let jumps = s.jumps.as_ref().map_or("absent".into(), |jumps| {
+            let size = match &jumps.log_size {
+                JumpSize::Fixed(size) => format!("{size}"),
+                JumpSize::Random(distribution) => distribution.describe(),
+            };
+            format!("rate {}, log size {size}", scalar(jumps.annual_rate))
+        });
+        put(format!("{key}.jumps"), jumps);
+        for c in &s.channels {
+            put(format!("{key}.channels.{}.share", c.name), curve(&c.share));
+        }
+    }
+    if let Some(compute) = &scenario.compute {
+        put("compute.stream".into(), scenario.streams[compute.stream].name.clone());
+        put("compute.cost_ratio".into(), curve(&compute.cost_ratio));
+        for p in &compute.providers {
+            let key = format!("compute.providers.{}", p.name);
+            put(format!("{key}.owner"), party(p.owner));
+            put(format!("{key}.margin"), curve(&p.margin));
+            put(format!("{key}.share"), curve(&p.share));
+        }
+    }
+    if let Some(valuation) = &scenario.valuation {
+        put("valuation.company".into(), party(valuation.company));
+        put("valuation.stream".into(), scenario.streams[valuation.stream].name.clone());
+        put("valuation.multiple".into(), curve(&valuation.multiple));
+    }
+    let grid = scenario.grid();
+    for e in &scenario.events {
+        let timing = match e.timing {
+            EventTiming::Dated { period, probability } => {
+                format!("in {} with probability {}", grid.label(period), scalar(probability))
+            }
+            EventTiming::Hazard { annual_rate, first, last } => {
+                format!("hazard {} a year from {} through {}", scalar(annual_rate), grid.label(first), grid.label(last))
+            }
+        };
+        put(format!("events.{}", e.name), timing);
+    }
+    for c in &scenario.correlations {
+        let mut pair = c.between.map(|latent| scenario.latents[latent].name.clone());
+        pair.sort();
+        put(format!("correlation of {} and {}", pair[0], pair[1]), format!("{}", c.rank));
+    }
+    values
+}
+
+/// The keys at which two worlds differ.
+pub fn world_differences(first: &Scenario, second: &Scenario) -> WorldDifferences {
+    let (a, b) = (world_values(first), world_values(second));
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let absent = "absent".to_string();
+    WorldDifferences(
+        keys.into_iter()
+            .filter(|key| a.get(*key) != b.get(*key))
+            .map(|key| (key.clone(), a.get(key).unwrap_or(&absent).clone(), b.get(key).unwrap_or(&absent).clone()))
+            .collect(),
+    )
+}
+
+/// Checks that two files can be paired path by path: the same periods, seed and path count.
+pub fn check_pairable(first: &Scenario, second: &Scenario) -> Result<(), NotPairable> {
+    let (a, b) = (&first.simulation, &second.simulation);
+    let mut differences = Vec::new();
+    let mut differ = |key: &str, first: String, second: String| {
+        if first != second {
+            differences.push((key.to_string(), first, second));
+        }
+    };
+    differ("simulation.start", a.grid.start_year.to_string(), b.grid.start_year.to_string());
+    differ("simulation.years", a.grid.years.to_string(), b.grid.years.to_string());
+    differ("simulation.steps_per_year", a.grid.steps_per_year.to_string(), b.grid.steps_per_year.to_string());
+    differ("simulation.seed (pass --seed to use one for both)", a.seed.to_string(), b.seed.to_string());
+    differ("simulation.paths (pass --paths to use one count for both)", a.paths.to_string(), b.paths.to_string());
+    if differences.is_empty() { Ok(()) } else { Err(NotPairable(WorldDifferences(differences))) }
+}
+
+/// The first scenario with the second's deals added after its own, for two files whose worlds
+/// are the same (see [`world_differences`]). Deals of the second whose names the first already
+/// uses are renamed `<label>/<name>`. An input of the second is the first's where both have the
+/// same identity and distribution; latents and coins match by identity, so a term both files
+/// name draws alike in both.
+pub fn combine(first: &Scenario, second: &Scenario, label: &str) -> Scenario {
     let mut combined = first.clone();
     combined.name = format!("{} vs {}", first.name, second.name);
-    // The second file's deal inputs follow the first's; latents and coins are matched by identity,
-    // so a term both files name draws alike in both.
-    let input_offset = first.inputs.len() - world;
-    let remap_input = |id: InputId| if id < world { id } else { id + input_offset };
-    let mut combined_latents = first.latents.clone();
     let latent_map: Vec<LatentId> =
-        second.latents.iter().map(|identity| find_or_push(&mut combined_latents, identity)).collect();
-    let mut combined_coins = first.coins.clone();
+        second.latents.iter().map(|identity| find_or_push(&mut combined.latents, identity)).collect();
     let coin_map: Vec<CoinId> =
-        second.coins.iter().map(|identity| find_or_push(&mut combined_coins, identity)).collect();
+        second.coins.iter().map(|identity| find_or_push(&mut combined.coins, identity)).collect();
+    let renamed = |deal: &str| first.deals.iter().any(|d| d.name == deal);
+    let input_map: Vec<InputId> = second
+        .inputs
+        .iter()
+        .map(|input| {
+            let latent = latent_map[input.latent];
+            let same = combined.inputs.iter().position(|i| i.latent == latent && i.distribution == input.distribution);
+            same.unwrap_or_else(|| {
+                let mut input = input.clone();
+                input.latent = latent;
+                // Keys name the deal: keep them unique when the deal was renamed.
+                if let Some(rest) = input.key.strip_prefix("deals.")
+                    && let Some((deal, term)) = rest.split_once('.')
+                    && renamed(deal)
+                {
+                    input.key = format!("deals.{label}/{deal}.{term}");
+                }
+                combined.inputs.push(input);
+                combined.inputs.len() - 1
+            })
+        })
+        .collect();
     for deal in &second.deals {
         let mut deal = deal.clone();
-        let name = if first.deals.iter().any(|d| d.name == deal.name) {
-            format!("{label}/{}", deal.name)
-        } else {
-            deal.name.clone()
-        };
-        remap(&mut deal, &remap_input, &|coin| coin_map[coin]);
-        deal.name = name;
+        if renamed(&deal.name) {
+            deal.name = format!("{label}/{}", deal.name);
+        }
+        remap(&mut deal, &|id| input_map[id], &|coin| coin_map[coin]);
         combined.deals.push(deal);
     }
-    for (index, input) in second.inputs.iter().enumerate().skip(world) {
-        let mut input = input.clone();
-        // Keys name the deal: keep them unique when the deal was renamed.
-        if let Some(rest) = input.key.strip_prefix("deals.")
-            && let Some((deal, term)) = rest.split_once('.')
-            && first.deals.iter().any(|d| d.name == deal)
-        {
-            input.key = format!("deals.{label}/{deal}.{term}");
-        }
-        debug_assert_eq!(remap_input(index), combined.inputs.len());
-        input.latent = latent_map[input.latent];
-        combined.inputs.push(input);
-    }
-    for correlation in second.correlations.iter().filter(|c| !c.between.iter().all(|&l| world_latent(second, l))) {
+    for correlation in &second.correlations {
         let mut correlation = correlation.clone();
         correlation.between = correlation.between.map(|latent| latent_map[latent]);
-        combined.correlations.push(correlation);
+        let known = combined
+            .correlations
+            .iter()
+            .any(|c| c.between == correlation.between || c.between == [correlation.between[1], correlation.between[0]]);
+        if !known {
+            combined.correlations.push(correlation);
+        }
     }
-    combined.latents = combined_latents;
-    combined.coins = combined_coins;
-    Ok(combined)
+    combined
 }
 
 fn find_or_push(identities: &mut Vec<Identity>, identity: &Identity) -> usize {

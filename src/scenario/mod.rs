@@ -11,7 +11,7 @@ mod reader;
 use crate::sampling::distribution::Distribution;
 pub use crate::sampling::random::Identity;
 pub use build::{MAX_PATHS, Override, parse_money, parse_scenario, parse_scenario_file};
-pub use combine::{WorldMismatch, combine};
+pub use combine::{NotPairable, WorldDifferences, check_pairable, combine, world_differences, world_values};
 pub use document::Loader;
 pub use grid::{Date, Grid};
 pub use reader::{Diagnostic, Diagnostics};
@@ -300,9 +300,6 @@ pub struct Scenario {
     pub inputs: Vec<UncertainInput>,
     /// The identities of the inputs' uniforms, one per identity: what correlations act on.
     pub latents: Vec<Identity>,
-    /// The first `world_inputs` inputs belong to the world (parties, streams, compute,
-    /// valuation, events); the rest to the deals' terms.
-    pub world_inputs: usize,
     /// The identities of the deals' coin flips (`investment.<name>.tranches[<i>]`).
     pub coins: Vec<Identity>,
 }

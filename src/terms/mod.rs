@@ -147,10 +147,12 @@ fn revenue_shares(scenario: &Scenario, deal: &Deal, world: &WorldPath, out: &mut
     let periods = grid.periods();
     let inputs = &world.inputs;
     for (t, term) in deal.revenue_shares.iter().enumerate() {
-        let cap = term.cap.map(|cap| cap.eval(inputs));
-        let mut paid_so_far = term.paid_before.eval(inputs);
+        // What the term may still pay under its cap. Tracking the total paid against it (not a
+        // running sum that includes paid_before) makes a capped total exactly the same figure
+        // whatever the rate: a lower rate can never pay a rounding error more.
+        let room = term.cap.map(|cap| cap.eval(inputs) - term.paid_before.eval(inputs));
         let mut outcome = ShareOutcome::default();
-        if cap.is_some_and(|cap| paid_so_far >= cap) {
+        if room.is_some_and(|room| room <= 0.0) {
             outcome.cap_hit = true;
             outcome.cap_hit_year = Some(f64::from(grid.start_year));
         }
@@ -163,20 +165,19 @@ fn revenue_shares(scenario: &Scenario, deal: &Deal, world: &WorldPath, out: &mut
         for (k, cumulative_paid) in cumulative.iter_mut().enumerate() {
             if k >= term.first && k <= last && !outcome.cap_hit {
                 let due = term.rate.at(k, inputs) * world.channel_revenue(term.stream, &term.channels, k);
-                let pay = match cap {
-                    Some(cap) if paid_so_far + due >= cap => {
+                let pay = match room {
+                    Some(room) if outcome.paid + due >= room => {
                         outcome.cap_hit = true;
                         outcome.cap_hit_year = Some(grid.year_end(k));
-                        let pay = cap - paid_so_far;
-                        paid_so_far = cap;
+                        let pay = room - outcome.paid;
+                        outcome.paid = room;
                         pay
                     }
                     _ => {
-                        paid_so_far += due;
+                        outcome.paid += due;
                         due
                     }
                 };
-                outcome.paid += pay;
                 out.flow[term.payer * periods + k] -= pay;
                 out.flow[term.payee * periods + k] += pay;
             }
