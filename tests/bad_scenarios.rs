@@ -281,3 +281,58 @@ fn a_file_with_several_problems_reports_each_one() {
     let summary = format!("{}: 5 errors; nothing was simulated or written", file.display());
     assert_eq!(stderr.lines().last(), Some(summary.as_str()), "the last line sums up:\n{stderr}");
 }
+
+#[test]
+fn an_unknown_key_inside_a_set_table_is_an_error_as_in_a_file() {
+    let (_dir, file) = valid_scenario();
+    dealsim()
+        .arg("validate")
+        .arg(&file)
+        .args(["--set", "deals.base.revenue_shares.to-ms.cap={ dist = \"uniform\", low = \"30B\", hihg = \"50B\" }"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown key `hihg`; expected one of: dist, low, high"))
+        .stderr(predicate::str::contains("--set deals.base.revenue_shares.to-ms.cap="));
+}
+
+#[test]
+fn set_reaches_an_equity_stake_and_an_inherited_field() {
+    let text = VALID.replace("[[streams]]", "[parties.amazon]\n[[streams]]").replace(
+        "[[deals]]\nname = \"base\"",
+        "[valuation]\ncompany = \"openai\"\nstream = \"openai\"\nmultiple = 20\n\n[[deals]]\nname = \"base\"\nequity = { microsoft = 0.27 }",
+    ) + "[[deals]]\nname = \"variant\"\nextends = \"base\"\n";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stakes.toml");
+    fs::write(&file, text).unwrap();
+    let validate = |sets: &[&str]| {
+        let mut command = dealsim();
+        command.arg("validate").arg(&file);
+        for set in sets {
+            command.args(["--set", set]);
+        }
+        command.assert()
+    };
+    validate(&["deals.base.equity.microsoft=30%"]).success().stdout(predicate::str::contains("microsoft holds 0.3"));
+    // A stake only an override gives, and a field the variant only inherits.
+    validate(&["deals.base.equity.amazon=5%", "deals.variant.revenue_shares.to-ms.cap=50B"])
+        .success()
+        .stdout(predicate::str::contains("amazon holds 0.05"))
+        .stdout(predicate::str::contains("cap 50000000000"));
+    validate(&["deals.variant.equity.amazon=80%"])
+        .code(2)
+        .stderr(predicate::str::contains("stakes can add up to 1.07, more than 100% of the company"));
+}
+
+#[test]
+fn a_flood_of_errors_is_listed_up_to_a_limit_and_counted() {
+    let unknown: String = (0..20_000).map(|i| format!("unknown_{i} = 1\n")).collect();
+    let text = VALID.replace("[parties.openai]", &format!("[parties.openai]\n{unknown}"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flood.toml");
+    fs::write(&file, text).unwrap();
+    let output = dealsim().arg("validate").arg(&file).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().filter(|line| line.starts_with("error:")).count(), 51, "50 listed and a count");
+    assert!(stderr.contains("and 19950 more errors, not listed"), "{}", &stderr[stderr.len().saturating_sub(300)..]);
+}

@@ -12,6 +12,9 @@ use super::*;
 use crate::sampling::correlation::normal_score_correlation;
 use crate::sampling::distribution::{Distribution, DistributionError};
 
+/// Longest name of a party, stream, channel, provider, event, deal or term.
+const MAX_NAME_LENGTH: usize = 64;
+
 /// Largest path count a scenario may ask for; beyond it a run would take hours.
 pub const MAX_PATHS: u64 = 100_000_000;
 const MAX_YEARS: u32 = 100;
@@ -784,7 +787,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 }
                 term.finish(self.reader);
             }
-            if let Some(parent) = entry.parent {
+            if let Some(parent) = entry.parent.filter(|_| !removes.is_empty()) {
                 let parent_removed = self.removed_terms(entries, parent);
                 inherited_names.extend(
                     self.term_layers(entries, parent, collection, &parent_removed)
@@ -1186,6 +1189,14 @@ impl<'r, 'a> Builder<'r, 'a> {
         let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !valid {
             self.reader.error(node, path, format!("invalid name \"{name}\"; names use letters, digits, `_` and `-` only, so they can appear in key paths"));
+        } else if name.len() > MAX_NAME_LENGTH {
+            // Names become parts of chart file names, which file systems cap at 255 bytes.
+            self.reader.error(
+                node,
+                path,
+                format!("the name is {} characters long; names have at most {MAX_NAME_LENGTH}", name.len()),
+            );
+            return false;
         }
         valid
     }
@@ -1485,6 +1496,20 @@ impl<'r, 'a> Builder<'r, 'a> {
             }
         }
         entries.sort_by_key(|(period, _, _)| *period);
+        for pair in entries.windows(2) {
+            if pair[0].0 == pair[1].0 {
+                let (first, second) = (pair[0].1, pair[1].1);
+                let period = self.grid.label(pair[0].0.max(0) as usize);
+                self.reader.error(
+                    &node,
+                    &path,
+                    format!(
+                        "\"{first}\" and \"{second}\" both give the value from {period}; give each period one value"
+                    ),
+                );
+                return None;
+            }
+        }
         match entries.first() {
             None => {
                 self.reader.error(&node, &path, "a schedule needs at least one date");

@@ -314,6 +314,16 @@ impl<'a> Reader<'a> {
         added
     }
 
+    /// The override of `key` in the table at `path`, if any (marked used). The key path is only
+    /// spelled out when there are overrides: a deal deep in a chain of `extends` reads each field
+    /// through every layer above it.
+    fn override_at(&mut self, path: &KeyPath, key: &str) -> Option<Node<'a>> {
+        if self.overrides.is_empty() {
+            return None;
+        }
+        self.override_for(&path.key(key).named)
+    }
+
     /// The override for this named path, if any (marked used).
     fn override_for(&mut self, named: &str) -> Option<Node<'a>> {
         // The last override of a key wins: a `--set` over a file's, a file's over its base's.
@@ -409,8 +419,7 @@ impl<'a> Table<'a> {
     /// The value at `key`: an override of this path, this layer's value, or the one it extends.
     pub fn get(&mut self, reader: &mut Reader<'a>, key: &'static str) -> Option<Node<'a>> {
         self.read.push(key);
-        let named = self.path.key(key).named;
-        if let Some(node) = reader.override_for(&named) {
+        if let Some(node) = reader.override_at(&self.path, key) {
             return Some(node);
         }
         if let Some(value) = self.table.and_then(|table| table.get(key)) {
@@ -422,7 +431,7 @@ impl<'a> Table<'a> {
     /// This layer's own value at `key`, not inherited (a deal's `name`, `extends`, `remove`).
     pub fn own(&mut self, reader: &mut Reader<'a>, key: &'static str) -> Option<Node<'a>> {
         self.read.push(key);
-        if let Some(node) = reader.override_for(&self.path.key(key).named) {
+        if let Some(node) = reader.override_at(&self.path, key) {
             return Some(node);
         }
         self.table?.get(key).map(|value| Node::of(value, self.node.origin))
@@ -496,7 +505,7 @@ impl<'a> Table<'a> {
         let mut entries: Vec<(String, Node<'a>)> = self
             .keys()
             .into_iter()
-            .map(|(key, value)| (key.to_string(), reader.override_for(&self.path.key(key).named).unwrap_or(value)))
+            .map(|(key, value)| (key.to_string(), reader.override_at(&self.path, key).unwrap_or(value)))
             .collect();
         let present: Vec<&str> = entries.iter().map(|(key, _)| key.as_str()).collect();
         let added = reader.added_keys(&self.path, &present);
