@@ -13,6 +13,15 @@ use crate::sampling::distribution::{Distribution, DistributionError};
 /// Largest path count a scenario may ask for; beyond it a run would take hours.
 pub const MAX_PATHS: u64 = 100_000_000;
 const MAX_YEARS: u32 = 100;
+/// Largest amount of money a field takes, in USD: a quadrillion, ten times world GDP and far past
+/// any deal. Revenue compounded from it at the largest growth over the longest horizon stays
+/// near 1e119, far below where f64 overflows (1.8e308).
+const MAX_MONEY: f64 = 1e15;
+/// A distribution with an unbounded tail (normal, lognormal) meets a magnitude limit when its
+/// quantile this far into the tail does: a draw beyond it comes once in 10^12 draws, and every
+/// magnitude limit sits orders of magnitude before anything overflows (the run itself refuses a
+/// value that does).
+const TAIL: f64 = 1e-12;
 
 /// A `--set KEY=VALUE` override of one scalar, by named key path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,6 +112,12 @@ enum Bound {
     DiscountRate,
     /// [-1, 1]: rank correlations.
     Correlation,
+    /// [-MAX_MONEY, MAX_MONEY]: a cash balance, which may be negative.
+    Money,
+    /// (0, MAX_MONEY]: a revenue run-rate.
+    PositiveMoney,
+    /// [0, MAX_MONEY]: caps, totals and payments.
+    NonNegativeMoney,
 }
 
 impl Bound {
@@ -115,6 +130,9 @@ impl Bound {
             Bound::AboveMinusOne => value > -1.0,
             Bound::DiscountRate => value > -1.0 && value <= 1.0,
             Bound::Correlation => (-1.0..=1.0).contains(&value),
+            Bound::Money => value.abs() <= MAX_MONEY,
+            Bound::PositiveMoney => value > 0.0 && value <= MAX_MONEY,
+            Bound::NonNegativeMoney => (0.0..=MAX_MONEY).contains(&value),
         }
     }
 
@@ -127,14 +145,38 @@ impl Bound {
             Bound::AboveMinusOne => "> -1",
             Bound::DiscountRate => "in (-1, 1] (write 9% as 0.09 or \"9%\")",
             Bound::Correlation => "in [-1, 1]",
+            Bound::Money => "in [-1e15, 1e15] (USD; 1e15 is a quadrillion)",
+            Bound::PositiveMoney => "in (0, 1e15] (USD; 1e15 is a quadrillion)",
+            Bound::NonNegativeMoney => "in [0, 1e15] (USD; 1e15 is a quadrillion)",
         }
+    }
+
+    /// Which ends of the range (lower, upper) are magnitude limits, set where the model's
+    /// arithmetic would break, rather than the edge of what the field means.
+    fn magnitude_limits(self) -> (bool, bool) {
+        match self {
+            Bound::Money => (true, true),
+            Bound::PositiveMoney | Bound::NonNegativeMoney => (false, true),
+            _ => (false, false),
+        }
+    }
+
+    /// The draws of a distribution that must lie in range: its support, with an unbounded tail
+    /// against a magnitude limit cut at its [`TAIL`] quantile.
+    fn draw_range(self, distribution: &Distribution) -> (f64, f64) {
+        let (low, high) = distribution.support();
+        let (lower_limit, upper_limit) = self.magnitude_limits();
+        let low = if low == f64::NEG_INFINITY && lower_limit { distribution.quantile(TAIL) } else { low };
+        let high = if high == f64::INFINITY && upper_limit { distribution.quantile(1.0 - TAIL) } else { high };
+        (low, high)
     }
 
     /// Whether every draw lies in range. A support ending at an open bound (a lognormal's 0
     /// for a positive amount) is fine when the distribution puts no mass on the bound itself.
     fn admits_distribution(self, distribution: &Distribution) -> bool {
-        let (low, high) = distribution.support();
-        let low_ok = self.admits(low) || (low == 0.0 && self == Bound::Positive && distribution.quantile(1e-12) > 0.0);
+        let (low, high) = self.draw_range(distribution);
+        let open_at_zero = matches!(self, Bound::Positive | Bound::PositiveMoney);
+        let low_ok = self.admits(low) || (low == 0.0 && open_at_zero && distribution.quantile(1e-12) > 0.0);
         low_ok && self.admits(high)
     }
 }
@@ -300,7 +342,8 @@ impl<'r, 'a> Builder<'r, 'a> {
             let discount_rate = self
                 .optional_number(&mut party, "discount_rate", Kind::Fraction, Bound::DiscountRate)
                 .unwrap_or(simulation_discount_rate);
-            let initial_cash = self.optional_value(&mut party, "initial_cash", Kind::Money, Bound::Any, Shape::Scalar);
+            let initial_cash =
+                self.optional_value(&mut party, "initial_cash", Kind::Money, Bound::Money, Shape::Scalar);
             let other_costs = self.optional_curve(&mut party, "other_costs", Kind::Fraction, Bound::NonNegative);
             party.finish(self.reader);
             self.parties.push(Party {
@@ -318,7 +361,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         for (mut table, stream_path) in self.named_tables(node, &path) {
             let name = self.required_name(&mut table, "stream");
             let owner = self.party_ref(&mut table, "owner");
-            let initial = self.required_value(&mut table, "initial", Kind::Money, Bound::Positive, Shape::Scalar);
+            let initial = self.required_value(&mut table, "initial", Kind::Money, Bound::PositiveMoney, Shape::Scalar);
             let growth = self
                 .optional_curve(&mut table, "growth", Kind::Fraction, Bound::AboveMinusOne)
                 .unwrap_or(Curve::Flat(Scalar::Const(0.0)));
@@ -742,10 +785,11 @@ impl<'r, 'a> Builder<'r, 'a> {
         };
         let rate = self.required_curve(table, "rate", Kind::Fraction, Bound::Unit);
         let window = self.window(table);
-        let cap =
-            self.optional_value(table, "cap", Kind::Money, Bound::NonNegative, Shape::Scalar).map(Curve::into_scalar);
+        let cap = self
+            .optional_value(table, "cap", Kind::Money, Bound::NonNegativeMoney, Shape::Scalar)
+            .map(Curve::into_scalar);
         let paid_before = self
-            .optional_value(table, "paid_before", Kind::Money, Bound::NonNegative, Shape::Scalar)
+            .optional_value(table, "paid_before", Kind::Money, Bound::NonNegativeMoney, Shape::Scalar)
             .map(Curve::into_scalar)
             .unwrap_or(Scalar::Const(0.0));
         let ends_on = table.get(self.reader, "ends_on").map(|node| self.event_ref(node, &path.key("ends_on")));
@@ -803,7 +847,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 );
             }
         }
-        let total = self.required_value(table, "total", Kind::Money, Bound::NonNegative, Shape::Scalar);
+        let total = self.required_value(table, "total", Kind::Money, Bound::NonNegativeMoney, Shape::Scalar);
         let take_or_pay = self
             .optional_value(table, "take_or_pay", Kind::Fraction, Bound::Unit, Shape::Scalar)
             .map(Curve::into_scalar)
@@ -912,7 +956,7 @@ impl<'r, 'a> Builder<'r, 'a> {
     }
 
     fn tranche(&mut self, table: &mut Table<'a>, path: &KeyPath) -> Option<Tranche> {
-        let amount = self.required_value(table, "amount", Kind::Money, Bound::NonNegative, Shape::Scalar);
+        let amount = self.required_value(table, "amount", Kind::Money, Bound::NonNegativeMoney, Shape::Scalar);
         let probability = self
             .optional_value(table, "probability", Kind::Fraction, Bound::Unit, Shape::Scalar)
             .map(Curve::into_scalar)
@@ -1217,7 +1261,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             Ok(value) if bound.admits(value) => Some(value),
             Ok(value) => {
                 let expected = bound.describe();
-                self.reader.error(&node, path, format!("expected a value {expected}, found {value}"));
+                self.reader.error(&node, path, format!("expected a value {expected}, found {}", show(value)));
                 None
             }
             Err(problem) => {
@@ -1359,18 +1403,29 @@ impl<'r, 'a> Builder<'r, 'a> {
     /// A distribution table registered as an uncertain input named by its key path.
     fn uncertain_input(&mut self, table: &mut Table<'a>, kind: Kind, bound: Bound) -> Option<Scalar> {
         let distribution = self.distribution(table, kind)?;
-        let support = distribution.support();
-        if !bound.admits_distribution(&distribution) {
-            let path = table.path.clone();
-            let expected = bound.describe();
-            self.reader.error(&table.node, &path, format!(
-                "this distribution can take values outside the allowed range ({expected}): its support is [{}, {}]; truncate it with `min`/`max`",
-                support.0, support.1
-            ));
+        if !self.draws_within(table, &distribution, bound) {
             return None;
         }
         self.inputs.push(UncertainInput { key: table.path.named.clone(), distribution });
         Some(Scalar::Input(self.inputs.len() - 1))
+    }
+
+    /// Whether every draw of the distribution read from `table` lies in `bound`; records why not.
+    fn draws_within(&mut self, table: &Table<'a>, distribution: &Distribution, bound: Bound) -> bool {
+        if bound.admits_distribution(distribution) {
+            return true;
+        }
+        let (support, range) = (distribution.support(), bound.draw_range(distribution));
+        let span = if range == support {
+            format!("its support is [{}, {}]", show(support.0), show(support.1))
+        } else {
+            format!("its draws span [{}, {}] (tails cut at one draw in 10^12)", show(range.0), show(range.1))
+        };
+        let expected = bound.describe();
+        self.reader.error(&table.node, &table.path, format!(
+            "this distribution can take values outside the allowed range ({expected}): {span}; truncate it with `min`/`max`"
+        ));
+        false
     }
 
     fn distribution(&mut self, table: &mut Table<'a>, kind: Kind) -> Option<Distribution> {
@@ -1534,6 +1589,13 @@ fn number_of(value: &DeValue<'_>, kind: Kind) -> Result<f64, String> {
         _ => Err(String::new()),
     }?;
     if parsed.is_finite() { Ok(parsed) } else { Err(" (not a finite number)".to_string()) }
+}
+
+/// A number for a message: as Rust writes it, except that extreme magnitudes read `1e308`
+/// rather than 309 digits.
+fn show(value: f64) -> String {
+    let extreme = value != 0.0 && value.is_finite() && !(1e-6..1e15).contains(&value.abs());
+    if extreme { format!("{value:e}") } else { format!("{value}") }
 }
 
 /// An amount as scenario files write money: `38e9`, `"38B"`, `"$1.2T"`, `"900M"`. For command-line
