@@ -22,6 +22,10 @@ const MAX_MONEY: f64 = 1e15;
 /// magnitude limit sits orders of magnitude before anything overflows (the run itself refuses a
 /// value that does).
 const TAIL: f64 = 1e-12;
+/// Largest annual growth of a stream: 1,000% a year, an elevenfold run-rate every year, beyond
+/// the fastest-growing company on record. Compounded over the longest horizon (100 years) it
+/// multiplies a run-rate by 11^100 = 1.4e104, which keeps MAX_MONEY's streams finite.
+const MAX_GROWTH: f64 = 10.0;
 
 /// A `--set KEY=VALUE` override of one scalar, by named key path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,8 +110,8 @@ enum Bound {
     Positive,
     /// [0, 1]: shares, rates, probabilities.
     Unit,
-    /// > -1: growth.
-    AboveMinusOne,
+    /// (-1, MAX_GROWTH]: annual growth.
+    Growth,
     /// (-1, 1]: annual discount rates; 9 for 9% is a typo, not a 900% rate.
     DiscountRate,
     /// [-1, 1]: rank correlations.
@@ -127,7 +131,7 @@ impl Bound {
             Bound::NonNegative => value >= 0.0,
             Bound::Positive => value > 0.0,
             Bound::Unit => (0.0..=1.0).contains(&value),
-            Bound::AboveMinusOne => value > -1.0,
+            Bound::Growth => value > -1.0 && value <= MAX_GROWTH,
             Bound::DiscountRate => value > -1.0 && value <= 1.0,
             Bound::Correlation => (-1.0..=1.0).contains(&value),
             Bound::Money => value.abs() <= MAX_MONEY,
@@ -142,7 +146,7 @@ impl Bound {
             Bound::NonNegative => ">= 0",
             Bound::Positive => "> 0",
             Bound::Unit => "in [0, 1]",
-            Bound::AboveMinusOne => "> -1",
+            Bound::Growth => "in (-1, 10] (annual growth; 10 is 1,000% a year)",
             Bound::DiscountRate => "in (-1, 1] (write 9% as 0.09 or \"9%\")",
             Bound::Correlation => "in [-1, 1]",
             Bound::Money => "in [-1e15, 1e15] (USD; 1e15 is a quadrillion)",
@@ -156,7 +160,7 @@ impl Bound {
     fn magnitude_limits(self) -> (bool, bool) {
         match self {
             Bound::Money => (true, true),
-            Bound::PositiveMoney | Bound::NonNegativeMoney => (false, true),
+            Bound::PositiveMoney | Bound::NonNegativeMoney | Bound::Growth => (false, true),
             _ => (false, false),
         }
     }
@@ -363,7 +367,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             let owner = self.party_ref(&mut table, "owner");
             let initial = self.required_value(&mut table, "initial", Kind::Money, Bound::PositiveMoney, Shape::Scalar);
             let growth = self
-                .optional_curve(&mut table, "growth", Kind::Fraction, Bound::AboveMinusOne)
+                .optional_curve(&mut table, "growth", Kind::Fraction, Bound::Growth)
                 .unwrap_or(Curve::Flat(Scalar::Const(0.0)));
             let volatility = self
                 .optional_curve(&mut table, "volatility", Kind::Fraction, Bound::NonNegative)
