@@ -26,6 +26,10 @@ const TAIL: f64 = 1e-12;
 /// the fastest-growing company on record. Compounded over the longest horizon (100 years) it
 /// multiplies a run-rate by 11^100 = 1.4e104, which keeps MAX_MONEY's streams finite.
 const MAX_GROWTH: f64 = 10.0;
+/// Largest annual volatility of a stream's log run-rate: 500% a year. Its drift −σ²/2 is
+/// already −12.5 a year, so revenue all but vanishes on every path; not far beyond (σ near 38)
+/// one year's drift alone would underflow exp() and the shocks exp(σ√Δt·Z) overflow it.
+const MAX_VOLATILITY: f64 = 5.0;
 
 /// A `--set KEY=VALUE` override of one scalar, by named key path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +116,8 @@ enum Bound {
     Unit,
     /// (-1, MAX_GROWTH]: annual growth.
     Growth,
+    /// [0, MAX_VOLATILITY]: annual volatility.
+    Volatility,
     /// (-1, 1]: annual discount rates; 9 for 9% is a typo, not a 900% rate.
     DiscountRate,
     /// [-1, 1]: rank correlations.
@@ -132,6 +138,7 @@ impl Bound {
             Bound::Positive => value > 0.0,
             Bound::Unit => (0.0..=1.0).contains(&value),
             Bound::Growth => value > -1.0 && value <= MAX_GROWTH,
+            Bound::Volatility => (0.0..=MAX_VOLATILITY).contains(&value),
             Bound::DiscountRate => value > -1.0 && value <= 1.0,
             Bound::Correlation => (-1.0..=1.0).contains(&value),
             Bound::Money => value.abs() <= MAX_MONEY,
@@ -147,6 +154,7 @@ impl Bound {
             Bound::Positive => "> 0",
             Bound::Unit => "in [0, 1]",
             Bound::Growth => "in (-1, 10] (annual growth; 10 is 1,000% a year)",
+            Bound::Volatility => "in [0, 5] (annual volatility; 5 is 500% a year)",
             Bound::DiscountRate => "in (-1, 1] (write 9% as 0.09 or \"9%\")",
             Bound::Correlation => "in [-1, 1]",
             Bound::Money => "in [-1e15, 1e15] (USD; 1e15 is a quadrillion)",
@@ -160,7 +168,7 @@ impl Bound {
     fn magnitude_limits(self) -> (bool, bool) {
         match self {
             Bound::Money => (true, true),
-            Bound::PositiveMoney | Bound::NonNegativeMoney | Bound::Growth => (false, true),
+            Bound::PositiveMoney | Bound::NonNegativeMoney | Bound::Growth | Bound::Volatility => (false, true),
             _ => (false, false),
         }
     }
@@ -370,7 +378,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 .optional_curve(&mut table, "growth", Kind::Fraction, Bound::Growth)
                 .unwrap_or(Curve::Flat(Scalar::Const(0.0)));
             let volatility = self
-                .optional_curve(&mut table, "volatility", Kind::Fraction, Bound::NonNegative)
+                .optional_curve(&mut table, "volatility", Kind::Fraction, Bound::Volatility)
                 .unwrap_or(Curve::Flat(Scalar::Const(0.0)));
             let jumps = table.get(self.reader, "jumps").and_then(|node| self.jumps(node, &stream_path.key("jumps")));
             let channels = match table.get(self.reader, "channels") {
