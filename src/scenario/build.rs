@@ -30,6 +30,12 @@ const MAX_GROWTH: f64 = 10.0;
 /// already −12.5 a year, so revenue all but vanishes on every path; not far beyond (σ near 38)
 /// one year's drift alone would underflow exp() and the shocks exp(σ√Δt·Z) overflow it.
 const MAX_VOLATILITY: f64 = 5.0;
+/// Largest log size of one jump, either way: e^10 multiplies a run-rate by 22,026 (or divides
+/// it), past any real shock; a sign of a size written as a factor (1e6 for "a millionfold").
+const MAX_JUMP_SIZE: f64 = 10.0;
+/// Most jumps a year: two a week is volatility, not jumps. It keeps each period's Poisson draw,
+/// inverted from e^−mean, exact: e^−mean underflows only past a mean of 745.
+const MAX_JUMP_RATE: f64 = 100.0;
 
 /// A `--set KEY=VALUE` override of one scalar, by named key path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,6 +124,10 @@ enum Bound {
     Growth,
     /// [0, MAX_VOLATILITY]: annual volatility.
     Volatility,
+    /// [-MAX_JUMP_SIZE, MAX_JUMP_SIZE]: the log size of a jump.
+    JumpSize,
+    /// [0, MAX_JUMP_RATE]: jumps a year.
+    JumpRate,
     /// (-1, 1]: annual discount rates; 9 for 9% is a typo, not a 900% rate.
     DiscountRate,
     /// [-1, 1]: rank correlations.
@@ -139,6 +149,8 @@ impl Bound {
             Bound::Unit => (0.0..=1.0).contains(&value),
             Bound::Growth => value > -1.0 && value <= MAX_GROWTH,
             Bound::Volatility => (0.0..=MAX_VOLATILITY).contains(&value),
+            Bound::JumpSize => value.abs() <= MAX_JUMP_SIZE,
+            Bound::JumpRate => (0.0..=MAX_JUMP_RATE).contains(&value),
             Bound::DiscountRate => value > -1.0 && value <= 1.0,
             Bound::Correlation => (-1.0..=1.0).contains(&value),
             Bound::Money => value.abs() <= MAX_MONEY,
@@ -155,6 +167,8 @@ impl Bound {
             Bound::Unit => "in [0, 1]",
             Bound::Growth => "in (-1, 10] (annual growth; 10 is 1,000% a year)",
             Bound::Volatility => "in [0, 5] (annual volatility; 5 is 500% a year)",
+            Bound::JumpSize => "in [-10, 10] (a log size: 10 multiplies the run-rate by e^10 = 22,026)",
+            Bound::JumpRate => "in [0, 100] (jumps a year)",
             Bound::DiscountRate => "in (-1, 1] (write 9% as 0.09 or \"9%\")",
             Bound::Correlation => "in [-1, 1]",
             Bound::Money => "in [-1e15, 1e15] (USD; 1e15 is a quadrillion)",
@@ -167,8 +181,10 @@ impl Bound {
     /// arithmetic would break, rather than the edge of what the field means.
     fn magnitude_limits(self) -> (bool, bool) {
         match self {
-            Bound::Money => (true, true),
-            Bound::PositiveMoney | Bound::NonNegativeMoney | Bound::Growth | Bound::Volatility => (false, true),
+            Bound::Money | Bound::JumpSize => (true, true),
+            Bound::PositiveMoney | Bound::NonNegativeMoney | Bound::Growth | Bound::Volatility | Bound::JumpRate => {
+                (false, true)
+            }
             _ => (false, false),
         }
     }
@@ -402,15 +418,18 @@ impl<'r, 'a> Builder<'r, 'a> {
 
     fn jumps(&mut self, node: Node<'a>, path: &KeyPath) -> Option<Jumps> {
         let mut table = self.reader.table(node, path)?;
-        let rate = self.required_value(&mut table, "rate", Kind::Fraction, Bound::NonNegative, Shape::Scalar);
+        let rate = self.required_value(&mut table, "rate", Kind::Fraction, Bound::JumpRate, Shape::Scalar);
         let size = table.require(self.reader, "size", "a log jump size: a number or a distribution");
         let log_size = size.and_then(|size| {
             let size_path = path.key("size");
             if let DeValue::Table(_) = size.value {
                 let mut size_table = self.reader.table(size, &size_path)?;
-                self.distribution(&mut size_table, Kind::Fraction).map(|d| JumpSize::Random(Box::new(d)))
+                let distribution = self.distribution(&mut size_table, Kind::Fraction)?;
+                // Drawn afresh for every jump, so not an uncertain input, but bounded all the same.
+                self.draws_within(&size_table, &distribution, Bound::JumpSize)
+                    .then(|| JumpSize::Random(Box::new(distribution)))
             } else {
-                self.number(size, &size_path, Kind::Fraction, Bound::Any).map(JumpSize::Fixed)
+                self.number(size, &size_path, Kind::Fraction, Bound::JumpSize).map(JumpSize::Fixed)
             }
         });
         table.finish(self.reader);
