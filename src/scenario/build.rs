@@ -36,6 +36,9 @@ const MAX_JUMP_SIZE: f64 = 10.0;
 /// Most jumps a year: two a week is volatility, not jumps. It keeps each period's Poisson draw,
 /// inverted from e^−mean, exact: e^−mean underflows only past a mean of 745.
 const MAX_JUMP_RATE: f64 = 100.0;
+/// Largest valuation multiple of run-rate: listed companies rarely trade above 100 times revenue
+/// (the shipped scenarios start at 35); 10,000 is two orders of magnitude past that.
+const MAX_MULTIPLE: f64 = 1e4;
 
 /// A `--set KEY=VALUE` override of one scalar, by named key path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,6 +131,8 @@ enum Bound {
     JumpSize,
     /// [0, MAX_JUMP_RATE]: jumps a year.
     JumpRate,
+    /// [0, MAX_MULTIPLE]: a valuation multiple of run-rate.
+    Multiple,
     /// (-1, 1]: annual discount rates; 9 for 9% is a typo, not a 900% rate.
     DiscountRate,
     /// [-1, 1]: rank correlations.
@@ -151,6 +156,7 @@ impl Bound {
             Bound::Volatility => (0.0..=MAX_VOLATILITY).contains(&value),
             Bound::JumpSize => value.abs() <= MAX_JUMP_SIZE,
             Bound::JumpRate => (0.0..=MAX_JUMP_RATE).contains(&value),
+            Bound::Multiple => (0.0..=MAX_MULTIPLE).contains(&value),
             Bound::DiscountRate => value > -1.0 && value <= 1.0,
             Bound::Correlation => (-1.0..=1.0).contains(&value),
             Bound::Money => value.abs() <= MAX_MONEY,
@@ -169,6 +175,7 @@ impl Bound {
             Bound::Volatility => "in [0, 5] (annual volatility; 5 is 500% a year)",
             Bound::JumpSize => "in [-10, 10] (a log size: 10 multiplies the run-rate by e^10 = 22,026)",
             Bound::JumpRate => "in [0, 100] (jumps a year)",
+            Bound::Multiple => "in [0, 10000]",
             Bound::DiscountRate => "in (-1, 1] (write 9% as 0.09 or \"9%\")",
             Bound::Correlation => "in [-1, 1]",
             Bound::Money => "in [-1e15, 1e15] (USD; 1e15 is a quadrillion)",
@@ -182,9 +189,12 @@ impl Bound {
     fn magnitude_limits(self) -> (bool, bool) {
         match self {
             Bound::Money | Bound::JumpSize => (true, true),
-            Bound::PositiveMoney | Bound::NonNegativeMoney | Bound::Growth | Bound::Volatility | Bound::JumpRate => {
-                (false, true)
-            }
+            Bound::PositiveMoney
+            | Bound::NonNegativeMoney
+            | Bound::Growth
+            | Bound::Volatility
+            | Bound::JumpRate
+            | Bound::Multiple => (false, true),
             _ => (false, false),
         }
     }
@@ -477,7 +487,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         let mut table = self.reader.table(node, &top.path.key("valuation"))?;
         let company = self.party_ref(&mut table, "company");
         let stream = self.stream_ref(&mut table, "stream");
-        let multiple = self.required_curve(&mut table, "multiple", Kind::Plain, Bound::NonNegative);
+        let multiple = self.required_curve(&mut table, "multiple", Kind::Plain, Bound::Multiple);
         table.finish(self.reader);
         self.valuation_company = company;
         Some(Valuation { company: company?, stream: stream?, multiple: multiple? })
