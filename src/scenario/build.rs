@@ -39,6 +39,10 @@ const MAX_JUMP_RATE: f64 = 100.0;
 /// Largest valuation multiple of run-rate: listed companies rarely trade above 100 times revenue
 /// (the shipped scenarios start at 35); 10,000 is two orders of magnitude past that.
 const MAX_MULTIPLE: f64 = 1e4;
+/// Largest ratio of a cost to revenue (compute spend, other operating costs): a young lab spends
+/// a few times its revenue (OpenAI in 2024: 1.6); a thousand times is a company without revenue,
+/// which a cost proportional to revenue does not describe.
+const MAX_COST_RATIO: f64 = 1e3;
 
 /// A `--set KEY=VALUE` override of one scalar, by named key path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,6 +137,8 @@ enum Bound {
     JumpRate,
     /// [0, MAX_MULTIPLE]: a valuation multiple of run-rate.
     Multiple,
+    /// [0, MAX_COST_RATIO]: a cost as a multiple of revenue.
+    CostRatio,
     /// (-1, 1]: annual discount rates; 9 for 9% is a typo, not a 900% rate.
     DiscountRate,
     /// [-1, 1]: rank correlations.
@@ -157,6 +163,7 @@ impl Bound {
             Bound::JumpSize => value.abs() <= MAX_JUMP_SIZE,
             Bound::JumpRate => (0.0..=MAX_JUMP_RATE).contains(&value),
             Bound::Multiple => (0.0..=MAX_MULTIPLE).contains(&value),
+            Bound::CostRatio => (0.0..=MAX_COST_RATIO).contains(&value),
             Bound::DiscountRate => value > -1.0 && value <= 1.0,
             Bound::Correlation => (-1.0..=1.0).contains(&value),
             Bound::Money => value.abs() <= MAX_MONEY,
@@ -176,6 +183,7 @@ impl Bound {
             Bound::JumpSize => "in [-10, 10] (a log size: 10 multiplies the run-rate by e^10 = 22,026)",
             Bound::JumpRate => "in [0, 100] (jumps a year)",
             Bound::Multiple => "in [0, 10000]",
+            Bound::CostRatio => "in [0, 1000] (times revenue)",
             Bound::DiscountRate => "in (-1, 1] (write 9% as 0.09 or \"9%\")",
             Bound::Correlation => "in [-1, 1]",
             Bound::Money => "in [-1e15, 1e15] (USD; 1e15 is a quadrillion)",
@@ -194,7 +202,8 @@ impl Bound {
             | Bound::Growth
             | Bound::Volatility
             | Bound::JumpRate
-            | Bound::Multiple => (false, true),
+            | Bound::Multiple
+            | Bound::CostRatio => (false, true),
             _ => (false, false),
         }
     }
@@ -382,7 +391,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 .unwrap_or(simulation_discount_rate);
             let initial_cash =
                 self.optional_value(&mut party, "initial_cash", Kind::Money, Bound::Money, Shape::Scalar);
-            let other_costs = self.optional_curve(&mut party, "other_costs", Kind::Fraction, Bound::NonNegative);
+            let other_costs = self.optional_curve(&mut party, "other_costs", Kind::Fraction, Bound::CostRatio);
             party.finish(self.reader);
             self.parties.push(Party {
                 name: name.to_string(),
@@ -464,7 +473,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         let path = top.path.key("compute");
         let mut table = self.reader.table(node, &path)?;
         let stream = self.stream_ref(&mut table, "stream");
-        let cost_ratio = self.required_curve(&mut table, "cost_ratio", Kind::Fraction, Bound::NonNegative);
+        let cost_ratio = self.required_curve(&mut table, "cost_ratio", Kind::Fraction, Bound::CostRatio);
         if let Some(node) = table.require(self.reader, "providers", "one or more [[compute.providers]]") {
             for (mut provider, _) in self.named_tables(node, &path.key("providers")) {
                 let name = self.required_name(&mut provider, "provider");
