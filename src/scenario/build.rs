@@ -139,7 +139,9 @@ enum Bound {
     Multiple,
     /// [0, MAX_COST_RATIO]: a cost as a multiple of revenue.
     CostRatio,
-    /// (-1, 1]: annual discount rates; 9 for 9% is a typo, not a 900% rate.
+    /// [-0.5, 1]: annual discount rates; 9 for 9% is a typo, not a 900% rate. Below −50% a year,
+    /// discounting multiplies a flow 100 years out by more than 2^100 = 1.3e30, and near −100%
+    /// it overflows; real rates seldom go below a few percent under zero.
     DiscountRate,
     /// [-1, 1]: rank correlations.
     Correlation,
@@ -164,7 +166,7 @@ impl Bound {
             Bound::JumpRate => (0.0..=MAX_JUMP_RATE).contains(&value),
             Bound::Multiple => (0.0..=MAX_MULTIPLE).contains(&value),
             Bound::CostRatio => (0.0..=MAX_COST_RATIO).contains(&value),
-            Bound::DiscountRate => value > -1.0 && value <= 1.0,
+            Bound::DiscountRate => (-0.5..=1.0).contains(&value),
             Bound::Correlation => (-1.0..=1.0).contains(&value),
             Bound::Money => value.abs() <= MAX_MONEY,
             Bound::PositiveMoney => value > 0.0 && value <= MAX_MONEY,
@@ -184,7 +186,7 @@ impl Bound {
             Bound::JumpRate => "in [0, 100] (jumps a year)",
             Bound::Multiple => "in [0, 10000]",
             Bound::CostRatio => "in [0, 1000] (times revenue)",
-            Bound::DiscountRate => "in (-1, 1] (write 9% as 0.09 or \"9%\")",
+            Bound::DiscountRate => "in [-0.5, 1] (write 9% as 0.09 or \"9%\")",
             Bound::Correlation => "in [-1, 1]",
             Bound::Money => "in [-1e15, 1e15] (USD; 1e15 is a quadrillion)",
             Bound::PositiveMoney => "in (0, 1e15] (USD; 1e15 is a quadrillion)",
