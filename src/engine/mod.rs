@@ -62,8 +62,10 @@ pub struct Shard {
 
 impl Shard {
     /// The chunks this shard runs out of `chunks` in all; shards beyond the chunk count run none.
+    /// In u128, so that no shard count (`--shard K/N` takes any N) overflows the products.
     pub fn chunks(self, chunks: u64) -> Range<u64> {
-        chunks * self.index / self.count..chunks * (self.index + 1) / self.count
+        let of = |index: u64| (u128::from(chunks) * u128::from(index) / u128::from(self.count.max(1))) as u64;
+        of(self.index)..of(self.index + 1)
     }
 }
 
@@ -145,7 +147,8 @@ pub fn merge_shards(mut shards: Vec<Aggregates>, paths: u64) -> Result<Aggregate
         }
         merged.chunks.end = merged.chunks.end.max(shard.chunks.end);
         merged.paths += shard.paths;
-        merged.elapsed += shard.elapsed;
+        // Saturating: a sum of run times is a report, not worth a panic.
+        merged.elapsed = merged.elapsed.saturating_add(shard.elapsed);
         merged.threads = merged.threads.max(shard.threads);
     }
     if merged.chunks.start > 0 {
@@ -608,5 +611,14 @@ mod tests {
             layout.describe_slot(&scenario, layout.comparison_slot(0)),
             format!("the difference in {} between deal share and deal none", layout.comparisons[0].metric)
         );
+    }
+
+    #[test]
+    fn shards_split_chunks_for_any_shard_count() {
+        let chunks = chunk_count(crate::scenario::MAX_PATHS);
+        let last = Shard { index: u64::MAX - 1, count: u64::MAX };
+        assert_eq!(last.chunks(chunks), chunks - 1..chunks);
+        assert_eq!(Shard { index: 0, count: u64::MAX }.chunks(chunks), 0..0);
+        assert_eq!(Shard { index: 1, count: 3 }.chunks(3), 1..2);
     }
 }
