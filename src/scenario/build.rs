@@ -445,7 +445,9 @@ impl<'r, 'a> Builder<'r, 'a> {
             let size_path = path.key("size");
             if let DeValue::Table(_) = size.value {
                 let mut size_table = self.reader.table(size, &size_path)?;
-                let distribution = self.distribution(&mut size_table, Kind::Fraction)?;
+                let distribution = self.distribution(&mut size_table, Kind::Fraction);
+                size_table.finish(self.reader);
+                let distribution = distribution?;
                 // Drawn afresh for every jump, so not an uncertain input, but bounded all the same.
                 self.draws_within(&size_table, &distribution, Bound::JumpSize)
                     .then(|| JumpSize::Random(Box::new(distribution)))
