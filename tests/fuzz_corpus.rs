@@ -46,7 +46,7 @@ fn scenario_corpus_replays() {
 
 #[test]
 fn set_corpus_replays() {
-    const BASE: &str = include_str!("../scenarios/base.toml");
+    const BASE: &str = include_str!("../fuzz/set.toml");
     for (_, data) in corpus("set") {
         let Ok(text) = std::str::from_utf8(&data) else { continue };
         let sets: Vec<Override> = text.lines().filter_map(|line| Override::parse(line).ok()).collect();
