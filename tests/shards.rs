@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use dealsim::io::shard_file::ShardFile;
 use polars::prelude::{ParquetReader, SerReader};
 use predicates::str::contains;
 
@@ -217,4 +218,61 @@ fn shard_flags_are_checked() {
         .assert()
         .code(2)
         .stderr(contains("cannot be used with"));
+}
+
+/// A change to a decoded shard.
+type Edit = Box<dyn FnOnce(&mut ShardFile)>;
+
+/// Rewrites a shard file's body with `edit` and a fresh checksum, as a hand edit that also
+/// recomputed the checksum would.
+fn edit_shard(file: &Path, edit: impl FnOnce(&mut ShardFile)) {
+    let mut shard = ShardFile::from_bytes(&fs::read(file).unwrap()).unwrap();
+    edit(&mut shard);
+    fs::write(file, shard.to_bytes().unwrap()).unwrap();
+}
+
+/// A summary edited through its serialized form, where its fields are not public.
+fn edited<T: serde::Serialize + serde::de::DeserializeOwned>(
+    value: &T,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> T {
+    let mut json = serde_json::to_value(value).unwrap();
+    edit(&mut json);
+    serde_json::from_value(json).unwrap()
+}
+
+#[test]
+fn an_edited_shard_with_a_recomputed_checksum_is_refused_not_merged() {
+    let setup = setup();
+    setup.run_shard("1/3", "one", &[]);
+    setup.run_shard("2/3", "two", &[]);
+    setup.run_shard("3/3", "three", &[]);
+    let cases: [(&str, Edit); 5] = [
+        // The case: percentiles over a count the buckets do not hold panicked in merge.
+        (
+            "a percentile sketch's bucket counts do not add up to its count",
+            Box::new(|shard| shard.sketches[0] = edited(&shard.sketches[0], |s| s["count"] = (2 * 16_384).into())),
+        ),
+        ("its path count does not match its chunks", Box::new(|shard| shard.shard_paths += 1)),
+        ("its chunks are not those of its shard number", Box::new(|shard| shard.chunks = (2, 1))),
+        (
+            "a mean or spread is not a finite number within ±1e140",
+            Box::new(|shard| {
+                shard.chunk_moments[0][0] = edited(&shard.chunk_moments[0][0], |m| m["mean"] = 1e300.into())
+            }),
+        ),
+        ("its shard number is not between 1 and the shard count", Box::new(|shard| shard.shard = 9)),
+    ];
+    for (index, (message, edit)) in cases.into_iter().enumerate() {
+        let edited = format!("edited-{index}");
+        fs::create_dir(setup.path(&edited)).unwrap();
+        fs::copy(setup.path("two").join("shard.dealsim"), setup.path(&edited).join("shard.dealsim")).unwrap();
+        edit_shard(&setup.path(&edited).join("shard.dealsim"), edit);
+        setup
+            .merge(&["one", &edited, "three"], &format!("merged-{index}"))
+            .code(2)
+            .stderr(contains("shard.dealsim: the shard is inconsistent"))
+            .stderr(contains(message));
+        assert!(!setup.path(&format!("merged-{index}")).exists());
+    }
 }

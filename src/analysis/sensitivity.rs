@@ -5,7 +5,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::engine::metrics::{Layout, RowWriter, Scope, emit};
-use crate::engine::{BLOCK_PATHS, DrawScratch, RunError, draws_per_path, load_draws, sample_block_inputs};
+use crate::engine::{
+    BLOCK_PATHS, DrawScratch, RunError, draws_per_path, first_unreportable, load_draws, sample_block_inputs,
+};
 use crate::sampling::correlation::Copula;
 use crate::sampling::world::{WorldPath, sample_path};
 use crate::scenario::Scenario;
@@ -72,6 +74,8 @@ struct Sample {
 struct Runner<'s> {
     scenario: &'s Scenario,
     layout: Layout,
+    /// Whether each slot may be missing on some paths (see `Layout::conditional`).
+    conditional: Vec<bool>,
     discounting: Discounting,
     copula: Option<Copula>,
     slots: Vec<usize>,
@@ -79,11 +83,13 @@ struct Runner<'s> {
 }
 
 impl Runner<'_> {
-    fn sample(&self, pin: Option<(usize, f64)>) -> Sample {
+    /// Every path's targets, or the first path (in path order) with a value the means cannot
+    /// take, named with the pinned input.
+    fn sample(&self, pin: Option<(usize, f64)>) -> Result<Sample, RunError> {
         let scenario = self.scenario;
         let width = draws_per_path(scenario);
         let blocks = self.options.paths.div_ceil(BLOCK_PATHS);
-        let parts: Vec<Sample> = (0..blocks)
+        let parts: Vec<Result<Sample, RunError>> = (0..blocks)
             .into_par_iter()
             .map(|block| {
                 let first = block * BLOCK_PATHS;
@@ -108,19 +114,34 @@ impl Runner<'_> {
                     for (deal, outcome) in scenario.deals.iter().zip(outcomes.iter_mut()) {
                         apply_deal(scenario, deal, &self.discounting, &world, outcome);
                     }
-                    emit(scenario, &world, &outcomes, &mut RowWriter::new(&self.layout, &mut row));
+                    let mut writer = RowWriter::new(&self.layout, &mut row);
+                    emit(scenario, &world, &outcomes, &mut writer);
+                    let not_a_number = writer.not_a_number();
+                    if let Some(slot) = first_unreportable(&row, &self.conditional).or(not_a_number) {
+                        return Err(self.not_finite(pin, slot, first + i as u64, row[slot]));
+                    }
                     values.extend(self.slots.iter().map(|&slot| row[slot]));
                 }
-                Sample { values, draws }
+                Ok(Sample { values, draws })
             })
             .collect();
-        // Concatenated in block order: the result does not depend on the thread count.
+        // Concatenated in block order: the result, and the failure named, do not depend on the
+        // thread count.
         let mut sample = Sample { values: Vec::new(), draws: Vec::new() };
         for part in parts {
+            let part = part?;
             sample.values.extend(part.values);
             sample.draws.extend(part.draws);
         }
-        sample
+        Ok(sample)
+    }
+
+    fn not_finite(&self, pin: Option<(usize, f64)>, slot: usize, path: u64, value: f64) -> RunError {
+        let mut what = self.layout.describe_slot(self.scenario, slot);
+        if let Some((input, level)) = pin {
+            what.push_str(&format!(" (with {} fixed at {level})", self.scenario.inputs[input].key));
+        }
+        RunError::NotFinite { what, path, value }
     }
 
     fn means(&self, sample: &Sample) -> Vec<f64> {
@@ -141,6 +162,7 @@ pub fn tornado(scenario: &Scenario, options: &SensitivityOptions) -> Result<Vec<
     let slots = target_slots(&layout, &options.targets);
     let runner = Runner {
         scenario,
+        conditional: (0..layout.width()).map(|slot| layout.conditional(slot)).collect(),
         discounting: Discounting::new(scenario),
         copula: Copula::of(scenario),
         slots,
@@ -151,15 +173,15 @@ pub fn tornado(scenario: &Scenario, options: &SensitivityOptions) -> Result<Vec<
         return Ok(Vec::new());
     }
     pool.install(|| {
-        let base = runner.sample(None);
+        let base = runner.sample(None)?;
         let width = draws_per_path(scenario);
         let targets = runner.slots.len();
         let mut rows = Vec::new();
         for (input, uncertain) in scenario.inputs.iter().enumerate() {
             let low = uncertain.distribution.quantile(LOW_QUANTILE);
             let high = uncertain.distribution.quantile(HIGH_QUANTILE);
-            let metric_low = runner.means(&runner.sample(Some((input, low))));
-            let metric_high = runner.means(&runner.sample(Some((input, high))));
+            let metric_low = runner.means(&runner.sample(Some((input, low)))?);
+            let metric_high = runner.means(&runner.sample(Some((input, high)))?);
             let draws: Vec<f64> = base.draws.iter().skip(input).step_by(width).copied().collect();
             for (t, &slot) in runner.slots.iter().enumerate() {
                 let values: Vec<f64> = base.values.iter().skip(t).step_by(targets).copied().collect();

@@ -204,6 +204,35 @@ impl Layout {
         self.metrics.len() + series * self.periods + period
     }
 
+    /// What a slot holds, as the outputs name it: `metric party.openai.npv of deal apr-2026`,
+    /// `series stream.openai.revenue in 2031-Q2`, or a paired difference of two deals.
+    pub fn describe_slot(&self, scenario: &Scenario, slot: usize) -> String {
+        let deal_name = |deal: usize| scenario.deals.get(deal).map_or("?", |d| d.name.as_str());
+        let of = |scope: Scope| match scope {
+            Scope::World => String::new(),
+            Scope::Deal(deal) => format!(" of deal {}", deal_name(deal)),
+        };
+        if let Some(metric) = self.metrics.get(slot) {
+            return format!("metric {}{}", metric.name, of(metric.scope));
+        }
+        let first_comparison = self.comparison_slot(0);
+        if slot < first_comparison && self.periods > 0 {
+            let (series, period) =
+                ((slot - self.metrics.len()) / self.periods, (slot - self.metrics.len()) % self.periods);
+            let series = &self.series[series];
+            return format!("series {}{} in {}", series.name, of(series.scope), scenario.grid().label(period));
+        }
+        match self.comparisons.get(slot - first_comparison) {
+            Some(comparison) => format!(
+                "the difference in {} between deal {} and deal {}",
+                comparison.metric,
+                deal_name(comparison.deal),
+                deal_name(comparison.baseline)
+            ),
+            None => format!("slot {slot}"),
+        }
+    }
+
     /// Names the slots by walking a path of zeros; with two or more deals, pairs every deal's
     /// metrics with the baseline deal's (by index).
     pub fn of(scenario: &Scenario, baseline: usize) -> Layout {
@@ -277,6 +306,9 @@ pub struct RowWriter<'r> {
     series_start: usize,
     periods: usize,
     start_year: f64,
+    /// The first conditional slot given a value that is itself NaN: in the row it would pass
+    /// for a missing value.
+    not_a_number: Option<usize>,
 }
 
 impl<'r> RowWriter<'r> {
@@ -287,12 +319,28 @@ impl<'r> RowWriter<'r> {
             series_start: layout.metrics.len(),
             periods: layout.periods,
             start_year: layout.start_year,
+            not_a_number: None,
         }
+    }
+
+    /// The first conditional metric whose value was NaN rather than missing, if any.
+    pub fn not_a_number(&self) -> Option<usize> {
+        self.not_a_number
     }
 
     /// Whether the walk filled the row exactly as the layout names it.
     pub fn filled(&self, layout: &Layout) -> bool {
         self.metric == layout.metrics.len() && self.series_start == layout.comparison_slot(0)
+    }
+}
+
+impl RowWriter<'_> {
+    /// Notes a conditional value that exists but is NaN.
+    #[inline]
+    fn defined(&mut self, value: Option<f64>) {
+        if value.is_some_and(f64::is_nan) && self.not_a_number.is_none() {
+            self.not_a_number = Some(self.metric);
+        }
     }
 }
 
@@ -305,12 +353,14 @@ impl Sink for RowWriter<'_> {
 
     #[inline]
     fn conditional_metric(&mut self, _scope: Scope, _name: fmt::Arguments<'_>, value: Option<f64>) {
+        self.defined(value);
         self.row[self.metric] = value.unwrap_or(f64::NAN);
         self.metric += 1;
     }
 
     #[inline]
     fn year_metric(&mut self, _scope: Scope, _name: fmt::Arguments<'_>, year: Option<f64>) {
+        self.defined(year);
         self.row[self.metric] = year.map_or(f64::NAN, |year| year - self.start_year);
         self.metric += 1;
     }

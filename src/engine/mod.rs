@@ -29,6 +29,12 @@ const WAVE_BLOCKS: u64 = 16;
 pub const CHUNK_BLOCKS: u64 = 64;
 /// Slots gathered together from the path-major rows: one cache line of f64.
 const GATHER: usize = 8;
+/// Largest magnitude a metric or series value may have. The summaries square deviations from the
+/// mean and add them up over as many as `MAX_PATHS` (1e8) paths: from values within 1e140 that
+/// stays below 1e290, well inside f64's 1.8e308, so no mean, standard deviation or standard error
+/// can overflow. No amount of a real deal comes near it (a quadrillion dollars is 1e15); a value
+/// beyond it means the scenario's numbers ran away on that path.
+pub const MAX_MAGNITUDE: f64 = 1e140;
 
 /// How many paths to run, from which seed, on how many threads.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -54,8 +60,10 @@ pub struct Shard {
 
 impl Shard {
     /// The chunks this shard runs out of `chunks` in all; shards beyond the chunk count run none.
+    /// In u128, so that no shard count (`--shard K/N` takes any N) overflows the products.
     pub fn chunks(self, chunks: u64) -> Range<u64> {
-        chunks * self.index / self.count..chunks * (self.index + 1) / self.count
+        let of = |index: u64| (u128::from(chunks) * u128::from(index) / u128::from(self.count.max(1))) as u64;
+        of(self.index)..of(self.index + 1)
     }
 }
 
@@ -137,7 +145,8 @@ pub fn merge_shards(mut shards: Vec<Aggregates>, paths: u64) -> Result<Aggregate
         }
         merged.chunks.end = merged.chunks.end.max(shard.chunks.end);
         merged.paths += shard.paths;
-        merged.elapsed += shard.elapsed;
+        // Saturating: a sum of run times is a report, not worth a panic.
+        merged.elapsed = merged.elapsed.saturating_add(shard.elapsed);
         merged.threads = merged.threads.max(shard.threads);
     }
     if merged.chunks.start > 0 {
@@ -173,6 +182,35 @@ pub enum RunError {
     ThreadPool { threads: usize, source: rayon::ThreadPoolBuildError },
     #[error("could not record the paths: {0}")]
     Recording(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A path produced a value the summaries cannot hold: never written to any output.
+    #[error(
+        "{what} is {value:e} on path {path} (counting from 0), not a finite number within ±{MAX_MAGNITUDE:e}: \
+         the scenario's numbers run away on this path; look at growth, volatility, jumps, discount rates \
+         and the horizon"
+    )]
+    NotFinite {
+        /// The metric (or series and period, or paired difference), with its deal.
+        what: String,
+        path: u64,
+        value: f64,
+    },
+}
+
+impl RunError {
+    /// The error for slot `slot` of path `path`'s row, named as the outputs name it.
+    pub fn not_finite(scenario: &Scenario, layout: &Layout, slot: usize, path: u64, value: f64) -> RunError {
+        RunError::NotFinite { what: layout.describe_slot(scenario, slot), path, value }
+    }
+}
+
+/// The first slot of a path's row that the summaries cannot take: a value that is not finite or
+/// lies beyond [`MAX_MAGNITUDE`]. NaN in a conditional slot is a missing value, not a fault (the
+/// writer reports a conditional value that is NaN itself, see `RowWriter::not_a_number`).
+pub fn first_unreportable(row: &[f64], conditional: &[bool]) -> Option<usize> {
+    // `abs() <= limit` is false for NaN and infinities as well: one comparison per value.
+    row.iter()
+        .zip(conditional)
+        .position(|(value, &conditional)| !(value.abs() <= MAX_MAGNITUDE || (conditional && value.is_nan())))
 }
 
 /// Consecutive paths' inputs and scalar metrics, handed to a [`PathSink`] in path order.
@@ -300,7 +338,7 @@ fn run_observed(
     let mut paths_run = shard_paths.end - shard_paths.start;
     for wave_start in (first_block..end_block).step_by(WAVE_BLOCKS as usize) {
         let wave_end = (wave_start + WAVE_BLOCKS).min(end_block);
-        let wave: Vec<BlockResult> = pool.install(|| {
+        let wave: Vec<Result<BlockResult, RunError>> = pool.install(|| {
             (wave_start..wave_end)
                 .into_par_iter()
                 .map(|block| {
@@ -310,7 +348,9 @@ fn run_observed(
                 })
                 .collect()
         });
-        // Floating-point sums depend on order: merge blocks in block order, always.
+        // Floating-point sums depend on order: merge blocks in block order, always. The first
+        // failing block in that order names the failure, whatever the thread count.
+        let wave = wave.into_iter().collect::<Result<Vec<BlockResult>, RunError>>()?;
         for (block, result) in (wave_start..).zip(&wave) {
             merge_into(&mut chunk, &result.moments);
             if (block + 1) % CHUNK_BLOCKS == 0 || block + 1 == blocks {
@@ -373,8 +413,9 @@ fn run_observed(
 
 impl Job<'_> {
     /// Simulates one block of paths and folds it into the worker's sketches; returns the
-    /// block's moments per slot, and its paths when the run records them.
-    fn run_block(&self, block: u64, worker: &mut Worker) -> BlockResult {
+    /// block's moments per slot, and its paths when the run records them. A value the summaries
+    /// cannot take fails the block before any summary sees it.
+    fn run_block(&self, block: u64, worker: &mut Worker) -> Result<BlockResult, RunError> {
         let scenario = self.scenario;
         let width = self.layout.width();
         let first_path = block * BLOCK_PATHS;
@@ -400,7 +441,12 @@ impl Job<'_> {
             let mut writer = RowWriter::new(self.layout, row);
             emit(scenario, world, outcomes, &mut writer);
             debug_assert!(writer.filled(self.layout), "the layout and the walk disagree");
+            let not_a_number = writer.not_a_number();
             self.layout.fill_comparisons(row);
+            if let Some(slot) = first_unreportable(row, &self.conditional).or(not_a_number) {
+                let path = first_path + i as u64;
+                return Err(RunError::not_finite(scenario, self.layout, slot, path, row[slot]));
+            }
         }
         let block = BLOCK_PATHS as usize;
         let mut moments = Vec::with_capacity(width);
@@ -425,7 +471,7 @@ impl Job<'_> {
         }
         let (inputs, metrics) =
             if self.recording { self.block_paths(count, draws, rows) } else { (Vec::new(), Vec::new()) };
-        BlockResult { moments, count, inputs, metrics }
+        Ok(BlockResult { moments, count, inputs, metrics })
     }
 
     /// The inputs and reported metrics of a block's paths, laid out as in [`PathBatch`].
@@ -513,4 +559,76 @@ fn compact_defined(values: &mut [f64]) -> usize {
         }
     }
     kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse_scenario;
+
+    #[test]
+    fn unreportable_values_are_found_but_missing_conditional_values_are_not() {
+        let conditional = [false, true, false];
+        assert_eq!(first_unreportable(&[1.0, f64::NAN, -MAX_MAGNITUDE], &conditional), None);
+        assert_eq!(first_unreportable(&[f64::NAN, 0.0, 0.0], &conditional), Some(0));
+        for bad in [f64::INFINITY, f64::NEG_INFINITY, 2.0 * MAX_MAGNITUDE] {
+            assert_eq!(first_unreportable(&[0.0, bad, 0.0], &conditional), Some(1), "{bad}");
+            assert_eq!(first_unreportable(&[0.0, 0.0, bad], &conditional), Some(2), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slots_are_described_as_the_outputs_name_them() {
+        let text = r#"
+            [simulation]
+            start = 2026
+            years = 2
+            steps_per_year = 4
+            discount_rate = 0.1
+            [parties.lab]
+            [parties.cloud]
+            [[streams]]
+            name = "lab"
+            owner = "lab"
+            initial = "1B"
+            [[deals]]
+            name = "none"
+            [[deals]]
+            name = "share"
+            [[deals.revenue_shares]]
+            name = "to-cloud"
+            payer = "lab"
+            payee = "cloud"
+            stream = "lab"
+            rate = 0.1
+        "#;
+        let scenario = parse_scenario("test.toml", text, &[]).unwrap();
+        let layout = Layout::of(&scenario, 0);
+        let metric = |name: &str, deal: usize| {
+            layout.metrics.iter().position(|m| m.name == name && m.scope.reported_under(deal)).unwrap()
+        };
+        assert_eq!(layout.describe_slot(&scenario, metric("stream.lab.revenue", 0)), "metric stream.lab.revenue");
+        assert_eq!(
+            layout.describe_slot(&scenario, metric("revenue_share.to-cloud.paid", 1)),
+            "metric revenue_share.to-cloud.paid of deal share"
+        );
+        let series = layout.series.iter().position(|s| s.name == "party.cloud.cash_flow").unwrap();
+        assert_eq!(
+            layout.describe_slot(&scenario, layout.series_slot(series, 5)),
+            "series party.cloud.cash_flow of deal none in 2027-Q2"
+        );
+        assert_eq!(
+            layout.describe_slot(&scenario, layout.comparison_slot(0)),
+            format!("the difference in {} between deal share and deal none", layout.comparisons[0].metric)
+        );
+    }
+
+    #[test]
+    fn shards_split_chunks_for_any_shard_count() {
+        let chunks = chunk_count(crate::scenario::MAX_PATHS);
+        let last = Shard { index: u64::MAX - 1, count: u64::MAX };
+        assert_eq!(last.chunks(chunks), chunks - 1..chunks);
+        assert_eq!(Shard { index: 0, count: u64::MAX }.chunks(chunks), 0..0);
+        assert_eq!(Shard { index: 1, count: 3 }.chunks(3), 1..2);
+    }
 }

@@ -6,6 +6,21 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::MAX_MAGNITUDE;
+
+/// What makes a summary read back from a file one that no run could have produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidSummary {
+    #[error("a mean or spread is not a finite number within ±{MAX_MAGNITUDE:e}")]
+    Moments,
+    #[error("a percentile sketch's bucket counts do not add up to its count")]
+    Counts,
+    #[error("a percentile sketch's buckets lie outside the range of finite numbers")]
+    Buckets,
+    #[error("a percentile sketch's smallest or largest value is out of range or outside its buckets")]
+    Extremes,
+}
+
 /// Count, mean and sum of squared deviations of a set of values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Moments {
@@ -94,6 +109,18 @@ impl Moments {
     /// Standard error of the mean: `std_dev / sqrt(count)`.
     pub fn std_error(&self) -> f64 {
         self.std_dev() / (self.count as f64).sqrt()
+    }
+
+    /// Whether these moments could come from values within ±[`MAX_MAGNITUDE`] (the engine
+    /// refuses any other): then merging them with others keeps every statistic finite.
+    pub fn check(&self) -> Result<(), InvalidSummary> {
+        let largest_m2 = self.count as f64 * (2.0 * MAX_MAGNITUDE) * (2.0 * MAX_MAGNITUDE);
+        let valid = if self.count == 0 {
+            self.mean == 0.0 && self.m2 == 0.0
+        } else {
+            self.mean.abs() <= MAX_MAGNITUDE && (0.0..=largest_m2).contains(&self.m2)
+        };
+        if valid { Ok(()) } else { Err(InvalidSummary::Moments) }
     }
 }
 
@@ -204,6 +231,19 @@ impl BucketCounts {
         for (count, &other_count) in self.counts[start..].iter_mut().zip(&other.counts) {
             *count += other_count;
         }
+    }
+
+    /// Whether the store spans only keys of finite magnitudes (so its length is bounded too).
+    fn spans_finite_keys(&self) -> bool {
+        let lowest = bucket_key(f64::MIN_POSITIVE) & !(SUB_BUCKETS - 1);
+        let highest = bucket_key(f64::MAX) | (SUB_BUCKETS - 1);
+        self.counts.is_empty()
+            || (self.first_key >= lowest
+                && self.first_key.checked_add(self.counts.len() as u64 - 1).is_some_and(|last| last <= highest))
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.iter().map(|&count| u64::from(count)).sum()
     }
 
     /// Nonzero buckets as (key, count), in ascending key order.
@@ -318,6 +358,42 @@ impl QuantileSketch {
         (self.count > 0).then_some(self.max)
     }
 
+    /// Whether the sketch could have been built by inserting values within ±[`MAX_MAGNITUDE`]:
+    /// counts that add up, buckets of finite magnitudes, and extremes that fall in the outermost
+    /// occupied buckets. Every method is then as safe as on a sketch the engine built.
+    pub fn check(&self) -> Result<(), InvalidSummary> {
+        if !self.positive.spans_finite_keys() || !self.negative.spans_finite_keys() {
+            return Err(InvalidSummary::Buckets);
+        }
+        let total =
+            self.zero_count.checked_add(self.positive.total()).and_then(|n| n.checked_add(self.negative.total()));
+        if total != Some(self.count) {
+            return Err(InvalidSummary::Counts);
+        }
+        if self.count == 0 {
+            // The sentinels of `Default`, which merging empty sketches keeps.
+            let empty = self.min == f64::INFINITY && self.max == f64::NEG_INFINITY;
+            return if empty { Ok(()) } else { Err(InvalidSummary::Extremes) };
+        }
+        let in_range = |value: f64| value.abs() <= MAX_MAGNITUDE;
+        let lowest = match self.negative.buckets().next_back() {
+            Some((key, _)) => -1 - i128::from(key),
+            None if self.zero_count > 0 => 0,
+            None => self.positive.buckets().next().map_or(0, |(key, _)| 1 + i128::from(key)),
+        };
+        let highest = match self.positive.buckets().next_back() {
+            Some((key, _)) => 1 + i128::from(key),
+            None if self.zero_count > 0 => 0,
+            None => self.negative.buckets().next().map_or(0, |(key, _)| -1 - i128::from(key)),
+        };
+        let valid = in_range(self.min)
+            && in_range(self.max)
+            && self.min <= self.max
+            && bucket_position(self.min) == lowest
+            && bucket_position(self.max) == highest;
+        if valid { Ok(()) } else { Err(InvalidSummary::Extremes) }
+    }
+
     /// Estimate of the order statistic x_(r) of the inserted values, r = round(q * (count - 1))
     /// (0-based, sorted ascending), within `SKETCH_RELATIVE_ACCURACY` relative error of it,
     /// clamped to [min, max]. None when empty. q outside [0, 1] is clamped.
@@ -340,7 +416,23 @@ impl QuantileSketch {
             })
             .map(|(value, _)| value)
             .expect("bucket counts add up to the sketch count");
-        Some(estimate.clamp(self.min, self.max))
+        // Not `clamp`, which panics when min > max or either is NaN: inserting nothing but NaN
+        // leaves the sentinels min = inf, max = -inf. The engine never inserts NaN; a report
+        // still must not panic.
+        Some(estimate.max(self.min).min(self.max))
+    }
+}
+
+/// Where a value's bucket lies in ascending order: negatives by descending magnitude key, zero
+/// (and subnormals), then positives by ascending key.
+fn bucket_position(value: f64) -> i128 {
+    let magnitude = value.abs();
+    if magnitude.to_bits() < MIN_POSITIVE_BITS {
+        0
+    } else if value.is_sign_negative() {
+        -1 - i128::from(bucket_key(magnitude))
+    } else {
+        1 + i128::from(bucket_key(magnitude))
     }
 }
 
@@ -672,6 +764,82 @@ mod tests {
         // rank 1.5 rounds half away from zero, to 2.
         assert_eq!(exact_quantile(&[10.0, 20.0, 30.0, 40.0], 0.5), Some(30.0));
         assert_eq!(exact_quantile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn extreme_finite_values_give_quantiles_within_the_extremes() {
+        let extremes = [f64::MAX, -f64::MAX, f64::MIN_POSITIVE, -f64::MIN_POSITIVE, 5e-324, -5e-324, 0.0, 1e140];
+        for take in 1..=extremes.len() {
+            let sketch = sketch_of(&extremes[..take]);
+            let (min, max) = (sketch.min().unwrap(), sketch.max().unwrap());
+            for q in QUANTILES {
+                let estimate = sketch.quantile(q).unwrap();
+                assert!((min..=max).contains(&estimate), "{take} values, q = {q}: {estimate} outside [{min}, {max}]");
+            }
+        }
+    }
+
+    #[test]
+    fn quantiles_do_not_panic_when_the_extremes_are_the_empty_sentinels() {
+        // What inserting nothing but NaN left behind (min = inf > max = -inf), which made
+        // `clamp` panic; the engine no longer inserts NaN, and the check refuses such a sketch.
+        let sketch = QuantileSketch { count: 2, zero_count: 2, ..QuantileSketch::new() };
+        for q in QUANTILES {
+            let _ = sketch.quantile(q);
+        }
+        assert_eq!(sketch.check(), Err(InvalidSummary::Extremes));
+    }
+
+    #[test]
+    fn sketches_and_moments_the_engine_builds_pass_the_check() {
+        let money = sample(Normal::new(2e11, 3e10).unwrap(), 14);
+        let tiny = [-1e-310, 0.0, 1e-320, -0.0];
+        let extremes = [-MAX_MAGNITUDE, MAX_MAGNITUDE, 1.0];
+        for values in [&money[..], &tiny[..], &extremes[..], &[][..]] {
+            assert_eq!(sketch_of(values).check(), Ok(()), "{:?}", &values[..values.len().min(4)]);
+            assert_eq!(merged_blocks(values).check(), Ok(()));
+        }
+        let mut merged = sketch_of(&money);
+        merged.merge(&sketch_of(&extremes));
+        merged.merge(&QuantileSketch::new());
+        assert_eq!(merged.check(), Ok(()));
+    }
+
+    #[test]
+    fn tampered_sketches_fail_the_check() {
+        let good = sketch_of(&[-3.0, 0.0, 2.0, 5.0]);
+        let tamper = |change: &dyn Fn(&mut QuantileSketch)| {
+            let mut sketch = good.clone();
+            change(&mut sketch);
+            sketch.check()
+        };
+        assert_eq!(tamper(&|s| s.count += 1), Err(InvalidSummary::Counts));
+        assert_eq!(tamper(&|s| s.zero_count = u64::MAX), Err(InvalidSummary::Counts));
+        assert_eq!(tamper(&|s| s.min = 7.0), Err(InvalidSummary::Extremes));
+        assert_eq!(tamper(&|s| s.max = -4.0), Err(InvalidSummary::Extremes));
+        assert_eq!(tamper(&|s| s.max = 5.5), Err(InvalidSummary::Extremes), "5.5 lies past the top bucket");
+        assert_eq!(tamper(&|s| s.min = f64::NAN), Err(InvalidSummary::Extremes));
+        assert_eq!(tamper(&|s| s.max = 1e200), Err(InvalidSummary::Extremes));
+        assert_eq!(tamper(&|s| s.positive.first_key = u64::MAX - 3), Err(InvalidSummary::Buckets));
+        assert_eq!(tamper(&|s| s.negative.first_key = 0), Err(InvalidSummary::Buckets));
+        let empty_with_extremes = QuantileSketch { min: 1.0, max: 1.0, ..QuantileSketch::new() };
+        assert_eq!(empty_with_extremes.check(), Err(InvalidSummary::Extremes));
+        assert_eq!(QuantileSketch::new().check(), Ok(()));
+    }
+
+    #[test]
+    fn tampered_moments_fail_the_check() {
+        let good = Moments::from_slice(&[1.0, 2.0, 4.0]);
+        assert_eq!(good.check(), Ok(()));
+        for bad in [
+            Moments { mean: f64::NAN, ..good },
+            Moments { mean: 1e141, ..good },
+            Moments { m2: -1.0, ..good },
+            Moments { m2: f64::INFINITY, ..good },
+            Moments { count: 0, ..good },
+        ] {
+            assert_eq!(bad.check(), Err(InvalidSummary::Moments), "{bad:?}");
+        }
     }
 
     #[test]

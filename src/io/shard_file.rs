@@ -7,16 +7,16 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::engine::metrics::Layout;
-use crate::engine::stats::{Moments, QuantileSketch};
-use crate::engine::{Aggregates, Shard, Stop};
-use crate::scenario::Scenario;
+use crate::engine::stats::{InvalidSummary, Moments, QuantileSketch};
+use crate::engine::{Aggregates, Shard, Stop, chunk_count, chunk_paths};
+use crate::scenario::{MAX_PATHS, Scenario};
 
 /// What a shard file starts with, before the checksum and the encoded shard.
 const MAGIC: &[u8] = b"dealsim shard\n";
 const CHECKSUM_BYTES: usize = 32;
 
 /// One shard of a run, as stored.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ShardFile {
     /// Shards merge only with shards of the same dealsim version: the engine may change.
     pub version: String,
@@ -60,6 +60,12 @@ pub enum ShardFileError {
     Version { expected: String, found: String },
     #[error("{what}: expected {expected}, found {found}")]
     Mismatch { what: &'static str, expected: String, found: String },
+    /// The checksum matches but the contents are not what a run writes (an edited body with a
+    /// recomputed checksum, or a bug): refused before any of it reaches a merge.
+    #[error("the shard is inconsistent: {0}")]
+    Inconsistent(&'static str),
+    #[error("the shard is inconsistent: value {slot} of each path: {source}")]
+    Summary { slot: usize, source: InvalidSummary },
 }
 
 /// What a merge's own arguments say of the run its shards belong to: the scenario hash exactly;
@@ -226,25 +232,80 @@ impl ShardFile {
         if shard.version != expected {
             return Err(ShardFileError::Version { expected: expected.to_string(), found: shard.version });
         }
+        shard.check()?;
         Ok(shard)
+    }
+
+    /// Whether the shard is one a run could have written: its place in the run, its path count
+    /// and every summary agree with each other and lie in range. Merging checked shards cannot
+    /// overflow a count or produce a statistic that is not finite.
+    fn check(&self) -> Result<(), ShardFileError> {
+        use ShardFileError::Inconsistent;
+        if !(1..=MAX_PATHS).contains(&self.paths) {
+            return Err(Inconsistent("its run's path count is out of range"));
+        }
+        if !(1..=self.shards).contains(&self.shard) {
+            return Err(Inconsistent("its shard number is not between 1 and the shard count"));
+        }
+        let chunks = Shard { index: self.shard - 1, count: self.shards }.chunks(chunk_count(self.paths));
+        if (self.chunks.0..self.chunks.1) != chunks {
+            return Err(Inconsistent("its chunks are not those of its shard number"));
+        }
+        let paths = chunk_paths(&chunks, self.paths);
+        if self.shard_paths != paths.end - paths.start {
+            return Err(Inconsistent("its path count does not match its chunks"));
+        }
+        if self.chunk_moments.len() as u64 != chunks.end - chunks.start {
+            return Err(Inconsistent("it does not hold one set of moments per chunk"));
+        }
+        if !(self.elapsed_seconds.is_finite() && self.elapsed_seconds >= 0.0) {
+            return Err(Inconsistent("its run time is not a duration"));
+        }
+        let width = self.sketches.len();
+        if self.chunk_moments.iter().any(|chunk| chunk.len() != width) {
+            return Err(Inconsistent("its chunks hold different numbers of values"));
+        }
+        for (slot, sketch) in self.sketches.iter().enumerate() {
+            let summary = |source| ShardFileError::Summary { slot, source };
+            sketch.check().map_err(summary)?;
+            let mut counted = 0;
+            for (chunk, moments) in chunks.clone().zip(&self.chunk_moments) {
+                let moments = &moments[slot];
+                moments.check().map_err(summary)?;
+                let chunk_paths = chunk_paths(&(chunk..chunk + 1), self.paths);
+                if moments.count() > chunk_paths.end - chunk_paths.start {
+                    return Err(Inconsistent("a chunk counts more values than it has paths"));
+                }
+                counted += moments.count();
+            }
+            if sketch.count() != counted {
+                return Err(Inconsistent("its moments and its percentile sketches count different paths"));
+            }
+        }
+        Ok(())
     }
 
     /// This shard's aggregates, once [`common_run`] has found it belongs with the others.
     pub fn into_aggregates(self, scenario: &Scenario) -> Result<Aggregates, ShardFileError> {
+        if self.baseline >= scenario.deals.len() {
+            return Err(ShardFileError::Inconsistent("its baseline deal is not a deal of the scenario"));
+        }
         let layout = Layout::of(scenario, self.baseline);
         let width = layout.width();
-        let chunk_widths_match = self.chunk_moments.iter().all(|chunk| chunk.len() == width);
-        if self.sketches.len() != width || !chunk_widths_match {
+        // Checked on reading: every chunk holds as many values as the sketches.
+        if self.sketches.len() != width {
             return Err(ShardFileError::Mismatch {
                 what: "values per path",
                 expected: width.to_string(),
                 found: self.sketches.len().to_string(),
             });
         }
-        let chunks = self.chunks.0..self.chunks.1;
-        if chunks.end - chunks.start != self.chunk_moments.len() as u64 {
-            return Err(ShardFileError::Damaged);
+        // Every path has every value but the conditional ones.
+        let mut complete = (0..width).filter(|&slot| !layout.conditional(slot));
+        if complete.any(|slot| self.sketches[slot].count() != self.shard_paths) {
+            return Err(ShardFileError::Inconsistent("a value every path has is missing on some paths"));
         }
+        let chunks = self.chunks.0..self.chunks.1;
         let moments = vec![Moments::default(); width];
         Ok(Aggregates {
             layout,

@@ -393,18 +393,24 @@ fn year_labels(range: &Range<f64>) -> usize {
 
 /// Ticks for a logarithmic axis over `range` (positive): 1-2-5 in each decade, or 1-3 when
 /// the range spans more than `dense_decades` decades.
+///
+/// The decades are counted by exponent, within f64's (10^-324 to 10^308): a loop that multiplied
+/// a decade by 10 until it passed the end never ended for an end of infinity or a start of 0
+/// (or below 10^-323, where the first decade rounds to 0).
 fn log_ticks(range: &Range<f64>, dense_decades: f64) -> Vec<f64> {
     let steps: &[f64] = if (range.end / range.start).log10() > dense_decades { &[1.0, 3.0] } else { &[1.0, 2.0, 5.0] };
+    let exponent = |value: f64| value.log10().floor().clamp(-324.0, 308.0) as i32;
+    if !(range.start > 0.0 && range.start <= range.end) {
+        return Vec::new();
+    }
     let mut ticks = Vec::new();
-    let mut decade = 10f64.powf(range.start.log10().floor());
-    while decade <= range.end {
+    for decade in exponent(range.start)..=exponent(range.end) {
         for &step in steps {
-            let tick = decade * step;
+            let tick = 10f64.powi(decade) * step;
             if tick >= range.start && tick <= range.end {
                 ticks.push(tick);
             }
         }
-        decade *= 10.0;
     }
     ticks
 }
@@ -1590,6 +1596,18 @@ mod tests {
     fn log_ticks_follow_one_two_five() {
         assert_eq!(log_ticks(&(0.8..30.0), 2.0), vec![1.0, 2.0, 5.0, 10.0, 20.0]);
         assert_eq!(log_ticks(&(0.8..300.0), 2.0), vec![1.0, 3.0, 10.0, 30.0, 100.0, 300.0]);
+    }
+
+    #[test]
+    fn log_ticks_end_on_extreme_ranges() {
+        // Each of these looped forever when the ticks were found by multiplying a decade by 10.
+        for range in [1e-3..f64::INFINITY, 0.0..1.0, 5e-324..1.0, 1e-3..f64::MAX, f64::MIN_POSITIVE..1e300] {
+            let ticks = log_ticks(&range, 6.0);
+            assert!(ticks.len() <= 2 * 633, "{range:?}: {} ticks", ticks.len());
+            assert!(ticks.iter().all(|tick| range.contains(tick) || *tick == range.end), "{range:?}");
+        }
+        assert!(log_ticks(&(f64::NAN..1.0), 2.0).is_empty());
+        assert!(log_ticks(&(2.0..1.0), 2.0).is_empty());
     }
 
     #[test]

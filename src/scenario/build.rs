@@ -18,6 +18,36 @@ const MAX_NAME_LENGTH: usize = 64;
 /// Largest path count a scenario may ask for; beyond it a run would take hours.
 pub const MAX_PATHS: u64 = 100_000_000;
 const MAX_YEARS: u32 = 100;
+/// Largest amount of money a field takes, in USD: a quadrillion, ten times world GDP and far past
+/// any deal. Revenue compounded from it at the largest growth over the longest horizon stays
+/// near 1e119, far below where f64 overflows (1.8e308).
+const MAX_MONEY: f64 = 1e15;
+/// A distribution with an unbounded tail (normal, lognormal) meets a magnitude limit when its
+/// quantile this far into the tail does: a draw beyond it comes once in 10^12 draws, and every
+/// magnitude limit sits orders of magnitude before anything overflows (the run itself refuses a
+/// value that does).
+const TAIL: f64 = 1e-12;
+/// Largest annual growth of a stream: 1,000% a year, an elevenfold run-rate every year, beyond
+/// the fastest-growing company on record. Compounded over the longest horizon (100 years) it
+/// multiplies a run-rate by 11^100 = 1.4e104, which keeps MAX_MONEY's streams finite.
+const MAX_GROWTH: f64 = 10.0;
+/// Largest annual volatility of a stream's log run-rate: 500% a year. Its drift −σ²/2 is
+/// already −12.5 a year, so revenue all but vanishes on every path; not far beyond (σ near 38)
+/// one year's drift alone would underflow exp() and the shocks exp(σ√Δt·Z) overflow it.
+const MAX_VOLATILITY: f64 = 5.0;
+/// Largest log size of one jump, either way: e^10 multiplies a run-rate by 22,026 (or divides
+/// it), past any real shock; a sign of a size written as a factor (1e6 for "a millionfold").
+const MAX_JUMP_SIZE: f64 = 10.0;
+/// Most jumps a year: two a week is volatility, not jumps. It keeps each period's Poisson draw,
+/// inverted from e^−mean, exact: e^−mean underflows only past a mean of 745.
+const MAX_JUMP_RATE: f64 = 100.0;
+/// Largest valuation multiple of run-rate: listed companies rarely trade above 100 times revenue
+/// (the shipped scenarios start at 35); 10,000 is two orders of magnitude past that.
+const MAX_MULTIPLE: f64 = 1e4;
+/// Largest ratio of a cost to revenue (compute spend, other operating costs): a young lab spends
+/// a few times its revenue (OpenAI in 2024: 1.6); a thousand times is a company without revenue,
+/// which a cost proportional to revenue does not describe.
+const MAX_COST_RATIO: f64 = 1e3;
 
 /// A `--set KEY=VALUE` override of one scalar, by named key path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,12 +149,30 @@ enum Bound {
     Positive,
     /// [0, 1]: shares, rates, probabilities.
     Unit,
-    /// > -1: growth.
-    AboveMinusOne,
-    /// (-1, 1]: annual discount rates; 9 for 9% is a typo, not a 900% rate.
+    /// (-1, MAX_GROWTH]: annual growth.
+    Growth,
+    /// [0, MAX_VOLATILITY]: annual volatility.
+    Volatility,
+    /// [-MAX_JUMP_SIZE, MAX_JUMP_SIZE]: the log size of a jump.
+    JumpSize,
+    /// [0, MAX_JUMP_RATE]: jumps a year.
+    JumpRate,
+    /// [0, MAX_MULTIPLE]: a valuation multiple of run-rate.
+    Multiple,
+    /// [0, MAX_COST_RATIO]: a cost as a multiple of revenue.
+    CostRatio,
+    /// [-0.5, 1]: annual discount rates; 9 for 9% is a typo, not a 900% rate. Below −50% a year,
+    /// discounting multiplies a flow 100 years out by more than 2^100 = 1.3e30, and near −100%
+    /// it overflows; real rates seldom go below a few percent under zero.
     DiscountRate,
     /// [-1, 1]: rank correlations.
     Correlation,
+    /// [-MAX_MONEY, MAX_MONEY]: a cash balance, which may be negative.
+    Money,
+    /// (0, MAX_MONEY]: a revenue run-rate.
+    PositiveMoney,
+    /// [0, MAX_MONEY]: caps, totals and payments.
+    NonNegativeMoney,
 }
 
 impl Bound {
@@ -134,9 +182,17 @@ impl Bound {
             Bound::NonNegative => value >= 0.0,
             Bound::Positive => value > 0.0,
             Bound::Unit => (0.0..=1.0).contains(&value),
-            Bound::AboveMinusOne => value > -1.0,
-            Bound::DiscountRate => value > -1.0 && value <= 1.0,
+            Bound::Growth => value > -1.0 && value <= MAX_GROWTH,
+            Bound::Volatility => (0.0..=MAX_VOLATILITY).contains(&value),
+            Bound::JumpSize => value.abs() <= MAX_JUMP_SIZE,
+            Bound::JumpRate => (0.0..=MAX_JUMP_RATE).contains(&value),
+            Bound::Multiple => (0.0..=MAX_MULTIPLE).contains(&value),
+            Bound::CostRatio => (0.0..=MAX_COST_RATIO).contains(&value),
+            Bound::DiscountRate => (-0.5..=1.0).contains(&value),
             Bound::Correlation => (-1.0..=1.0).contains(&value),
+            Bound::Money => value.abs() <= MAX_MONEY,
+            Bound::PositiveMoney => value > 0.0 && value <= MAX_MONEY,
+            Bound::NonNegativeMoney => (0.0..=MAX_MONEY).contains(&value),
         }
     }
 
@@ -146,17 +202,52 @@ impl Bound {
             Bound::NonNegative => ">= 0",
             Bound::Positive => "> 0",
             Bound::Unit => "in [0, 1]",
-            Bound::AboveMinusOne => "> -1",
-            Bound::DiscountRate => "in (-1, 1] (write 9% as 0.09 or \"9%\")",
+            Bound::Growth => "in (-1, 10] (annual growth; 10 is 1,000% a year)",
+            Bound::Volatility => "in [0, 5] (annual volatility; 5 is 500% a year)",
+            Bound::JumpSize => "in [-10, 10] (a log size: 10 multiplies the run-rate by e^10 = 22,026)",
+            Bound::JumpRate => "in [0, 100] (jumps a year)",
+            Bound::Multiple => "in [0, 10000]",
+            Bound::CostRatio => "in [0, 1000] (times revenue)",
+            Bound::DiscountRate => "in [-0.5, 1] (write 9% as 0.09 or \"9%\")",
             Bound::Correlation => "in [-1, 1]",
+            Bound::Money => "in [-1e15, 1e15] (USD; 1e15 is a quadrillion)",
+            Bound::PositiveMoney => "in (0, 1e15] (USD; 1e15 is a quadrillion)",
+            Bound::NonNegativeMoney => "in [0, 1e15] (USD; 1e15 is a quadrillion)",
         }
+    }
+
+    /// Which ends of the range (lower, upper) are magnitude limits, set where the model's
+    /// arithmetic would break, rather than the edge of what the field means.
+    fn magnitude_limits(self) -> (bool, bool) {
+        match self {
+            Bound::Money | Bound::JumpSize => (true, true),
+            Bound::PositiveMoney
+            | Bound::NonNegativeMoney
+            | Bound::Growth
+            | Bound::Volatility
+            | Bound::JumpRate
+            | Bound::Multiple
+            | Bound::CostRatio => (false, true),
+            _ => (false, false),
+        }
+    }
+
+    /// The draws of a distribution that must lie in range: its support, with an unbounded tail
+    /// against a magnitude limit cut at its [`TAIL`] quantile.
+    fn draw_range(self, distribution: &Distribution) -> (f64, f64) {
+        let (low, high) = distribution.support();
+        let (lower_limit, upper_limit) = self.magnitude_limits();
+        let low = if low == f64::NEG_INFINITY && lower_limit { distribution.quantile(TAIL) } else { low };
+        let high = if high == f64::INFINITY && upper_limit { distribution.quantile(1.0 - TAIL) } else { high };
+        (low, high)
     }
 
     /// Whether every draw lies in range. A support ending at an open bound (a lognormal's 0
     /// for a positive amount) is fine when the distribution puts no mass on the bound itself.
     fn admits_distribution(self, distribution: &Distribution) -> bool {
-        let (low, high) = distribution.support();
-        let low_ok = self.admits(low) || (low == 0.0 && self == Bound::Positive && distribution.quantile(1e-12) > 0.0);
+        let (low, high) = self.draw_range(distribution);
+        let open_at_zero = matches!(self, Bound::Positive | Bound::PositiveMoney);
+        let low_ok = self.admits(low) || (low == 0.0 && open_at_zero && distribution.quantile(1e-12) > 0.0);
         low_ok && self.admits(high)
     }
 }
@@ -329,8 +420,9 @@ impl<'r, 'a> Builder<'r, 'a> {
             let discount_rate = self
                 .optional_number(&mut party, "discount_rate", Kind::Fraction, Bound::DiscountRate)
                 .unwrap_or(simulation_discount_rate);
-            let initial_cash = self.optional_value(&mut party, "initial_cash", Kind::Money, Bound::Any, Shape::Scalar);
-            let other_costs = self.optional_curve(&mut party, "other_costs", Kind::Fraction, Bound::NonNegative);
+            let initial_cash =
+                self.optional_value(&mut party, "initial_cash", Kind::Money, Bound::Money, Shape::Scalar);
+            let other_costs = self.optional_curve(&mut party, "other_costs", Kind::Fraction, Bound::CostRatio);
             party.finish(self.reader);
             self.parties.push(Party {
                 name: name.to_string(),
@@ -347,12 +439,12 @@ impl<'r, 'a> Builder<'r, 'a> {
         for (mut table, stream_path) in self.named_tables(node, &path) {
             let name = self.required_name(&mut table, "stream");
             let owner = self.party_ref(&mut table, "owner");
-            let initial = self.required_value(&mut table, "initial", Kind::Money, Bound::Positive, Shape::Scalar);
+            let initial = self.required_value(&mut table, "initial", Kind::Money, Bound::PositiveMoney, Shape::Scalar);
             let growth = self
-                .optional_curve(&mut table, "growth", Kind::Fraction, Bound::AboveMinusOne)
+                .optional_curve(&mut table, "growth", Kind::Fraction, Bound::Growth)
                 .unwrap_or(Curve::Flat(Scalar::Const(0.0)));
             let volatility = self
-                .optional_curve(&mut table, "volatility", Kind::Fraction, Bound::NonNegative)
+                .optional_curve(&mut table, "volatility", Kind::Fraction, Bound::Volatility)
                 .unwrap_or(Curve::Flat(Scalar::Const(0.0)));
             let jumps = table.get(self.reader, "jumps").and_then(|node| self.jumps(node, &stream_path.key("jumps")));
             let channels = match table.get(self.reader, "channels") {
@@ -378,15 +470,20 @@ impl<'r, 'a> Builder<'r, 'a> {
 
     fn jumps(&mut self, node: Node<'a>, path: &KeyPath) -> Option<Jumps> {
         let mut table = self.reader.table(node, path)?;
-        let rate = self.required_value(&mut table, "rate", Kind::Fraction, Bound::NonNegative, Shape::Scalar);
+        let rate = self.required_value(&mut table, "rate", Kind::Fraction, Bound::JumpRate, Shape::Scalar);
         let size = table.require(self.reader, "size", "a log jump size: a number or a distribution");
         let log_size = size.and_then(|size| {
             let size_path = path.key("size");
             if let DeValue::Table(_) = size.value {
                 let mut size_table = self.reader.table(size, &size_path)?;
-                self.distribution(&mut size_table, Kind::Fraction).map(|d| JumpSize::Random(Box::new(d)))
+                let distribution = self.distribution(&mut size_table, Kind::Fraction);
+                size_table.finish(self.reader);
+                let distribution = distribution?;
+                // Drawn afresh for every jump, so not an uncertain input, but bounded all the same.
+                self.draws_within(&size_table, &distribution, Bound::JumpSize)
+                    .then(|| JumpSize::Random(Box::new(distribution)))
             } else {
-                self.number(size, &size_path, Kind::Fraction, Bound::Any).map(JumpSize::Fixed)
+                self.number(size, &size_path, Kind::Fraction, Bound::JumpSize).map(JumpSize::Fixed)
             }
         });
         table.finish(self.reader);
@@ -411,7 +508,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         let path = top.path.key("compute");
         let mut table = self.reader.table(node, &path)?;
         let stream = self.stream_ref(&mut table, "stream");
-        let cost_ratio = self.required_curve(&mut table, "cost_ratio", Kind::Fraction, Bound::NonNegative);
+        let cost_ratio = self.required_curve(&mut table, "cost_ratio", Kind::Fraction, Bound::CostRatio);
         if let Some(node) = table.require(self.reader, "providers", "one or more [[compute.providers]]") {
             for (mut provider, _) in self.named_tables(node, &path.key("providers")) {
                 let name = self.required_name(&mut provider, "provider");
@@ -434,7 +531,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         let mut table = self.reader.table(node, &top.path.key("valuation"))?;
         let company = self.party_ref(&mut table, "company");
         let stream = self.stream_ref(&mut table, "stream");
-        let multiple = self.required_curve(&mut table, "multiple", Kind::Plain, Bound::NonNegative);
+        let multiple = self.required_curve(&mut table, "multiple", Kind::Plain, Bound::Multiple);
         table.finish(self.reader);
         self.valuation_company = company;
         Some(Valuation { company: company?, stream: stream?, multiple: multiple? })
@@ -884,10 +981,11 @@ impl<'r, 'a> Builder<'r, 'a> {
         };
         let rate = self.required_curve(table, "rate", Kind::Fraction, Bound::Unit);
         let window = self.window(table);
-        let cap =
-            self.optional_value(table, "cap", Kind::Money, Bound::NonNegative, Shape::Scalar).map(Curve::into_scalar);
+        let cap = self
+            .optional_value(table, "cap", Kind::Money, Bound::NonNegativeMoney, Shape::Scalar)
+            .map(Curve::into_scalar);
         let paid_before = self
-            .optional_value(table, "paid_before", Kind::Money, Bound::NonNegative, Shape::Scalar)
+            .optional_value(table, "paid_before", Kind::Money, Bound::NonNegativeMoney, Shape::Scalar)
             .map(Curve::into_scalar)
             .unwrap_or(Scalar::Const(0.0));
         let ends_on = self.optional(table, "ends_on").map(|node| self.event_ref(node, &path.key("ends_on")));
@@ -945,7 +1043,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 );
             }
         }
-        let total = self.required_value(table, "total", Kind::Money, Bound::NonNegative, Shape::Scalar);
+        let total = self.required_value(table, "total", Kind::Money, Bound::NonNegativeMoney, Shape::Scalar);
         let take_or_pay = self
             .optional_value(table, "take_or_pay", Kind::Fraction, Bound::Unit, Shape::Scalar)
             .map(Curve::into_scalar)
@@ -1054,7 +1152,7 @@ impl<'r, 'a> Builder<'r, 'a> {
     }
 
     fn tranche(&mut self, table: &mut Table<'a>, path: &KeyPath) -> Option<Tranche> {
-        let amount = self.required_value(table, "amount", Kind::Money, Bound::NonNegative, Shape::Scalar);
+        let amount = self.required_value(table, "amount", Kind::Money, Bound::NonNegativeMoney, Shape::Scalar);
         let probability = self
             .optional_value(table, "probability", Kind::Fraction, Bound::Unit, Shape::Scalar)
             .map(Curve::into_scalar)
@@ -1373,7 +1471,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             Ok(value) if bound.admits(value) => Some(value),
             Ok(value) => {
                 let expected = bound.describe();
-                self.reader.error(&node, path, format!("expected a value {expected}, found {value}"));
+                self.reader.error(&node, path, format!("expected a value {expected}, found {}", show(value)));
                 None
             }
             Err(problem) => {
@@ -1535,14 +1633,7 @@ impl<'r, 'a> Builder<'r, 'a> {
     /// A distribution table registered as an uncertain input named by its key path.
     fn uncertain_input(&mut self, table: &mut Table<'a>, kind: Kind, bound: Bound) -> Option<Scalar> {
         let distribution = self.distribution(table, kind)?;
-        let support = distribution.support();
-        if !bound.admits_distribution(&distribution) {
-            let path = table.path.clone();
-            let expected = bound.describe();
-            self.reader.error(&table.node, &path, format!(
-                "this distribution can take values outside the allowed range ({expected}): its support is [{}, {}]; truncate it with `min`/`max`",
-                support.0, support.1
-            ));
+        if !self.draws_within(table, &distribution, bound) {
             return None;
         }
         let key = table.path.named.clone();
@@ -1553,6 +1644,24 @@ impl<'r, 'a> Builder<'r, 'a> {
         }
         self.inputs.push(UncertainInput { key, latent, distribution });
         Some(Scalar::Input(self.inputs.len() - 1))
+    }
+
+    /// Whether every draw of the distribution read from `table` lies in `bound`; records why not.
+    fn draws_within(&mut self, table: &Table<'a>, distribution: &Distribution, bound: Bound) -> bool {
+        if bound.admits_distribution(distribution) {
+            return true;
+        }
+        let (support, range) = (distribution.support(), bound.draw_range(distribution));
+        let span = if range == support {
+            format!("its support is [{}, {}]", show(support.0), show(support.1))
+        } else {
+            format!("its draws span [{}, {}] (tails cut at one draw in 10^12)", show(range.0), show(range.1))
+        };
+        let expected = bound.describe();
+        self.reader.error(&table.node, &table.path, format!(
+            "this distribution can take values outside the allowed range ({expected}): {span}; truncate it with `min`/`max`"
+        ));
+        false
     }
 
     fn distribution(&mut self, table: &mut Table<'a>, kind: Kind) -> Option<Distribution> {
@@ -1727,6 +1836,13 @@ fn number_of(value: &DeValue<'_>, kind: Kind) -> Result<f64, String> {
         _ => Err(String::new()),
     }?;
     if parsed.is_finite() { Ok(parsed) } else { Err(" (not a finite number)".to_string()) }
+}
+
+/// A number for a message: as Rust writes it, except that extreme magnitudes read `1e308`
+/// rather than 309 digits.
+fn show(value: f64) -> String {
+    let extreme = value != 0.0 && value.is_finite() && !(1e-6..1e15).contains(&value.abs());
+    if extreme { format!("{value:e}") } else { format!("{value}") }
 }
 
 /// An amount as scenario files write money: `38e9`, `"38B"`, `"$1.2T"`, `"900M"`. For command-line
