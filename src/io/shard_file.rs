@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::engine::metrics::Layout;
 use crate::engine::stats::{Moments, QuantileSketch};
 use crate::engine::{Aggregates, Shard, Stop};
+use crate::io::shard_set::ShardDir;
 use crate::scenario::Scenario;
 
 /// What a shard file starts with, before the checksum and the encoded shard.
@@ -114,19 +115,15 @@ fn describe_odd(what: &str, expected: &str, odd: &[(String, Vec<String>)]) -> St
 /// The run every shard belongs to. Where shards differ, the ones named are those that differ
 /// from the merge's scenario hash, or else from the value most shards share, or else (an even
 /// split) from the scenario's default; failing all three, every group is listed.
-pub fn common_run(
-    shards: &[(String, ShardFile)],
-    expected: &Expected,
-    scenario: &Scenario,
-) -> Result<RunIdentity, Disagreement> {
-    let odd_hash: Vec<&(String, ShardFile)> =
-        shards.iter().filter(|(_, shard)| shard.scenario_hash != expected.scenario_hash).collect();
+pub fn common_run(shards: &[ShardDir], expected: &Expected, scenario: &Scenario) -> Result<RunIdentity, Disagreement> {
+    let odd_hash: Vec<&ShardDir> =
+        shards.iter().filter(|shard| shard.file.scenario_hash != expected.scenario_hash).collect();
     if !odd_hash.is_empty() {
-        let mut found: Vec<String> = odd_hash.iter().map(|(_, shard)| shard.scenario_hash.clone()).collect();
+        let mut found: Vec<String> = odd_hash.iter().map(|shard| shard.file.scenario_hash.clone()).collect();
         found.sort();
         found.dedup();
         return Err(Disagreement::ScenarioHash {
-            shards: odd_hash.iter().map(|(label, _)| label.clone()).collect(),
+            shards: odd_hash.iter().map(|shard| shard.label()).collect(),
             expected: expected.scenario_hash.clone(),
             found,
         });
@@ -136,7 +133,7 @@ pub fn common_run(
     agree(shards, "paths", |shard| shard.paths.to_string(), Some(expected.paths.to_string()))?;
     agree(shards, "seed", |shard| shard.seed.to_string(), Some(expected.seed.to_string()))?;
     agree(shards, "baseline deal", |shard| deal(shard.baseline), Some(deal(expected.baseline)))?;
-    let first = shards.first().map(|(_, shard)| shard).expect("a merge has at least one shard");
+    let first = &shards.first().expect("a merge has at least one shard").file;
     Ok(RunIdentity {
         scenario_hash: first.scenario_hash.clone(),
         seed: first.seed,
@@ -148,18 +145,18 @@ pub fn common_run(
 
 /// Checks every shard has the same `what`; see [`common_run`] for whom a difference blames.
 fn agree(
-    shards: &[(String, ShardFile)],
+    shards: &[ShardDir],
     what: &'static str,
     value: impl Fn(&ShardFile) -> String,
     default: Option<String>,
 ) -> Result<(), Disagreement> {
     // Values in the order the shards were given, with the shards that have each.
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    for (label, shard) in shards {
-        let found = value(shard);
+    for shard in shards {
+        let found = value(&shard.file);
         match groups.iter_mut().find(|(value, _)| *value == found) {
-            Some((_, labels)) => labels.push(label.clone()),
-            None => groups.push((found, vec![label.clone()])),
+            Some((_, labels)) => labels.push(shard.label()),
+            None => groups.push((found, vec![shard.label()])),
         }
     }
     if groups.len() < 2 {
