@@ -677,17 +677,7 @@ fn merge(args: &MergeArgs) -> Result<(), Failure> {
     let run = shard_file::common_run(&shards, &expected, &scenario)
         .map_err(|disagreement| Failure::Input(format!("error: {disagreement}")))?;
     shard_set::check_complete(&shards, run.shards).map_err(refused)?;
-    let mut parts = Vec::with_capacity(shards.len());
-    for shard in shards {
-        let label = shard.label();
-        let aggregates = shard
-            .file
-            .into_aggregates(&scenario)
-            .map_err(|error| Failure::Input(format!("error: {label}: {error}")))?;
-        parts.push(aggregates);
-    }
-    let merged = engine::merge_shards(parts, run.paths)
-        .map_err(|error| Failure::Input(format!("error: the shards do not make up the run: {error}")))?;
+    let merged = shard_set::merge(&shards, &scenario, run.paths).map_err(refused)?;
     let results = Results {
         scenario: &scenario,
         hash,

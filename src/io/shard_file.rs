@@ -1,5 +1,5 @@
-//! Shard files (`run --shard K/N` writes one, `merge` reads them): one shard's chunk moments and
-//! quantile sketches with what identifies the run they belong to, checksummed.
+//! Shard files (`run --shard` writes one, `merge` reads them): one shard's chunk moments and
+//! quantile sketches after a header that identifies the run they belong to, checksummed.
 
 use std::time::Duration;
 
@@ -19,6 +19,15 @@ const CHECKSUM_BYTES: usize = 32;
 /// One shard of a run, as stored.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ShardFile {
+    pub header: ShardHeader,
+    pub chunk_moments: Vec<Vec<Moments>>,
+    pub sketches: Vec<QuantileSketch>,
+}
+
+/// What a shard file says of its shard before its statistics, read alone
+/// ([`ShardHeader::from_bytes`]) to check a merge's shards before any is folded in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardHeader {
     /// Shards merge only with shards of the same dealsim version: the engine may change.
     pub version: String,
     /// The scenario hash of run.json: the file's bytes and every `--set`.
@@ -34,8 +43,9 @@ pub struct ShardFile {
     pub shard_paths: u64,
     pub threads: usize,
     pub elapsed_seconds: f64,
-    pub chunk_moments: Vec<Vec<Moments>>,
-    pub sketches: Vec<QuantileSketch>,
+    /// The SHA-256 of the encoded shard, as the file stores it (not encoded in the header).
+    #[serde(skip)]
+    pub checksum: Vec<u8>,
 }
 
 /// What every shard of one run shares.
@@ -117,9 +127,9 @@ fn describe_odd(what: &str, expected: &str, odd: &[(String, Vec<String>)]) -> St
 /// split) from the scenario's default; failing all three, every group is listed.
 pub fn common_run(shards: &[ShardDir], expected: &Expected, scenario: &Scenario) -> Result<RunIdentity, Disagreement> {
     let odd_hash: Vec<&ShardDir> =
-        shards.iter().filter(|shard| shard.file.scenario_hash != expected.scenario_hash).collect();
+        shards.iter().filter(|shard| shard.header.scenario_hash != expected.scenario_hash).collect();
     if !odd_hash.is_empty() {
-        let mut found: Vec<String> = odd_hash.iter().map(|shard| shard.file.scenario_hash.clone()).collect();
+        let mut found: Vec<String> = odd_hash.iter().map(|shard| shard.header.scenario_hash.clone()).collect();
         found.sort();
         found.dedup();
         return Err(Disagreement::ScenarioHash {
@@ -133,7 +143,7 @@ pub fn common_run(shards: &[ShardDir], expected: &Expected, scenario: &Scenario)
     agree(shards, "paths", |shard| shard.paths.to_string(), Some(expected.paths.to_string()))?;
     agree(shards, "seed", |shard| shard.seed.to_string(), Some(expected.seed.to_string()))?;
     agree(shards, "baseline deal", |shard| deal(shard.baseline), Some(deal(expected.baseline)))?;
-    let first = &shards.first().expect("a merge has at least one shard").file;
+    let first = &shards.first().expect("a merge has at least one shard").header;
     Ok(RunIdentity {
         scenario_hash: first.scenario_hash.clone(),
         seed: first.seed,
@@ -147,13 +157,13 @@ pub fn common_run(shards: &[ShardDir], expected: &Expected, scenario: &Scenario)
 fn agree(
     shards: &[ShardDir],
     what: &'static str,
-    value: impl Fn(&ShardFile) -> String,
+    value: impl Fn(&ShardHeader) -> String,
     default: Option<String>,
 ) -> Result<(), Disagreement> {
     // Values in the order the shards were given, with the shards that have each.
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     for shard in shards {
-        let found = value(&shard.file);
+        let found = value(&shard.header);
         match groups.iter_mut().find(|(value, _)| *value == found) {
             Some((_, labels)) => labels.push(shard.label()),
             None => groups.push((found, vec![shard.label()])),
@@ -183,7 +193,7 @@ fn agree(
 
 impl ShardFile {
     pub fn of(aggregates: &Aggregates, scenario_hash: &str, paths: u64, baseline: usize, shard: Shard) -> ShardFile {
-        ShardFile {
+        let header = ShardHeader {
             version: env!("CARGO_PKG_VERSION").to_string(),
             scenario_hash: scenario_hash.to_string(),
             seed: aggregates.seed,
@@ -195,9 +205,9 @@ impl ShardFile {
             shard_paths: aggregates.paths,
             threads: aggregates.threads,
             elapsed_seconds: aggregates.elapsed.as_secs_f64(),
-            chunk_moments: aggregates.chunk_moments.clone(),
-            sketches: aggregates.sketches.clone(),
-        }
+            checksum: Vec::new(),
+        };
+        ShardFile { header, chunk_moments: aggregates.chunk_moments.clone(), sketches: aggregates.sketches.clone() }
     }
 
     pub fn to_bytes(&self) -> Result<Vec<u8>, ShardFileError> {
@@ -210,25 +220,16 @@ impl ShardFile {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<ShardFile, ShardFileError> {
-        let rest = bytes.strip_prefix(MAGIC).ok_or(ShardFileError::NotAShard)?;
-        if rest.len() < CHECKSUM_BYTES {
-            return Err(ShardFileError::Damaged);
-        }
-        let (checksum, body) = rest.split_at(CHECKSUM_BYTES);
-        if Sha256::digest(body).as_slice() != checksum {
-            return Err(ShardFileError::Damaged);
-        }
-        let shard: ShardFile = postcard::from_bytes(body)?;
-        let expected = env!("CARGO_PKG_VERSION");
-        if shard.version != expected {
-            return Err(ShardFileError::Version { expected: expected.to_string(), found: shard.version });
-        }
+        let (checksum, body) = checked_body(bytes)?;
+        let mut shard: ShardFile = postcard::from_bytes(body)?;
+        shard.header.checksum = checksum.to_vec();
         Ok(shard)
     }
 
     /// This shard's aggregates, once [`common_run`] has found it belongs with the others.
     pub fn into_aggregates(self, scenario: &Scenario) -> Result<Aggregates, ShardFileError> {
-        let layout = Layout::of(scenario, self.baseline);
+        let header = self.header;
+        let layout = Layout::of(scenario, header.baseline);
         let width = layout.width();
         let chunk_widths_match = self.chunk_moments.iter().all(|chunk| chunk.len() == width);
         if self.sketches.len() != width || !chunk_widths_match {
@@ -238,7 +239,7 @@ impl ShardFile {
                 found: self.sketches.len().to_string(),
             });
         }
-        let chunks = self.chunks.0..self.chunks.1;
+        let chunks = header.chunks.0..header.chunks.1;
         if chunks.end - chunks.start != self.chunk_moments.len() as u64 {
             return Err(ShardFileError::Damaged);
         }
@@ -247,13 +248,84 @@ impl ShardFile {
             layout,
             moments,
             sketches: self.sketches,
-            paths: self.shard_paths,
-            seed: self.seed,
-            threads: self.threads,
-            elapsed: Duration::try_from_secs_f64(self.elapsed_seconds).unwrap_or_default(),
+            paths: header.shard_paths,
+            seed: header.seed,
+            threads: header.threads,
+            elapsed: Duration::try_from_secs_f64(header.elapsed_seconds).unwrap_or_default(),
             stop: Stop::PathCount,
             chunks,
             chunk_moments: self.chunk_moments,
         })
+    }
+}
+
+impl ShardHeader {
+    /// The header of a shard file, the whole file checked but only the header decoded.
+    pub fn from_bytes(bytes: &[u8]) -> Result<ShardHeader, ShardFileError> {
+        let (checksum, body) = checked_body(bytes)?;
+        let (mut header, _) = postcard::take_from_bytes::<ShardHeader>(body)?;
+        header.checksum = checksum.to_vec();
+        Ok(header)
+    }
+}
+
+/// The checksum and the encoded shard of a file that is whole and of this version.
+fn checked_body(bytes: &[u8]) -> Result<(&[u8], &[u8]), ShardFileError> {
+    let rest = bytes.strip_prefix(MAGIC).ok_or(ShardFileError::NotAShard)?;
+    if rest.len() < CHECKSUM_BYTES {
+        return Err(ShardFileError::Damaged);
+    }
+    let (checksum, body) = rest.split_at(CHECKSUM_BYTES);
+    if Sha256::digest(body).as_slice() != checksum {
+        return Err(ShardFileError::Damaged);
+    }
+    // The version leads, so a shard of another version says so even if the rest has changed.
+    let (version, _) = postcard::take_from_bytes::<String>(body)?;
+    let expected = env!("CARGO_PKG_VERSION");
+    if version != expected {
+        return Err(ShardFileError::Version { expected: expected.to_string(), found: version });
+    }
+    Ok((checksum, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(version: &str) -> ShardFile {
+        let header = ShardHeader {
+            version: version.to_string(),
+            scenario_hash: "ab".repeat(32),
+            seed: 5,
+            paths: 40_000,
+            baseline: 0,
+            shard: 2,
+            shards: 3,
+            chunks: (1, 2),
+            shard_paths: 16_384,
+            threads: 2,
+            elapsed_seconds: 0.25,
+            checksum: Vec::new(),
+        };
+        ShardFile { header, chunk_moments: vec![vec![Moments::default(); 3]], sketches: vec![QuantileSketch::new(); 3] }
+    }
+
+    #[test]
+    fn the_header_reads_alone_as_the_whole_file_has_it() {
+        let bytes = shard(env!("CARGO_PKG_VERSION")).to_bytes().unwrap();
+        let whole = ShardFile::from_bytes(&bytes).unwrap();
+        let header = ShardHeader::from_bytes(&bytes).unwrap();
+        assert_eq!(header, whole.header);
+        assert_eq!(header.checksum.len(), CHECKSUM_BYTES);
+        let mut damaged = bytes.clone();
+        *damaged.last_mut().unwrap() ^= 1;
+        assert!(matches!(ShardHeader::from_bytes(&damaged), Err(ShardFileError::Damaged)));
+    }
+
+    #[test]
+    fn a_shard_of_another_version_says_so() {
+        let bytes = shard("0.0.1").to_bytes().unwrap();
+        let error = ShardHeader::from_bytes(&bytes).unwrap_err().to_string();
+        assert!(error.starts_with("written by dealsim 0.0.1, this is"), "{error}");
     }
 }

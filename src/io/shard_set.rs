@@ -1,13 +1,16 @@
 //! The shards a merge reads: shard directories given one by one or found one level under the
-//! directory that holds a run's shards, their shard files, the check that they are every shard
-//! of the run once, and where the merged outputs go by default.
+//! directory that holds a run's shards, the check that they are every shard of the run once,
+//! their fold into the run's aggregates one shard at a time, and where the merged outputs go by
+//! default.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::io::shard_file::{ShardFile, ShardFileError};
+use crate::engine::{self, Aggregates, MergeError};
+use crate::io::shard_file::{ShardFile, ShardFileError, ShardHeader};
+use crate::scenario::Scenario;
 
 /// What `run --shard` writes into its output directory.
 pub const SHARD_FILE: &str = "shard.dealsim";
@@ -15,17 +18,30 @@ pub const SHARD_FILE: &str = "shard.dealsim";
 /// never that directory itself, which is not a dealsim output.
 pub const MERGED_DIR: &str = "merged";
 
-/// One shard as read from its directory.
+/// A shard directory and its shard file's header: what a merge checks before it reads the
+/// statistics.
 #[derive(Debug)]
 pub struct ShardDir {
     pub path: PathBuf,
-    pub file: ShardFile,
+    pub header: ShardHeader,
 }
 
 impl ShardDir {
     /// How messages name it.
     pub fn label(&self) -> String {
         self.path.display().to_string()
+    }
+
+    /// The whole shard file, which must still be the one whose header was checked.
+    fn read_file(&self) -> Result<ShardFile, ShardSetError> {
+        let path = self.path.join(SHARD_FILE);
+        let bytes = fs::read(&path).map_err(|source| ShardSetError::Unreadable { path: path.clone(), source })?;
+        let file =
+            ShardFile::from_bytes(&bytes).map_err(|source| ShardSetError::Shard { path: path.clone(), source })?;
+        if file.header != self.header {
+            return Err(ShardSetError::Changed { path });
+        }
+        Ok(file)
     }
 }
 
@@ -42,11 +58,15 @@ pub enum ShardSetError {
     NoShards { dir: PathBuf },
     #[error("{}: {source}", path.display())]
     Shard { path: PathBuf, source: ShardFileError },
+    #[error("{} changed while the merge read it (a shard re-run meanwhile?): merge again", path.display())]
+    Changed { path: PathBuf },
+    #[error("the shards do not make up the run: {0}")]
+    Merge(#[from] MergeError),
     #[error("{}", describe_incomplete(*count, missing, duplicated))]
     Incomplete { count: u64, missing: Vec<u64>, duplicated: Vec<(u64, Vec<String>)> },
 }
 
-/// Reads the shards in `given`: each directory that holds a shard file is a shard; each other
+/// Reads the shards' headers in `given`: each directory that holds a shard file is a shard; each other
 /// directory stands for its subdirectories that hold one (the layout `OUTDIR/shard-<index>` of
 /// the batch recipes), taken in the order of their shards' indexes. Subdirectories without a
 /// shard file (a merge's output, logs) are passed over.
@@ -68,7 +88,7 @@ pub fn read_shards(given: &[PathBuf]) -> Result<Vec<ShardDir>, ShardSetError> {
         if found.is_empty() {
             return Err(ShardSetError::NoShards { dir: dir.clone() });
         }
-        found.sort_by(|a, b| (a.file.shard, &a.path).cmp(&(b.file.shard, &b.path)));
+        found.sort_by(|a, b| (a.header.shard, &a.path).cmp(&(b.header.shard, &b.path)));
         shards.extend(found);
     }
     Ok(shards)
@@ -81,8 +101,8 @@ fn holds_shard_file(dir: &Path) -> bool {
 fn read_shard(dir: &Path) -> Result<ShardDir, ShardSetError> {
     let path = dir.join(SHARD_FILE);
     let bytes = fs::read(&path).map_err(|source| ShardSetError::Unreadable { path: path.clone(), source })?;
-    let file = ShardFile::from_bytes(&bytes).map_err(|source| ShardSetError::Shard { path, source })?;
-    Ok(ShardDir { path: dir.to_path_buf(), file })
+    let header = ShardHeader::from_bytes(&bytes).map_err(|source| ShardSetError::Shard { path, source })?;
+    Ok(ShardDir { path: dir.to_path_buf(), header })
 }
 
 /// Checks that each shard index of a run of `count` shards is in exactly one of `shards`, which
@@ -91,7 +111,7 @@ fn read_shard(dir: &Path) -> Result<ShardDir, ShardSetError> {
 pub fn check_complete(shards: &[ShardDir], count: u64) -> Result<(), ShardSetError> {
     let mut by_index: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for shard in shards {
-        by_index.entry(shard.file.shard.saturating_sub(1)).or_default().push(shard.label());
+        by_index.entry(shard.header.shard.saturating_sub(1)).or_default().push(shard.label());
     }
     let missing: Vec<u64> = (0..count).filter(|index| !by_index.contains_key(index)).collect();
     let duplicated: Vec<(u64, Vec<String>)> = by_index.into_iter().filter(|(_, dirs)| dirs.len() > 1).collect();
@@ -100,6 +120,19 @@ pub fn check_complete(shards: &[ShardDir], count: u64) -> Result<(), ShardSetErr
     } else {
         Err(ShardSetError::Incomplete { count, missing, duplicated })
     }
+}
+
+/// The run's aggregates from its shards, checked to be every shard of it once
+/// ([`check_complete`], [`crate::io::shard_file::common_run`]): each shard file is read in
+/// chunk order and folded in, so the merge holds one shard's statistics at a time.
+pub fn merge(shards: &[ShardDir], scenario: &Scenario, paths: u64) -> Result<Aggregates, ShardSetError> {
+    let mut ordered: Vec<&ShardDir> = shards.iter().collect();
+    ordered.sort_by_key(|shard| shard.header.chunks);
+    let aggregates = ordered.into_iter().map(|shard| {
+        let source = |source| ShardSetError::Shard { path: shard.path.join(SHARD_FILE), source };
+        shard.read_file()?.into_aggregates(scenario).map_err(source)
+    });
+    engine::merge_ordered_shards(aggregates, paths)
 }
 
 /// `merged` in the directory that holds every shard, if one does (a directory of shards given,
