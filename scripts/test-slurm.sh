@@ -41,7 +41,7 @@ mkdir -p "$work/state" "$work/spool" "$work/logs" "$work/runs"
 daemons=()  # "name:pid" of each daemon this script started
 
 logs() {
-  for log in "$work"/munged.log "$work"/slurmctld.log "$work"/slurmd.log "$work"/logs/*; do
+  for log in "$work"/*.log "$work"/*.out "$work"/logs/*; do
     [[ -f $log ]] || continue
     echo "----- $log (last 40 lines)"
     tail -n 40 "$log"
@@ -110,7 +110,8 @@ done
 head -c 1024 /dev/urandom > "$work/munge.key"
 chmod 400 "$work/munge.key"
 munged --foreground --force --key-file="$work/munge.key" --socket="$work/munge.socket" \
-  --pid-file="$work/munged.pid" --seed-file="$work/munge.seed" --log-file="$work/munged.log" &
+  --pid-file="$work/munged.pid" --seed-file="$work/munge.seed" --log-file="$work/munged.log" \
+  > "$work/munged.out" 2>&1 &
 daemons+=("munged:$!")
 wait_for "munged's socket" test -S "$work/munge.socket"
 
@@ -134,6 +135,7 @@ SlurmdLogFile=$work/slurmd.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 MpiDefault=none
+MailProg=/bin/true
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
@@ -146,9 +148,9 @@ NodeName=$node NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
 PartitionName=test Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
 export SLURM_CONF=$work/slurm.conf
-slurmctld -D -f "$SLURM_CONF" &
+slurmctld -D -f "$SLURM_CONF" > "$work/slurmctld.out" 2>&1 &
 daemons+=("slurmctld:$!")
-slurmd -D -f "$SLURM_CONF" -N "$node" &
+slurmd -D -f "$SLURM_CONF" -N "$node" > "$work/slurmd.out" 2>&1 &
 daemons+=("slurmd:$!")
 node_idle() { [[ $(sinfo -h -n "$node" -o %t) == idle ]]; }
 wait_for "the node to be idle" node_idle

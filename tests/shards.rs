@@ -407,6 +407,8 @@ fn merge_names_missing_duplicated_and_foreign_shards() {
         .merge(&["run"], "merged")
         .code(2)
         .stderr(contains("2 of the 4 shards are missing: index 1 (--shard 2/4), index 3 (--shard 4/4)"));
+    setup.run_shard("2/4", "run/shard-1", &[]);
+    setup.run_shard("4/4", "run/shard-3", &[]);
     setup.run_shard("3/4", "again/shard-2", &[]);
     let (first, second) = (setup.path("run/shard-2"), setup.path("again/shard-2"));
     setup.merge(&["run", "again/shard-2"], "merged").code(2).stderr(contains(format!(
@@ -414,7 +416,7 @@ fn merge_names_missing_duplicated_and_foreign_shards() {
         first.display(),
         second.display()
     )));
-    // Shards of another run are named, whatever differs.
+    // A shard of another run is named, whatever differs; the four that agree are counted.
     setup.run_shard("2/4", "seed/shard-1", &["--seed", "9"]);
     setup.run_shard("2/2", "halves/shard-1", &[]);
     dealsim()
@@ -424,17 +426,21 @@ fn merge_names_missing_duplicated_and_foreign_shards() {
         .arg(setup.path("more/shard-1"))
         .assert()
         .success();
-    for (other, what) in [("seed", "seed: expected 5, found 9"), ("more", "paths: expected 40000, found 50000")] {
+    let odd = [
+        ("seed", "seed: expected 5, found 9 (5 is the seed of 4 shards of 5)"),
+        ("more", "paths: expected 40000, found 50000 (40000 is the paths of 4 shards of 5)"),
+    ];
+    for (other, what) in odd {
         let other = setup.path(&format!("{other}/shard-1"));
         setup
             .merge(&["run", &format!("{}", other.display())], "merged")
             .code(2)
             .stderr(contains(format!("{}: {what}", other.display())));
     }
-    setup
-        .merge(&["run", "halves/shard-1"], "merged")
-        .code(2)
-        .stderr(contains(format!("{}: shard count: expected 4, found 2", setup.path("halves/shard-1").display())));
+    setup.merge(&["run", "halves/shard-1"], "merged").code(2).stderr(contains(format!(
+        "{}: shard count: expected 4, found 2 (4 is the shard count of 4 shards of 5)",
+        setup.path("halves/shard-1").display()
+    )));
     assert!(!setup.path("merged").exists(), "nothing is written for a refused merge");
 }
 

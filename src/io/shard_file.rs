@@ -15,6 +15,8 @@ use crate::scenario::Scenario;
 /// What a shard file starts with, before the checksum and the encoded shard.
 const MAGIC: &[u8] = b"dealsim shard\n";
 const CHECKSUM_BYTES: usize = 32;
+/// The most shards a message names for agreeing on what an odd shard differs in.
+const AGREEING_NAMED: usize = 3;
 
 /// One shard of a run, as stored.
 #[derive(Debug, Serialize, Deserialize)]
@@ -182,11 +184,17 @@ fn agree(
         },
     };
     let (expected, agreeing) = groups.remove(chosen);
+    // The shards that agree are named while few; of a run of hundreds, the odd ones are what
+    // matter.
+    let named =
+        if agreeing.len() <= AGREEING_NAMED { agreeing.join(", ") } else { format!("{} shards", agreeing.len()) };
     let reference = if by_default {
-        format!("the scenario and {}", agreeing.join(", "))
-    } else {
+        format!("the scenario and {named}")
+    } else if agreeing.len() <= AGREEING_NAMED {
         let shard = if agreeing.len() == 1 { "shard" } else { "shards" };
-        format!("{} {shard} of {}: {}", agreeing.len(), shards.len(), agreeing.join(", "))
+        format!("{} {shard} of {}: {named}", agreeing.len(), shards.len())
+    } else {
+        format!("{} shards of {}", agreeing.len(), shards.len())
     };
     Err(Disagreement::Odd { what, expected, reference, odd: groups })
 }
