@@ -14,12 +14,14 @@ use sha2::{Digest, Sha256};
 
 use crate::analysis::sensitivity::{self, SensitivityOptions};
 use crate::analysis::solve::{Target, bisect};
-use crate::engine::{self, RunOptions, Shard};
+use crate::engine::{self, RunOptions};
+use crate::io::batch::{Placement, ShardSpec};
 use crate::io::history::{self, History};
 use crate::io::output_dir::{self, Input, OutputDir, OutputError, Writer};
 use crate::io::path_table::PathTable;
 use crate::io::scenario_file::{ScenarioFile, read_scenario};
 use crate::io::shard_file::{self, ShardFile};
+use crate::io::shard_set::{self, SHARD_FILE, ShardSetError};
 use crate::report;
 use crate::report::charts::{self, ChartFormat};
 use crate::report::html::{self, ReportTables};
@@ -84,9 +86,12 @@ enum Command {
 }
 
 const MERGE_EXAMPLES: &str = "Examples:
-  dealsim run scenarios/base.toml --paths 4000000 --shard 1/2 --out shards/1
-  dealsim run scenarios/base.toml --paths 4000000 --shard 2/2 --out shards/2
-  dealsim merge scenarios/base.toml shards/1 shards/2 --out output/base-4m";
+  dealsim run scenarios/base.toml --paths 4000000 --shard 1/2 --out runs/base-4m/shard-0
+  dealsim run scenarios/base.toml --paths 4000000 --shard 2/2 --out runs/base-4m/shard-1
+  dealsim merge scenarios/base.toml runs/base-4m        (writes runs/base-4m/merged)
+  dealsim merge scenarios/base.toml runs/base-4m/shard-* --out output/base-4m
+In a Slurm job array, a Kubernetes Indexed Job or an AWS Batch array job, each task runs
+  dealsim run SCENARIO --shard auto --out OUTDIR/shard-<index> (deploy/ has the recipes).";
 
 const SOLVE_EXAMPLES: &str = "Examples:
   dealsim solve scenarios/deal-structures.toml \\
@@ -145,8 +150,6 @@ struct SensitivityArgs {
 
 /// The per-path table written by `--keep-paths`.
 const PATHS_FILE: &str = "paths.parquet";
-/// What `run --shard` writes into its output directory.
-const SHARD_FILE: &str = "shard.dealsim";
 
 /// Paths per pinned run of the tornado, unless asked otherwise.
 const DEFAULT_SENSITIVITY_PATHS: u64 = 20_000;
@@ -170,9 +173,11 @@ struct RunArgs {
     /// Run only shard K of N (e.g. 2/4, on another machine or core set) and write its shard
     /// file (and, with --keep-paths, its paths) to the output directory; `dealsim merge`
     /// combines the N shard directories into the outputs of the whole run, identical to running
-    /// it in one go.
-    #[arg(long, value_name = "K/N", value_parser = parse_shard, conflicts_with = "target_se")]
-    shard: Option<Shard>,
+    /// it in one go. `auto`: the shard of this task of a Slurm job array (SLURM_ARRAY_TASK_ID),
+    /// Kubernetes Indexed Job (JOB_COMPLETION_INDEX) or AWS Batch array job
+    /// (AWS_BATCH_JOB_ARRAY_INDEX), of DEALSIM_SHARD_COUNT shards where the engine does not say.
+    #[arg(long, value_name = "K/N|auto", value_parser = ShardSpec::parse, conflicts_with = "target_se")]
+    shard: Option<ShardSpec>,
 }
 
 /// `dealsim merge`: the shards of one run into its outputs.
@@ -180,10 +185,12 @@ struct RunArgs {
 struct MergeArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
-    /// The output directories of `run --shard K/N`, one per shard, in any order.
+    /// The output directories of `run --shard`, in any order, or the directory that holds them
+    /// (each of its subdirectories that holds a shard file is a shard).
     #[arg(required = true, value_name = "SHARD_DIR")]
     shards: Vec<PathBuf>,
-    /// Output directory (default: output/<scenario file stem>): a new or empty directory, or a
+    /// Output directory (default: merged/ in the directory that holds the shards, or
+    /// output/<scenario file stem> if they are not in one): a new or empty directory, or a
     /// previous dealsim output; files dealsim did not write there are never touched.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -192,16 +199,6 @@ struct MergeArgs {
     threads: usize,
     #[command(flatten)]
     outputs: OutputSettings,
-}
-
-/// `K/N` with 1 <= K <= N.
-fn parse_shard(text: &str) -> Result<Shard, String> {
-    let parsed =
-        text.split_once('/').and_then(|(k, n)| Some((k.trim().parse::<u64>().ok()?, n.trim().parse::<u64>().ok()?)));
-    match parsed {
-        Some((k, n)) if k >= 1 && k <= n => Ok(Shard { index: k - 1, count: n }),
-        _ => Err(format!("expected K/N with 1 <= K <= N, such as 2/4, found `{text}`")),
-    }
 }
 
 /// `dealsim compare`: two scenario files on one world.
@@ -426,10 +423,21 @@ fn default_out(scenario: &Path) -> PathBuf {
 
 fn run(args: &RunArgs) -> Result<(), Failure> {
     let Loaded { scenario, hash } = load(&args.scenario)?;
+    let placement = match args.shard {
+        Some(spec) => Some(spec.resolve(&environment()).map_err(|error| Failure::Input(format!("error: {error}")))?),
+        None => None,
+    };
     let file = &args.scenario.scenario;
-    let writer = if args.shard.is_some() { Writer::Shard } else { Writer::Run };
+    let writer = if placement.is_some() { Writer::Shard } else { Writer::Run };
     let output = Output::open(args.settings.out.as_deref(), default_out(file), writer, &[scenario_input(file)])?;
-    execute(&scenario, hash, file, &args.scenario.overrides, &args.settings, output, args.shard)
+    execute(&scenario, hash, file, &args.scenario.overrides, &args.settings, output, placement)
+}
+
+/// The process environment, for `--shard auto`; a variable that is not UTF-8 is none an engine sets.
+fn environment() -> std::collections::HashMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .collect()
 }
 
 fn compare(args: &CompareArgs) -> Result<(), Failure> {
@@ -477,7 +485,7 @@ fn execute(
     overrides: &[Override],
     args: &RunSettings,
     mut output: Output,
-    shard: Option<Shard>,
+    placement: Option<Placement>,
 ) -> Result<(), Failure> {
     let baseline = match &args.baseline {
         None => 0,
@@ -495,7 +503,7 @@ fn execute(
         threads: args.threads,
         baseline,
         target_relative_se: args.target_se,
-        shard,
+        shard: placement.as_ref().map(|placement| placement.shard),
     };
     let progress = Progress::new(options.paths);
     let update = |done| progress.update(done);
@@ -512,18 +520,16 @@ fn execute(
         engine::run(scenario, options, &update).map_err(|error| Failure::Runtime(error.to_string()))?
     };
     progress.finish();
-    if let Some(shard) = shard {
-        let bytes = ShardFile::of(&aggregates, &hash, options.paths, baseline, shard)
+    if let Some(placement) = placement {
+        let bytes = ShardFile::of(&aggregates, &hash, options.paths, baseline, placement.shard)
             .to_bytes()
             .map_err(|e| Failure::Runtime(e.to_string()))?;
         output.stage(SHARD_FILE, &bytes)?;
         let out = output.commit()?;
         let shard_paths = engine::chunk_paths(&aggregates.chunks, options.paths);
         sayln!(
-            "shard {}/{}: paths {}..{} of {}, seed {}, {:.2} s; wrote {}\n\
-             merge every shard's directory with: dealsim merge {} DIR...",
-            shard.index + 1,
-            shard.count,
+            "shard {placement}: paths {}..{} of {}, seed {}, {:.2} s; wrote {}\n\
+             merge the shards with: dealsim merge {} SHARD_DIR... (or the directory that holds them)",
             shard_paths.start,
             shard_paths.end,
             options.paths,
@@ -644,43 +650,27 @@ fn percent(share: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// Reads every shard directory, checks the shards belong to one run of this scenario, and
-/// writes the run's outputs.
+/// Reads the shards (given, or found in the directory given), checks they are every shard of
+/// one run of this scenario, once, and writes the run's outputs.
 fn merge(args: &MergeArgs) -> Result<(), Failure> {
     let Loaded { scenario, hash } = load(&args.scenario)?;
     let file = &args.scenario.scenario;
+    let refused = |error: ShardSetError| Failure::Input(format!("error: {error}"));
+    let shards = shard_set::read_shards(&args.shards).map_err(refused)?;
     let mut inputs = vec![scenario_input(file)];
-    inputs.extend(args.shards.iter().map(|path| Input { what: "the shard directory", path }));
-    let output = Output::open(args.out.as_deref(), default_out(file), Writer::Merge, &inputs)?;
-    let mut files = Vec::with_capacity(args.shards.len());
-    for directory in &args.shards {
-        let path = directory.join(SHARD_FILE);
-        let bytes = std::fs::read(&path)
-            .map_err(|error| Failure::Input(format!("error: cannot read shard {}: {error}", path.display())))?;
-        let shard = ShardFile::from_bytes(&bytes)
-            .map_err(|error| Failure::Input(format!("error: {}: {error}", path.display())))?;
-        files.push((directory.display().to_string(), shard));
-    }
+    inputs.extend(shards.iter().map(|shard| Input { what: "the shard directory", path: &shard.path }));
+    let default = shard_set::default_out(&shards).unwrap_or_else(|| default_out(file));
+    let output = Output::open(args.out.as_deref(), default, Writer::Merge, &inputs)?;
     let expected = shard_file::Expected {
         scenario_hash: hash.clone(),
         seed: scenario.simulation.seed,
         paths: scenario.simulation.paths,
         baseline: 0,
     };
-    let run = shard_file::common_run(&files, &expected, &scenario)
+    let run = shard_file::common_run(&shards, &expected, &scenario)
         .map_err(|disagreement| Failure::Input(format!("error: {disagreement}")))?;
-    let mut parts = Vec::with_capacity(files.len());
-    for (label, shard) in files {
-        let aggregates =
-            shard.into_aggregates(&scenario).map_err(|error| Failure::Input(format!("error: {label}: {error}")))?;
-        parts.push(aggregates);
-    }
-    let merged = engine::merge_shards(parts, run.paths).map_err(|error| {
-        Failure::Input(format!(
-            "error: the {} shard directories given do not make up the run: {error}",
-            args.shards.len()
-        ))
-    })?;
+    shard_set::check_complete(&shards, run.shards).map_err(refused)?;
+    let merged = shard_set::merge(&shards, &scenario, run.paths).map_err(refused)?;
     let results = Results {
         scenario: &scenario,
         hash,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use dealsim::engine::{self, Aggregates, RunOptions, Shard};
 use dealsim::io::shard_file::{Expected, ShardFile, common_run};
+use dealsim::io::shard_set::ShardDir;
 use dealsim::report;
 use dealsim::scenario::{Override, Scenario, parse_scenario};
 use sha2::{Digest, Sha256};
@@ -93,9 +94,11 @@ fn shard_corpus_replays() {
         bytes.extend_from_slice(&Sha256::digest(&body));
         bytes.extend_from_slice(&body);
         let Ok(file) = ShardFile::from_bytes(&bytes) else { continue };
-        let shards = [("fuzzed".to_string(), file), ("second".to_string(), run.second.clone())];
+        let shards = [
+            ShardDir { path: "fuzzed".into(), header: file.header.clone() },
+            ShardDir { path: "second".into(), header: run.second.header.clone() },
+        ];
         let Ok(identity) = common_run(&shards, &run.expected, &run.scenario) else { continue };
-        let [(_, file), _] = shards;
         let Ok(first_half) = file.into_aggregates(&run.scenario) else { continue };
         let Ok(merged) = engine::merge_shards(vec![first_half, run.second_half.clone()], identity.paths) else {
             continue;

@@ -126,16 +126,28 @@ pub enum MergeError {
 /// aggregates the run would have had in one go, to the bit.
 pub fn merge_shards(mut shards: Vec<Aggregates>, paths: u64) -> Result<Aggregates, MergeError> {
     shards.sort_by_key(|shard| (shard.chunks.start, shard.chunks.end));
-    let mut shards = shards.into_iter();
-    let mut merged = shards.next().ok_or(MergeError::Empty)?;
-    let mut folded = fold_chunks(&merged.chunk_moments, merged.moments.len());
+    merge_ordered_shards(shards.into_iter().map(Ok), paths)
+}
+
+/// [`merge_shards`] of shards that come in chunk order, taken one at a time: `shards` may read
+/// each only when it is needed, so a merge holds one shard's chunk moments at once, not the run's.
+pub fn merge_ordered_shards<E: From<MergeError>>(
+    mut shards: impl Iterator<Item = Result<Aggregates, E>>,
+    paths: u64,
+) -> Result<Aggregates, E> {
+    let mut merged = shards.next().ok_or(MergeError::Empty)??;
+    if merged.chunks.start > 0 {
+        return Err(MergeError::Missing { missing_from: 0, missing_to: merged.chunks.start }.into());
+    }
+    let mut folded = fold_chunks(&std::mem::take(&mut merged.chunk_moments), merged.moments.len());
     for shard in shards {
+        let shard = shard?;
         let covered = merged.chunks.end;
         if shard.chunks.start > covered {
-            return Err(MergeError::Missing { missing_from: covered, missing_to: shard.chunks.start });
+            return Err(MergeError::Missing { missing_from: covered, missing_to: shard.chunks.start }.into());
         }
         if shard.chunks.start < covered && !shard.chunks.is_empty() {
-            return Err(MergeError::Overlap { from: shard.chunks.start, to: covered.min(shard.chunks.end) });
+            return Err(MergeError::Overlap { from: shard.chunks.start, to: covered.min(shard.chunks.end) }.into());
         }
         for chunk in &shard.chunk_moments {
             merge_into(&mut folded, chunk);
@@ -149,14 +161,10 @@ pub fn merge_shards(mut shards: Vec<Aggregates>, paths: u64) -> Result<Aggregate
         merged.elapsed = merged.elapsed.saturating_add(shard.elapsed);
         merged.threads = merged.threads.max(shard.threads);
     }
-    if merged.chunks.start > 0 {
-        return Err(MergeError::Missing { missing_from: 0, missing_to: merged.chunks.start });
-    }
     if merged.chunks.end < chunk_count(paths) {
-        return Err(MergeError::Missing { missing_from: merged.chunks.end, missing_to: chunk_count(paths) });
+        return Err(MergeError::Missing { missing_from: merged.chunks.end, missing_to: chunk_count(paths) }.into());
     }
     merged.moments = folded;
-    merged.chunk_moments = Vec::new();
     Ok(merged)
 }
 

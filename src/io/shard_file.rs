@@ -1,5 +1,5 @@
-//! Shard files (`run --shard K/N` writes one, `merge` reads them): one shard's chunk moments and
-//! quantile sketches with what identifies the run they belong to, checksummed.
+//! Shard files (`run --shard` writes one, `merge` reads them): one shard's chunk moments and
+//! quantile sketches after a header that identifies the run they belong to, checksummed.
 
 use std::time::Duration;
 
@@ -9,15 +9,27 @@ use sha2::{Digest, Sha256};
 use crate::engine::metrics::Layout;
 use crate::engine::stats::{InvalidSummary, Moments, QuantileSketch};
 use crate::engine::{Aggregates, Shard, Stop, chunk_count, chunk_paths};
+use crate::io::shard_set::ShardDir;
 use crate::scenario::{MAX_PATHS, Scenario};
 
 /// What a shard file starts with, before the checksum and the encoded shard.
 const MAGIC: &[u8] = b"dealsim shard\n";
 const CHECKSUM_BYTES: usize = 32;
+/// The most shards a message names for agreeing on what an odd shard differs in.
+const AGREEING_NAMED: usize = 3;
 
 /// One shard of a run, as stored.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ShardFile {
+    pub header: ShardHeader,
+    pub chunk_moments: Vec<Vec<Moments>>,
+    pub sketches: Vec<QuantileSketch>,
+}
+
+/// What a shard file says of its shard before its statistics, read alone
+/// ([`ShardHeader::from_bytes`]) to check a merge's shards before any is folded in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardHeader {
     /// Shards merge only with shards of the same dealsim version: the engine may change.
     pub version: String,
     /// The scenario hash of run.json: the file's bytes and every `--set`.
@@ -33,8 +45,9 @@ pub struct ShardFile {
     pub shard_paths: u64,
     pub threads: usize,
     pub elapsed_seconds: f64,
-    pub chunk_moments: Vec<Vec<Moments>>,
-    pub sketches: Vec<QuantileSketch>,
+    /// The SHA-256 of the encoded shard, as the file stores it (not encoded in the header).
+    #[serde(skip)]
+    pub checksum: Vec<u8>,
 }
 
 /// What every shard of one run shares.
@@ -120,19 +133,15 @@ fn describe_odd(what: &str, expected: &str, odd: &[(String, Vec<String>)]) -> St
 /// The run every shard belongs to. Where shards differ, the ones named are those that differ
 /// from the merge's scenario hash, or else from the value most shards share, or else (an even
 /// split) from the scenario's default; failing all three, every group is listed.
-pub fn common_run(
-    shards: &[(String, ShardFile)],
-    expected: &Expected,
-    scenario: &Scenario,
-) -> Result<RunIdentity, Disagreement> {
-    let odd_hash: Vec<&(String, ShardFile)> =
-        shards.iter().filter(|(_, shard)| shard.scenario_hash != expected.scenario_hash).collect();
+pub fn common_run(shards: &[ShardDir], expected: &Expected, scenario: &Scenario) -> Result<RunIdentity, Disagreement> {
+    let odd_hash: Vec<&ShardDir> =
+        shards.iter().filter(|shard| shard.header.scenario_hash != expected.scenario_hash).collect();
     if !odd_hash.is_empty() {
-        let mut found: Vec<String> = odd_hash.iter().map(|(_, shard)| shard.scenario_hash.clone()).collect();
+        let mut found: Vec<String> = odd_hash.iter().map(|shard| shard.header.scenario_hash.clone()).collect();
         found.sort();
         found.dedup();
         return Err(Disagreement::ScenarioHash {
-            shards: odd_hash.iter().map(|(label, _)| label.clone()).collect(),
+            shards: odd_hash.iter().map(|shard| shard.label()).collect(),
             expected: expected.scenario_hash.clone(),
             found,
         });
@@ -142,7 +151,7 @@ pub fn common_run(
     agree(shards, "paths", |shard| shard.paths.to_string(), Some(expected.paths.to_string()))?;
     agree(shards, "seed", |shard| shard.seed.to_string(), Some(expected.seed.to_string()))?;
     agree(shards, "baseline deal", |shard| deal(shard.baseline), Some(deal(expected.baseline)))?;
-    let first = shards.first().map(|(_, shard)| shard).expect("a merge has at least one shard");
+    let first = &shards.first().expect("a merge has at least one shard").header;
     Ok(RunIdentity {
         scenario_hash: first.scenario_hash.clone(),
         seed: first.seed,
@@ -154,18 +163,18 @@ pub fn common_run(
 
 /// Checks every shard has the same `what`; see [`common_run`] for whom a difference blames.
 fn agree(
-    shards: &[(String, ShardFile)],
+    shards: &[ShardDir],
     what: &'static str,
-    value: impl Fn(&ShardFile) -> String,
+    value: impl Fn(&ShardHeader) -> String,
     default: Option<String>,
 ) -> Result<(), Disagreement> {
     // Values in the order the shards were given, with the shards that have each.
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    for (label, shard) in shards {
-        let found = value(shard);
+    for shard in shards {
+        let found = value(&shard.header);
         match groups.iter_mut().find(|(value, _)| *value == found) {
-            Some((_, labels)) => labels.push(label.clone()),
-            None => groups.push((found, vec![label.clone()])),
+            Some((_, labels)) => labels.push(shard.label()),
+            None => groups.push((found, vec![shard.label()])),
         }
     }
     if groups.len() < 2 {
@@ -181,18 +190,24 @@ fn agree(
         },
     };
     let (expected, agreeing) = groups.remove(chosen);
+    // The shards that agree are named while few; of a run of hundreds, the odd ones are what
+    // matter.
+    let named =
+        if agreeing.len() <= AGREEING_NAMED { agreeing.join(", ") } else { format!("{} shards", agreeing.len()) };
     let reference = if by_default {
-        format!("the scenario and {}", agreeing.join(", "))
-    } else {
+        format!("the scenario and {named}")
+    } else if agreeing.len() <= AGREEING_NAMED {
         let shard = if agreeing.len() == 1 { "shard" } else { "shards" };
-        format!("{} {shard} of {}: {}", agreeing.len(), shards.len(), agreeing.join(", "))
+        format!("{} {shard} of {}: {named}", agreeing.len(), shards.len())
+    } else {
+        format!("{} shards of {}", agreeing.len(), shards.len())
     };
     Err(Disagreement::Odd { what, expected, reference, odd: groups })
 }
 
 impl ShardFile {
     pub fn of(aggregates: &Aggregates, scenario_hash: &str, paths: u64, baseline: usize, shard: Shard) -> ShardFile {
-        ShardFile {
+        let header = ShardHeader {
             version: env!("CARGO_PKG_VERSION").to_string(),
             scenario_hash: scenario_hash.to_string(),
             seed: aggregates.seed,
@@ -204,9 +219,9 @@ impl ShardFile {
             shard_paths: aggregates.paths,
             threads: aggregates.threads,
             elapsed_seconds: aggregates.elapsed.as_secs_f64(),
-            chunk_moments: aggregates.chunk_moments.clone(),
-            sketches: aggregates.sketches.clone(),
-        }
+            checksum: Vec::new(),
+        };
+        ShardFile { header, chunk_moments: aggregates.chunk_moments.clone(), sketches: aggregates.sketches.clone() }
     }
 
     pub fn to_bytes(&self) -> Result<Vec<u8>, ShardFileError> {
@@ -219,19 +234,9 @@ impl ShardFile {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<ShardFile, ShardFileError> {
-        let rest = bytes.strip_prefix(MAGIC).ok_or(ShardFileError::NotAShard)?;
-        if rest.len() < CHECKSUM_BYTES {
-            return Err(ShardFileError::Damaged);
-        }
-        let (checksum, body) = rest.split_at(CHECKSUM_BYTES);
-        if Sha256::digest(body).as_slice() != checksum {
-            return Err(ShardFileError::Damaged);
-        }
-        let shard: ShardFile = postcard::from_bytes(body)?;
-        let expected = env!("CARGO_PKG_VERSION");
-        if shard.version != expected {
-            return Err(ShardFileError::Version { expected: expected.to_string(), found: shard.version });
-        }
+        let (checksum, body) = checked_body(bytes)?;
+        let mut shard: ShardFile = postcard::from_bytes(body)?;
+        shard.header.checksum = checksum.to_vec();
         shard.check()?;
         Ok(shard)
     }
@@ -241,24 +246,25 @@ impl ShardFile {
     /// overflow a count or produce a statistic that is not finite.
     fn check(&self) -> Result<(), ShardFileError> {
         use ShardFileError::Inconsistent;
-        if !(1..=MAX_PATHS).contains(&self.paths) {
+        let header = &self.header;
+        if !(1..=MAX_PATHS).contains(&header.paths) {
             return Err(Inconsistent("its run's path count is out of range"));
         }
-        if !(1..=self.shards).contains(&self.shard) {
+        if !(1..=header.shards).contains(&header.shard) {
             return Err(Inconsistent("its shard number is not between 1 and the shard count"));
         }
-        let chunks = Shard { index: self.shard - 1, count: self.shards }.chunks(chunk_count(self.paths));
-        if (self.chunks.0..self.chunks.1) != chunks {
+        let chunks = Shard { index: header.shard - 1, count: header.shards }.chunks(chunk_count(header.paths));
+        if (header.chunks.0..header.chunks.1) != chunks {
             return Err(Inconsistent("its chunks are not those of its shard number"));
         }
-        let paths = chunk_paths(&chunks, self.paths);
-        if self.shard_paths != paths.end - paths.start {
+        let paths = chunk_paths(&chunks, header.paths);
+        if header.shard_paths != paths.end - paths.start {
             return Err(Inconsistent("its path count does not match its chunks"));
         }
         if self.chunk_moments.len() as u64 != chunks.end - chunks.start {
             return Err(Inconsistent("it does not hold one set of moments per chunk"));
         }
-        if !(self.elapsed_seconds.is_finite() && self.elapsed_seconds >= 0.0) {
+        if !(header.elapsed_seconds.is_finite() && header.elapsed_seconds >= 0.0) {
             return Err(Inconsistent("its run time is not a duration"));
         }
         let width = self.sketches.len();
@@ -272,7 +278,7 @@ impl ShardFile {
             for (chunk, moments) in chunks.clone().zip(&self.chunk_moments) {
                 let moments = &moments[slot];
                 moments.check().map_err(summary)?;
-                let chunk_paths = chunk_paths(&(chunk..chunk + 1), self.paths);
+                let chunk_paths = chunk_paths(&(chunk..chunk + 1), header.paths);
                 if moments.count() > chunk_paths.end - chunk_paths.start {
                     return Err(Inconsistent("a chunk counts more values than it has paths"));
                 }
@@ -287,10 +293,11 @@ impl ShardFile {
 
     /// This shard's aggregates, once [`common_run`] has found it belongs with the others.
     pub fn into_aggregates(self, scenario: &Scenario) -> Result<Aggregates, ShardFileError> {
-        if self.baseline >= scenario.deals.len() {
+        let header = self.header;
+        if header.baseline >= scenario.deals.len() {
             return Err(ShardFileError::Inconsistent("its baseline deal is not a deal of the scenario"));
         }
-        let layout = Layout::of(scenario, self.baseline);
+        let layout = Layout::of(scenario, header.baseline);
         let width = layout.width();
         // Checked on reading: every chunk holds as many values as the sketches.
         if self.sketches.len() != width {
@@ -302,22 +309,93 @@ impl ShardFile {
         }
         // Every path has every value but the conditional ones.
         let mut complete = (0..width).filter(|&slot| !layout.conditional(slot));
-        if complete.any(|slot| self.sketches[slot].count() != self.shard_paths) {
+        if complete.any(|slot| self.sketches[slot].count() != header.shard_paths) {
             return Err(ShardFileError::Inconsistent("a value every path has is missing on some paths"));
         }
-        let chunks = self.chunks.0..self.chunks.1;
+        let chunks = header.chunks.0..header.chunks.1;
         let moments = vec![Moments::default(); width];
         Ok(Aggregates {
             layout,
             moments,
             sketches: self.sketches,
-            paths: self.shard_paths,
-            seed: self.seed,
-            threads: self.threads,
-            elapsed: Duration::try_from_secs_f64(self.elapsed_seconds).unwrap_or_default(),
+            paths: header.shard_paths,
+            seed: header.seed,
+            threads: header.threads,
+            elapsed: Duration::try_from_secs_f64(header.elapsed_seconds).unwrap_or_default(),
             stop: Stop::PathCount,
             chunks,
             chunk_moments: self.chunk_moments,
         })
+    }
+}
+
+impl ShardHeader {
+    /// The header of a shard file, the whole file checked but only the header decoded.
+    pub fn from_bytes(bytes: &[u8]) -> Result<ShardHeader, ShardFileError> {
+        let (checksum, body) = checked_body(bytes)?;
+        let (mut header, _) = postcard::take_from_bytes::<ShardHeader>(body)?;
+        header.checksum = checksum.to_vec();
+        Ok(header)
+    }
+}
+
+/// The checksum and the encoded shard of a file that is whole and of this version.
+fn checked_body(bytes: &[u8]) -> Result<(&[u8], &[u8]), ShardFileError> {
+    let rest = bytes.strip_prefix(MAGIC).ok_or(ShardFileError::NotAShard)?;
+    if rest.len() < CHECKSUM_BYTES {
+        return Err(ShardFileError::Damaged);
+    }
+    let (checksum, body) = rest.split_at(CHECKSUM_BYTES);
+    if Sha256::digest(body).as_slice() != checksum {
+        return Err(ShardFileError::Damaged);
+    }
+    // The version leads, so a shard of another version says so even if the rest has changed.
+    let (version, _) = postcard::take_from_bytes::<String>(body)?;
+    let expected = env!("CARGO_PKG_VERSION");
+    if version != expected {
+        return Err(ShardFileError::Version { expected: expected.to_string(), found: version });
+    }
+    Ok((checksum, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(version: &str) -> ShardFile {
+        let header = ShardHeader {
+            version: version.to_string(),
+            scenario_hash: "ab".repeat(32),
+            seed: 5,
+            paths: 40_000,
+            baseline: 0,
+            shard: 2,
+            shards: 3,
+            chunks: (1, 2),
+            shard_paths: 16_384,
+            threads: 2,
+            elapsed_seconds: 0.25,
+            checksum: Vec::new(),
+        };
+        ShardFile { header, chunk_moments: vec![vec![Moments::default(); 3]], sketches: vec![QuantileSketch::new(); 3] }
+    }
+
+    #[test]
+    fn the_header_reads_alone_as_the_whole_file_has_it() {
+        let bytes = shard(env!("CARGO_PKG_VERSION")).to_bytes().unwrap();
+        let whole = ShardFile::from_bytes(&bytes).unwrap();
+        let header = ShardHeader::from_bytes(&bytes).unwrap();
+        assert_eq!(header, whole.header);
+        assert_eq!(header.checksum.len(), CHECKSUM_BYTES);
+        let mut damaged = bytes.clone();
+        *damaged.last_mut().unwrap() ^= 1;
+        assert!(matches!(ShardHeader::from_bytes(&damaged), Err(ShardFileError::Damaged)));
+    }
+
+    #[test]
+    fn a_shard_of_another_version_says_so() {
+        let bytes = shard("0.0.1").to_bytes().unwrap();
+        let error = ShardHeader::from_bytes(&bytes).unwrap_err().to_string();
+        assert!(error.starts_with("written by dealsim 0.0.1, this is"), "{error}");
     }
 }
