@@ -22,12 +22,12 @@ use crate::io::path_table::PathTable;
 use crate::io::scenario_file::{ScenarioFile, read_scenario};
 use crate::io::shard_file::{self, ShardFile};
 use crate::io::shard_set::{self, SHARD_FILE, ShardSetError};
-use crate::report;
 use crate::report::charts::{self, ChartFormat};
 use crate::report::html::{self, ReportTables};
 use crate::report::run_info::RunInfo;
 use crate::report::terminal;
-use crate::scenario::{Curve, Diagnostics, Override, Scalar, Scenario, check_pairable, combine, world_differences};
+use crate::report::{self, describe};
+use crate::scenario::{Diagnostics, Override, Scenario, check_pairable, combine, world_differences};
 
 /// Prints to stdout, ignoring a closed pipe (`dealsim run … | head`): whatever was to be written
 /// to disk is there already, and a reader that stopped reading is no failure.
@@ -859,112 +859,6 @@ fn engine_metric_names(scenario: &Scenario) -> Vec<String> {
 
 fn validate(args: &ScenarioArgs) -> Result<(), Failure> {
     let Loaded { scenario, .. } = load(args)?;
-    say!("{}", describe_scenario(&scenario));
+    say!("{}", describe::describe_scenario(&scenario));
     Ok(())
-}
-
-fn describe_scalar(scenario: &Scenario, value: Scalar) -> String {
-    match value {
-        Scalar::Const(value) => format!("{value}"),
-        Scalar::Input(id) => format!("<{}>", scenario.inputs[id].key),
-    }
-}
-
-fn describe_curve(scenario: &Scenario, curve: &Curve) -> String {
-    match curve {
-        Curve::Flat(value) => describe_scalar(scenario, *value),
-        Curve::Trajectory { start, end, half_life, .. } => format!(
-            "{} -> {} (half-life {half_life} y)",
-            describe_scalar(scenario, *start),
-            describe_scalar(scenario, *end)
-        ),
-        Curve::Schedule { dates, values, .. } => {
-            let steps: Vec<String> = dates
-                .iter()
-                .zip(values)
-                .map(|(date, value)| format!("{date}: {}", describe_scalar(scenario, *value)))
-                .collect();
-            format!("schedule {{{}}}", steps.join(", "))
-        }
-    }
-}
-
-/// The human summary `validate` prints: what the scenario simulates and what is uncertain.
-fn describe_scenario(scenario: &Scenario) -> String {
-    let grid = scenario.grid();
-    let party = |id: usize| scenario.parties[id].name.as_str();
-    let mut text = String::new();
-    let _ = writeln!(text, "scenario: {}", if scenario.name.is_empty() { "(unnamed)" } else { &scenario.name });
-    let _ = writeln!(
-        text,
-        "simulation: {} to {}, {} periods, {} paths, seed {}",
-        grid.label(0),
-        grid.horizon_label(),
-        grid.periods(),
-        scenario.simulation.paths,
-        scenario.simulation.seed
-    );
-    let _ = writeln!(text, "\nparties:");
-    for p in &scenario.parties {
-        let _ = writeln!(text, "  {} (discount rate {})", p.name, p.discount_rate);
-    }
-    let _ = writeln!(text, "\nstreams:");
-    for s in &scenario.streams {
-        let channels: Vec<&str> = s.channels.iter().map(|c| c.name.as_str()).collect();
-        let _ = writeln!(text, "  {} owned by {}, channels: {}", s.name, party(s.owner), channels.join(", "));
-    }
-    let _ = writeln!(text, "\ndeals:");
-    for deal in &scenario.deals {
-        let _ = writeln!(
-            text,
-            "  {}{}",
-            deal.name,
-            if deal.description.is_empty() { String::new() } else { format!(": {}", deal.description) }
-        );
-        for (holder, stake) in &deal.equity {
-            let _ = writeln!(text, "    equity: {} holds {}", party(*holder), describe_scalar(scenario, *stake));
-        }
-        for t in &deal.revenue_shares {
-            let cap = t.cap.map_or("no cap".to_string(), |cap| format!("cap {}", describe_scalar(scenario, cap)));
-            let _ = writeln!(
-                text,
-                "    revenue share {}: {} pays {} {} of {} from {} through {}, {cap}",
-                t.name,
-                party(t.payer),
-                party(t.payee),
-                describe_curve(scenario, &t.rate),
-                scenario.streams[t.stream].name,
-                grid.label(t.first),
-                grid.label(t.last)
-            );
-        }
-        for c in &deal.commitments {
-            let _ = writeln!(
-                text,
-                "    commitment {}: {} buys {} from {}",
-                c.name,
-                party(c.buyer),
-                describe_scalar(scenario, c.total),
-                scenario.compute.as_ref().map_or("", |compute| compute.providers[c.provider].name.as_str())
-            );
-        }
-        for i in &deal.investments {
-            let _ = writeln!(
-                text,
-                "    investment {}: {} invests in {} in {} tranches",
-                i.name,
-                party(i.investor),
-                party(i.investee),
-                i.tranches.len()
-            );
-        }
-        if deal.revenue_shares.is_empty() && deal.commitments.is_empty() && deal.investments.is_empty() {
-            let _ = writeln!(text, "    (no terms: the no-deal baseline)");
-        }
-    }
-    let _ = writeln!(text, "\nuncertain inputs ({}):", scenario.inputs.len());
-    for input in &scenario.inputs {
-        let _ = writeln!(text, "  {}  ~ {}", input.key, input.distribution.describe());
-    }
-    text
 }

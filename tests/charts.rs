@@ -15,6 +15,7 @@ use dealsim::report::html::{ReportTables, render_report};
 use dealsim::report::run_info::RunInfo;
 use dealsim::report::{comparison_rows, summary_rows};
 use dealsim::scenario::Scenario;
+use dealsim::terms::TermKind;
 
 fn scenario(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name);
@@ -155,8 +156,8 @@ fn charts_render_for_every_deal_structure_and_as_svg() {
     }
     // Every deal with a revenue share gets its chart, uncapped ones included.
     for deal in &scenario.deals {
-        for term in &deal.revenue_shares {
-            let name = format!("revenue-share-{}-{}.svg", deal.name, term.name);
+        for term in deal.terms_of(TermKind::RevenueShare) {
+            let name = format!("revenue-share-{}-{}.svg", deal.name, term.name());
             assert!(charts.iter().any(|c| c.file_name == name), "{name}");
         }
     }

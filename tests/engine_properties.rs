@@ -9,7 +9,7 @@ use dealsim::report::{PERCENTILES, summary_rows, timeseries_rows};
 use dealsim::sampling::correlation::Copula;
 use dealsim::sampling::world::{WorldPath, sample_path};
 use dealsim::scenario::{Scenario, parse_scenario};
-use dealsim::terms::{DealOutcome, Discounting, apply_deal};
+use dealsim::terms::{DealOutcome, Discounting, TermOutcome, apply_deal};
 
 const SCENARIO: &str = r#"
 [simulation]
@@ -195,9 +195,16 @@ fn percentiles_are_within_half_a_percent_of_an_exact_sort() {
     let periods = scenario.grid().periods();
     let checks: [(&str, &str, Box<Pick>); 4] = [
         ("capped", "stream.lab.run_rate_final", Box::new(move |w, _| w.run_rate[periods - 1])),
-        ("capped", "party.lab.npv", Box::new(|_, o| o[0].parties[0].npv)),
-        ("uncapped", "party.cloud.npv", Box::new(|_, o| o[1].parties[1].npv)),
-        ("capped", "commitment.commit.shortfall", Box::new(|_, o| o[0].commitments[0].shortfall)),
+        ("capped", "party.lab.npv", Box::new(|_, o| o[0].state.parties[0].npv)),
+        ("uncapped", "party.cloud.npv", Box::new(|_, o| o[1].state.parties[1].npv)),
+        (
+            "capped",
+            "commitment.commit.shortfall",
+            Box::new(|_, o| match &o[0].terms[1] {
+                TermOutcome::Commitment(commitment) => commitment.shortfall,
+                other => panic!("the second term is the commitment, found {other:?}"),
+            }),
+        ),
     ];
     for (deal, metric, pick) in checks {
         let exact = exact_values(&scenario, paths, pick);
@@ -247,7 +254,10 @@ fn year_percentiles_resolve_quarters() {
     let paths = 20_000;
     let rows = summary_rows(&scenario, &run(&scenario, paths, 0));
     let row = rows.iter().find(|r| r.deal == "capped" && r.metric == "revenue_share.share.cap_hit_year").unwrap();
-    let mut years = exact_values(&scenario, paths, |_, o| o[0].shares[0].cap_hit_year.unwrap_or(f64::NAN));
+    let mut years = exact_values(&scenario, paths, |_, o| match &o[0].terms[0] {
+        TermOutcome::RevenueShare(share) => share.cap_hit_year.unwrap_or(f64::NAN),
+        other => panic!("the first term is the revenue share, found {other:?}"),
+    });
     years.retain(|y| !y.is_nan());
     assert_eq!(row.count, years.len() as u64);
     let start = f64::from(scenario.grid().start_year);

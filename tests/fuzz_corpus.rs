@@ -41,8 +41,9 @@ fn scenario_corpus_replays() {
             valid += usize::from(parse_scenario("fuzz.toml", text, &[]).is_ok());
         }
     }
-    // The shipped scenarios are in it.
-    assert!(valid >= 5, "{valid} of {} inputs validate", inputs.len());
+    // Standalone copies of the shipped scenarios are in it (base.toml and flattened growth
+    // vintages; an older deal-structures.toml that no longer validates stays as a seed).
+    assert!(valid >= 4, "{valid} of {} inputs validate", inputs.len());
 }
 
 #[test]

@@ -15,7 +15,7 @@ use dealsim::report;
 use dealsim::sampling::correlation::Copula;
 use dealsim::sampling::world::{WorldPath, sample_path};
 use dealsim::scenario::{Scenario, parse_scenario};
-use dealsim::terms::{DealOutcome, Discounting, apply_deal};
+use dealsim::terms::{DealOutcome, Discounting, Term, TermOutcome, apply_deal};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::Config;
@@ -342,8 +342,12 @@ fn check_paths(scenario: &Scenario) -> Result<(), TestCaseError> {
         }
         for (deal, outcome) in scenario.deals.iter().zip(&outcomes) {
             let name = &deal.name;
-            for (t, term) in deal.revenue_shares.iter().enumerate() {
-                let paid = outcome.shares[t].paid;
+            let shares = deal.terms.iter().zip(&outcome.terms).filter_map(|pair| match pair {
+                (Term::RevenueShare(term), TermOutcome::RevenueShare(share)) => Some((term, share)),
+                _ => None,
+            });
+            for (term, share) in shares {
+                let paid = share.paid;
                 let before = term.paid_before.eval(&world.inputs);
                 if let Some(cap) = term.cap.map(|cap| cap.eval(&world.inputs)) {
                     let room = (cap - before).max(0.0);
@@ -353,7 +357,7 @@ fn check_paths(scenario: &Scenario) -> Result<(), TestCaseError> {
                         term.name
                     );
                 }
-                let cumulative = WorldPath::series(&outcome.share_paid_cumulative, t, periods);
+                let cumulative = &share.paid_cumulative;
                 prop_assert!(
                     cumulative.windows(2).all(|pair| pair[1] >= pair[0]),
                     "{name}/{}: {cumulative:?}",
@@ -365,13 +369,21 @@ fn check_paths(scenario: &Scenario) -> Result<(), TestCaseError> {
                 let stakes: f64 = (0..scenario.parties.len()).map(|p| outcome.stake[p * periods + k]).sum();
                 prop_assert!(stakes <= 1.0 + TOLERANCE, "{name}: stakes add up to {stakes} in period {k}");
                 let transfers: Vec<f64> = (0..scenario.parties.len())
-                    .map(|p| outcome.flow[p * periods + k] - world.base_flow[p * periods + k])
+                    .map(|p| outcome.state.flow[p * periods + k] - world.base_flow[p * periods + k])
                     .collect();
                 let moved: f64 = transfers.iter().map(|t| t.abs()).sum();
-                let net: f64 = transfers.iter().sum();
+                // A route moves compute spend between providers: the lab's bill is the same, and
+                // the owners' profits change by the spend moved times each margin.
+                let rerouted: f64 = (0..world.provider_spend.len() / periods)
+                    .map(|p| {
+                        let slot = p * periods + k;
+                        (outcome.state.provider_spend[slot] - world.provider_spend[slot]) * world.provider_margin[slot]
+                    })
+                    .sum();
+                let net: f64 = transfers.iter().sum::<f64>() - rerouted;
                 prop_assert!(close(net, 0.0, moved), "{name}: transfers {transfers:?} net {net} in period {k}");
             }
-            let final_stakes: f64 = outcome.parties.iter().map(|party| party.stake).sum();
+            let final_stakes: f64 = outcome.state.parties.iter().map(|party| party.stake).sum();
             prop_assert!(final_stakes <= 1.0 + TOLERANCE, "{name}: final stakes {final_stakes}");
         }
         let mut writer = RowWriter::new(&layout, &mut row);

@@ -36,7 +36,7 @@ pub trait Sink {
     fn series(&mut self, scope: Scope, name: fmt::Arguments<'_>, values: &[f64]);
 }
 
-fn flag(value: bool) -> f64 {
+pub(crate) fn flag(value: bool) -> f64 {
     if value { 1.0 } else { 0.0 }
 }
 
@@ -57,46 +57,17 @@ pub fn emit<S: Sink>(scenario: &Scenario, world: &WorldPath, outcomes: &[DealOut
         sink.metric(Scope::World, format_args!("event.{}.occurred", event.name), flag(period.is_some()));
         sink.year_metric(Scope::World, format_args!("event.{}.year", event.name), period.map(|k| grid.year_end(k)));
     }
-    if let Some(compute) = &scenario.compute {
-        for (p, provider) in compute.providers.iter().enumerate() {
-            let spend = WorldPath::series(&world.provider_spend, p, periods);
-            sink.series(Scope::World, format_args!("compute.{}.spend", provider.name), spend);
-        }
-    }
     if scenario.valuation.is_some() {
         sink.series(Scope::World, format_args!("valuation.value"), &world.valuation);
     }
     for (d, (deal, outcome)) in scenario.deals.iter().zip(outcomes).enumerate() {
         let scope = Scope::Deal(d);
-        for (t, term) in deal.revenue_shares.iter().enumerate() {
-            let share = &outcome.shares[t];
-            sink.metric(scope, format_args!("revenue_share.{}.paid", term.name), share.paid);
-            if term.cap.is_some() {
-                sink.metric(scope, format_args!("revenue_share.{}.cap_hit", term.name), flag(share.cap_hit));
-                sink.year_metric(scope, format_args!("revenue_share.{}.cap_hit_year", term.name), share.cap_hit_year);
-            }
-            let cumulative = WorldPath::series(&outcome.share_paid_cumulative, t, periods);
-            sink.series(scope, format_args!("revenue_share.{}.paid_cumulative", term.name), cumulative);
+        for (term, term_outcome) in deal.terms.iter().zip(&outcome.terms) {
+            term.emit(term_outcome, scope, sink);
         }
-        for (c, term) in deal.commitments.iter().enumerate() {
-            let commitment = &outcome.commitments[c];
-            sink.metric(scope, format_args!("commitment.{}.spend", term.name), commitment.spend);
-            sink.metric(scope, format_args!("commitment.{}.shortfall", term.name), commitment.shortfall);
-            sink.metric(scope, format_args!("commitment.{}.penalty", term.name), commitment.penalty);
-            sink.metric(scope, format_args!("commitment.{}.met", term.name), flag(commitment.met));
-            let cumulative = WorldPath::series(&outcome.commitment_spend_cumulative, c, periods);
-            sink.series(scope, format_args!("commitment.{}.spend_cumulative", term.name), cumulative);
-        }
-        for (i, term) in deal.investments.iter().enumerate() {
-            let investment = &outcome.investments[i];
-            let multiple = (investment.paid > 0.0).then(|| investment.value / investment.paid);
-            sink.metric(scope, format_args!("investment.{}.paid", term.name), investment.paid);
-            sink.metric(scope, format_args!("investment.{}.stake", term.name), investment.stake);
-            sink.metric(scope, format_args!("investment.{}.value", term.name), investment.value);
-            sink.conditional_metric(scope, format_args!("investment.{}.multiple", term.name), multiple);
-        }
+        let state = &outcome.state;
         for (p, party) in scenario.parties.iter().enumerate() {
-            let result = &outcome.parties[p];
+            let result = &state.parties[p];
             sink.metric(scope, format_args!("party.{}.npv", party.name), result.npv);
             sink.metric(scope, format_args!("party.{}.cloud_profit", party.name), result.cloud_profit);
             sink.metric(scope, format_args!("party.{}.revenue_share_net", party.name), result.revenue_share_net);
@@ -111,7 +82,7 @@ pub fn emit<S: Sink>(scenario: &Scenario, world: &WorldPath, outcomes: &[DealOut
             sink.series(
                 scope,
                 format_args!("party.{}.cash_flow", party.name),
-                WorldPath::series(&outcome.flow, p, periods),
+                WorldPath::series(&state.flow, p, periods),
             );
             if party.initial_cash.is_some() {
                 sink.series(
@@ -123,6 +94,13 @@ pub fn emit<S: Sink>(scenario: &Scenario, world: &WorldPath, outcomes: &[DealOut
             if deal.may_hold_equity(p) {
                 let stake = WorldPath::series(&outcome.stake, p, periods);
                 sink.series(scope, format_args!("party.{}.stake", party.name), stake);
+            }
+        }
+        // A deal's routes decide who earns its compute: the spend per provider is the deal's.
+        if let Some(compute) = &scenario.compute {
+            for (p, provider) in compute.providers.iter().enumerate() {
+                let spend = WorldPath::series(&state.provider_spend, p, periods);
+                sink.series(scope, format_args!("compute.{}.spend", provider.name), spend);
             }
         }
     }

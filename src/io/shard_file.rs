@@ -247,25 +247,9 @@ impl ShardFile {
     fn check(&self) -> Result<(), ShardFileError> {
         use ShardFileError::Inconsistent;
         let header = &self.header;
-        if !(1..=MAX_PATHS).contains(&header.paths) {
-            return Err(Inconsistent("its run's path count is out of range"));
-        }
-        if !(1..=header.shards).contains(&header.shard) {
-            return Err(Inconsistent("its shard number is not between 1 and the shard count"));
-        }
-        let chunks = Shard { index: header.shard - 1, count: header.shards }.chunks(chunk_count(header.paths));
-        if (header.chunks.0..header.chunks.1) != chunks {
-            return Err(Inconsistent("its chunks are not those of its shard number"));
-        }
-        let paths = chunk_paths(&chunks, header.paths);
-        if header.shard_paths != paths.end - paths.start {
-            return Err(Inconsistent("its path count does not match its chunks"));
-        }
+        let chunks = header.check()?;
         if self.chunk_moments.len() as u64 != chunks.end - chunks.start {
             return Err(Inconsistent("it does not hold one set of moments per chunk"));
-        }
-        if !(header.elapsed_seconds.is_finite() && header.elapsed_seconds >= 0.0) {
-            return Err(Inconsistent("its run time is not a duration"));
         }
         let width = self.sketches.len();
         if self.chunk_moments.iter().any(|chunk| chunk.len() != width) {
@@ -334,8 +318,33 @@ impl ShardHeader {
     pub fn from_bytes(bytes: &[u8]) -> Result<ShardHeader, ShardFileError> {
         let (checksum, body) = checked_body(bytes)?;
         let (mut header, _) = postcard::take_from_bytes::<ShardHeader>(body)?;
+        header.check()?;
         header.checksum = checksum.to_vec();
         Ok(header)
+    }
+
+    /// Whether its place in the run and its path count agree with each other and lie in range;
+    /// returns its chunks.
+    fn check(&self) -> Result<std::ops::Range<u64>, ShardFileError> {
+        use ShardFileError::Inconsistent;
+        if !(1..=MAX_PATHS).contains(&self.paths) {
+            return Err(Inconsistent("its run's path count is out of range"));
+        }
+        if !(1..=self.shards).contains(&self.shard) {
+            return Err(Inconsistent("its shard number is not between 1 and the shard count"));
+        }
+        let chunks = Shard { index: self.shard - 1, count: self.shards }.chunks(chunk_count(self.paths));
+        if (self.chunks.0..self.chunks.1) != chunks {
+            return Err(Inconsistent("its chunks are not those of its shard number"));
+        }
+        let paths = chunk_paths(&chunks, self.paths);
+        if self.shard_paths != paths.end - paths.start {
+            return Err(Inconsistent("its path count does not match its chunks"));
+        }
+        if !(self.elapsed_seconds.is_finite() && self.elapsed_seconds >= 0.0) {
+            return Err(Inconsistent("its run time is not a duration"));
+        }
+        Ok(chunks)
     }
 }
 

@@ -18,7 +18,8 @@ use crate::engine::Aggregates;
 use crate::engine::metrics::Scope;
 use crate::engine::stats::QuantileSketch;
 use crate::io::history::History;
-use crate::scenario::{CommitmentWindow, Scalar, Scenario};
+use crate::scenario::{Scalar, Scenario};
+use crate::terms::{CommitmentWindow, Term};
 
 /// Size of every single-panel and two-panel chart, in pixels.
 pub const WIDTH: u32 = 1400;
@@ -1298,7 +1299,8 @@ impl Charting<'_> {
         let mut providers = Vec::new();
         let mut x = Vec::new();
         for provider in &compute.providers {
-            if let Some(bands) = self.bands(Scope::World, &format!("compute.{}.spend", provider.name), B) {
+            // The first deal's: routes may make each deal's compute its own.
+            if let Some(bands) = self.bands(Scope::Deal(0), &format!("compute.{}.spend", provider.name), B) {
                 x = bands.x.clone();
                 providers.push((provider.name.clone(), bands.p50));
             }
@@ -1325,7 +1327,10 @@ impl Charting<'_> {
         let grid = scenario.grid();
         let deal = &scenario.deals[d];
         let scope = Scope::Deal(d);
-        for term in &deal.revenue_shares {
+        for term in deal.terms.iter().filter_map(|term| match term {
+            Term::RevenueShare(share) => Some(share),
+            _ => None,
+        }) {
             let Some(paid) = self.bands(scope, &format!("revenue_share.{}.paid_cumulative", term.name), B) else {
                 continue;
             };
@@ -1381,7 +1386,10 @@ impl Charting<'_> {
         let grid = scenario.grid();
         let deal = &scenario.deals[d];
         let scope = Scope::Deal(d);
-        for term in &deal.commitments {
+        for term in deal.terms.iter().filter_map(|term| match term {
+            Term::Commitment(commitment) => Some(commitment),
+            _ => None,
+        }) {
             let Some(spend) = self.bands(scope, &format!("commitment.{}.spend_cumulative", term.name), B) else {
                 continue;
             };
@@ -1393,7 +1401,7 @@ impl Charting<'_> {
             };
             // A commitment with the same terms in several deals sees the same world: draw it once.
             let same_as = |other: usize| {
-                scenario.deals[other].commitments.contains(term)
+                scenario.deals[other].terms.iter().any(|other| matches!(other, Term::Commitment(c) if c == term))
                     && metric_slot(aggregates, Scope::Deal(other), &shortfall_name)
                         .is_some_and(|slot| aggregates.moments[slot].mean() == aggregates.moments[shortfall].mean())
             };

@@ -2,6 +2,7 @@
 //! the HTML report. Nothing here touches the file system.
 
 pub mod charts;
+pub mod describe;
 pub mod html;
 pub mod run_info;
 mod tables;

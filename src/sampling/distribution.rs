@@ -136,8 +136,9 @@ impl Distribution {
     pub fn pert(low: f64, mode: f64, high: f64) -> Result<Self, DistributionError> {
         require_range_with_mode(low, mode, high)?;
         let width = high - low;
-        let alpha = 1.0 + 4.0 * (mode - low) / width;
-        let beta = 1.0 + 4.0 * (high - mode) / width;
+        // Divided first: 4 × (high − mode) overflows for a width near the largest double.
+        let alpha = 1.0 + 4.0 * ((mode - low) / width);
+        let beta = 1.0 + 4.0 * ((high - mode) / width);
         Ok(Self::continuous(Family::Pert { low, mode, high }, ContinuousLaw::scaled_beta(alpha, beta, low, high)))
     }
 

@@ -27,10 +27,15 @@ pub struct WorldPath {
     pub channel_share: Vec<f64>,
     /// First channel row of each stream in `channel_share`.
     pub channel_offset: Vec<usize>,
-    /// The lab's compute spend with each provider.
+    /// The compute bill of each channel of the compute stream: cost ratio × channel revenue.
+    pub channel_bill: Vec<f64>,
+    /// How the world splits each such channel's bill across providers (by its route, or by the
+    /// providers' shares), `[(channel * providers + provider) * periods + k]`.
+    pub channel_split: Vec<f64>,
+    /// The lab's compute spend with each provider, as the world splits it.
     pub provider_spend: Vec<f64>,
-    /// Each provider owner's profit on that spend.
-    pub provider_profit: Vec<f64>,
+    /// Each provider's margin.
+    pub provider_margin: Vec<f64>,
     /// Enterprise value of the valued company at the end of period k.
     pub valuation: Vec<f64>,
     /// Each party's cash flow before any deal: own revenue less other costs and compute
@@ -54,6 +59,7 @@ impl WorldPath {
             channels += stream.channels.len();
         }
         let providers = scenario.compute.as_ref().map_or(0, |c| c.providers.len());
+        let compute_channels = scenario.compute.as_ref().map_or(0, |c| scenario.streams[c.stream].channels.len());
         WorldPath {
             periods,
             inputs: vec![0.0; scenario.inputs.len()],
@@ -63,8 +69,10 @@ impl WorldPath {
             revenue: vec![0.0; scenario.streams.len() * periods],
             channel_share: vec![0.0; channels * periods],
             channel_offset,
+            channel_bill: vec![0.0; compute_channels * periods],
+            channel_split: vec![0.0; compute_channels * providers * periods],
             provider_spend: vec![0.0; providers * periods],
-            provider_profit: vec![0.0; providers * periods],
+            provider_margin: vec![0.0; providers * periods],
             valuation: vec![0.0; if scenario.valuation.is_some() { periods } else { 0 }],
             base_flow: vec![0.0; scenario.parties.len() * periods],
             cloud_profit: vec![0.0; scenario.parties.len()],
@@ -123,9 +131,9 @@ pub fn sample_path(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldP
 
 fn sample_events(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPath) {
     let dt = scenario.grid().dt();
-    for (event, occurs) in scenario.events.iter().zip(world.event_period.iter_mut()) {
+    for (e, event) in scenario.events.iter().enumerate() {
         let u = unit(seed, event.identity.hash, path);
-        *occurs = match event.timing {
+        world.event_period[e] = match event.timing {
             EventTiming::Dated { period, probability } => (u < probability.eval(&world.inputs)).then_some(period),
             EventTiming::Hazard { annual_rate, first, last } => {
                 // The waiting time from the window's start is exponential; the period it falls
@@ -135,8 +143,35 @@ fn sample_events(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPat
                 let offset = waiting_years / dt;
                 (rate > 0.0 && offset < (last - first + 1) as f64).then(|| first + offset as usize)
             }
+            // An event's outcomes follow it in the list: set when it is drawn, below.
+            EventTiming::Outcome { .. } => world.event_period[e],
         };
+        if !event.outcomes.is_empty() {
+            draw_outcome(event, world.event_period[e], unit(seed, event.outcome_draw.hash, path), world);
+        }
     }
+}
+
+/// Exactly one outcome of an event that occurs, in its period, by the outcomes' weights on this
+/// path (normalized; all zero on a path splits equally); none where it does not occur.
+fn draw_outcome(event: &crate::scenario::Event, period: Option<usize>, u: f64, world: &mut WorldPath) {
+    for &(_, outcome) in &event.outcomes {
+        world.event_period[outcome] = None;
+    }
+    let Some(period) = period else { return };
+    let total: f64 = event.outcomes.iter().map(|(weight, _)| weight.eval(&world.inputs)).sum();
+    let count = event.outcomes.len();
+    let mut below = 0.0;
+    let chosen = event
+        .outcomes
+        .iter()
+        .position(|(weight, _)| {
+            below += if total > 0.0 { weight.eval(&world.inputs) / total } else { 1.0 / count as f64 };
+            u < below
+        })
+        // The last outcome takes what rounding leaves of the top of the unit interval.
+        .unwrap_or(count - 1);
+    world.event_period[event.outcomes[chosen].1] = Some(period);
 }
 
 fn sample_streams(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPath) {
@@ -213,6 +248,8 @@ fn split_channels(scenario: &Scenario, world: &mut WorldPath) {
 }
 
 /// Fills compute spend and profit per provider and the valuation; returns the compute stream.
+/// Fills the valuation and the world's compute: each channel's bill, its split across
+/// providers, the spend per provider and the providers' margins. Returns the compute stream.
 fn compute_and_valuation(scenario: &Scenario, world: &mut WorldPath) -> Option<usize> {
     let periods = world.periods;
     let inputs = &world.inputs;
@@ -225,24 +262,49 @@ fn compute_and_valuation(scenario: &Scenario, world: &mut WorldPath) -> Option<u
         }
     }
     let compute = scenario.compute.as_ref()?;
+    let providers = compute.providers.len();
+    let stream = &scenario.streams[compute.stream];
+    // The providers' shares, normalized: the split of every channel without a route.
+    let shares = &mut world.provider_spend;
     for (p, provider) in compute.providers.iter().enumerate() {
-        provider.share.fill(0, inputs, &mut world.provider_spend[p * periods..(p + 1) * periods]);
+        provider.share.fill(0, inputs, &mut shares[p * periods..(p + 1) * periods]);
+        provider.margin.fill(0, inputs, &mut world.provider_margin[p * periods..(p + 1) * periods]);
     }
-    normalize_shares(&mut world.provider_spend, compute.providers.len(), periods);
-    let spend = &mut world.curve;
-    compute.cost_ratio.fill(0, inputs, spend);
-    let revenue = &world.revenue[compute.stream * periods..(compute.stream + 1) * periods];
-    for (spend, revenue) in spend.iter_mut().zip(revenue) {
-        *spend *= revenue;
+    normalize_shares(shares, providers, periods);
+    let cost_ratio = &mut world.curve;
+    compute.cost_ratio.fill(0, inputs, cost_ratio);
+    let offset = world.channel_offset[compute.stream];
+    for c in 0..stream.channels.len() {
+        let revenue = &world.revenue[compute.stream * periods..(compute.stream + 1) * periods];
+        let share = &world.channel_share[(offset + c) * periods..(offset + c + 1) * periods];
+        let bill = &mut world.channel_bill[c * periods..(c + 1) * periods];
+        for (((bill, ratio), revenue), share) in bill.iter_mut().zip(cost_ratio.iter()).zip(revenue).zip(share) {
+            *bill = ratio * revenue * share;
+        }
+        let split = &mut world.channel_split[c * providers * periods..(c + 1) * providers * periods];
+        match compute.routes.iter().find(|route| route.channel == c) {
+            Some(route) => {
+                split.fill(0.0);
+                let row = &mut world.other_curve;
+                for &(p, ref share) in &route.providers {
+                    share.fill(0, inputs, row);
+                    for (cell, value) in split[p * periods..(p + 1) * periods].iter_mut().zip(row.iter()) {
+                        *cell += value;
+                    }
+                }
+                normalize_shares(split, providers, periods);
+            }
+            None => split.copy_from_slice(&world.provider_spend[..providers * periods]),
+        }
     }
-    for (p, provider) in compute.providers.iter().enumerate() {
-        let rows = p * periods..(p + 1) * periods;
-        provider.margin.fill(0, inputs, &mut world.provider_profit[rows.clone()]);
-        for ((share, profit), spend) in
-            world.provider_spend[rows.clone()].iter_mut().zip(&mut world.provider_profit[rows]).zip(spend.iter())
-        {
-            *share *= spend;
-            *profit *= *share;
+    // Spend per provider: every channel's bill by its split.
+    world.provider_spend.fill(0.0);
+    for c in 0..stream.channels.len() {
+        for p in 0..providers {
+            for k in 0..periods {
+                world.provider_spend[p * periods + k] +=
+                    world.channel_bill[c * periods + k] * world.channel_split[(c * providers + p) * periods + k];
+            }
         }
     }
     Some(compute.stream)
@@ -270,9 +332,10 @@ fn party_base_flows(scenario: &Scenario, compute_stream: Option<usize>, world: &
     for (p, provider) in compute.providers.iter().enumerate() {
         for k in 0..periods {
             let index = p * periods + k;
+            let profit = world.provider_spend[index] * world.provider_margin[index];
             world.base_flow[buyer * periods + k] -= world.provider_spend[index];
-            world.base_flow[provider.owner * periods + k] += world.provider_profit[index];
-            world.cloud_profit[provider.owner] += world.provider_profit[index];
+            world.base_flow[provider.owner * periods + k] += profit;
+            world.cloud_profit[provider.owner] += profit;
         }
     }
 }

@@ -11,6 +11,7 @@ use super::reader::{Diagnostics, KeyPath, Node, Origin, OverrideSource, ParsedOv
 use super::*;
 use crate::sampling::correlation::normal_score_correlation;
 use crate::sampling::distribution::{Distribution, DistributionError};
+use crate::terms::{Activation, CommitmentWindow, Term, TermKind, TrancheTiming};
 
 /// Longest name of a party, stream, channel, provider, event, deal or term.
 const MAX_NAME_LENGTH: usize = 64;
@@ -122,7 +123,7 @@ fn parse_override_value(set: &Override) -> ParsedOverride<'_> {
 
 /// How a number may be written in a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     /// USD: a number or "38B", "1.2T", "900M", "5K" (an optional leading "$").
     Money,
     /// A rate, share or probability: a number or "20%".
@@ -143,7 +144,7 @@ impl Kind {
 
 /// The range a field's values must lie in.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Bound {
+pub(crate) enum Bound {
     Any,
     NonNegative,
     Positive,
@@ -254,7 +255,7 @@ impl Bound {
 
 /// Whether a field may vary over time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Shape {
+pub(crate) enum Shape {
     /// Drawn once per path.
     Scalar,
     /// May also be a trajectory or a schedule.
@@ -271,10 +272,7 @@ struct DealEntry<'a> {
     parent: Option<usize>,
 }
 
-/// The term collections of a deal, by key.
-const TERM_COLLECTIONS: [&str; 3] = ["revenue_shares", "commitments", "investments"];
-
-struct Builder<'r, 'a> {
+pub(crate) struct Builder<'r, 'a> {
     reader: &'r mut Reader<'a>,
     grid: Grid,
     inputs: Vec<UncertainInput>,
@@ -521,9 +519,25 @@ impl<'r, 'a> Builder<'r, 'a> {
                 }
             }
         }
-        table.finish(self.reader);
         self.compute_stream = stream;
-        Some(Compute { stream: stream?, cost_ratio: cost_ratio?, providers: self.providers.clone() })
+        let mut routes: Vec<ChannelRoute> = Vec::new();
+        if let Some(node) = table.get(self.reader, "routes") {
+            for (mut route, route_path) in self.named_tables(node, &path.key("routes")) {
+                if let Some(split) = self.channel_route(&mut route, &route_path) {
+                    if routes.iter().any(|known| known.channel == split.channel) {
+                        self.reader.error(
+                            &route.node,
+                            &route_path,
+                            "this channel is routed twice; give each channel one route",
+                        );
+                    }
+                    routes.push(split);
+                }
+                route.finish(self.reader);
+            }
+        }
+        table.finish(self.reader);
+        Some(Compute { stream: stream?, cost_ratio: cost_ratio?, providers: self.providers.clone(), routes })
     }
 
     fn valuation_section(&mut self, top: &mut Table<'a>) -> Option<Valuation> {
@@ -560,11 +574,63 @@ impl<'r, 'a> Builder<'r, 'a> {
                     None
                 }
             };
+            let outcomes = self.outcomes(&mut table, &event_path);
             table.finish(self.reader);
-            if let (Some(name), Some(timing)) = (name, timing) {
-                self.events.push(Event { identity: Identity::new(format!("events.{name}")), name, timing });
+            if let (Some(name), Some(timing), Some(outcomes)) = (name, timing, outcomes) {
+                let id = self.events.len();
+                let weights: Vec<(Scalar, EventId)> =
+                    outcomes.iter().enumerate().map(|(index, (_, weight))| (*weight, id + 1 + index)).collect();
+                self.events.push(Event {
+                    identity: Identity::new(format!("events.{name}")),
+                    outcome_draw: Identity::new(format!("events.{name}.outcome")),
+                    name: name.clone(),
+                    timing,
+                    outcomes: weights,
+                });
+                for (index, (outcome, _)) in outcomes.into_iter().enumerate() {
+                    let outcome_name = format!("{name}.{outcome}");
+                    self.declared.entry("event".to_string()).or_default().insert(outcome_name.clone());
+                    self.events.push(Event {
+                        identity: Identity::new(format!("events.{outcome_name}")),
+                        outcome_draw: Identity::new(format!("events.{outcome_name}.outcome")),
+                        name: outcome_name,
+                        timing: EventTiming::Outcome { of: id, index },
+                        outcomes: Vec::new(),
+                    });
+                }
             }
         }
+    }
+
+    /// `outcomes = { name = weight, ... }`: weights are values >= 0, normalized on each path,
+    /// and not all zero.
+    fn outcomes(&mut self, table: &mut Table<'a>, path: &KeyPath) -> Option<Vec<(String, Scalar)>> {
+        let Some(node) = self.optional(table, "outcomes") else { return Some(Vec::new()) };
+        let outcomes_path = path.key("outcomes");
+        let weights = self.reader.table(node, &outcomes_path)?;
+        let mut outcomes = Vec::new();
+        let mut valid = true;
+        for (name, value) in weights.keys() {
+            let weight_path = outcomes_path.key(name);
+            valid &= self.check_name(&value, &weight_path, name);
+            match self.value(value, &weight_path, Kind::Fraction, Bound::NonNegative, Shape::Scalar) {
+                Some(weight) => outcomes.push((name.to_string(), weight.into_scalar())),
+                None => valid = false,
+            }
+        }
+        if valid && outcomes.is_empty() {
+            self.reader.error(
+                &node,
+                &outcomes_path,
+                "expected at least one outcome and its weight, such as { wins = 0.4, loses = 0.6 }",
+            );
+            return None;
+        }
+        if valid && outcomes.iter().all(|(_, weight)| self.support_of(*weight).1 <= 0.0) {
+            self.reader.error(&node, &outcomes_path, "the weights are all zero: one outcome must be able to occur");
+            return None;
+        }
+        valid.then_some(outcomes)
     }
 
     fn hazard(&mut self, table: &mut Table<'a>, rate: Node<'a>, path: &KeyPath) -> Option<EventTiming> {
@@ -861,28 +927,29 @@ impl<'r, 'a> Builder<'r, 'a> {
             None => Vec::new(),
         };
         table.takes("equity");
-        TERM_COLLECTIONS.iter().for_each(|collection| table.takes(collection));
+        TermKind::ALL.iter().for_each(|kind| table.takes(kind.collection()));
         let equity = self.deal_equity(entries, index);
         let terms = terms_kind(name.as_deref().unwrap_or(&path.positional));
         let removed: Vec<String> = removes.iter().map(|(name, _)| name.clone()).collect();
-        let mut deal = Deal {
-            name: name.clone().unwrap_or_default(),
-            description,
-            equity,
-            revenue_shares: Vec::new(),
-            commitments: Vec::new(),
-            investments: Vec::new(),
-        };
+        let mut deal = Deal { name: name.clone().unwrap_or_default(), description, equity, terms: Vec::new() };
         let mut inherited_names = Vec::new();
-        for collection in TERM_COLLECTIONS {
-            for mut term in self.term_layers(entries, index, collection, &removed) {
-                let term_path = term.path.clone();
-                match collection {
-                    "revenue_shares" => deal.revenue_shares.extend(self.revenue_share(&mut term, &term_path, &terms)),
-                    "commitments" => deal.commitments.extend(self.commitment(&mut term, &term_path, &terms)),
-                    _ => deal.investments.extend(self.investment(&mut term, &term_path, &terms)),
+        // Kind by kind, in the order a deal applies them.
+        for kind in TermKind::ALL {
+            let collection = kind.collection();
+            for mut table in self.term_layers(entries, index, collection, &removed) {
+                let term_path = table.path.clone();
+                if kind != TermKind::Investment
+                    && let Some(node) = table.peek("unless")
+                {
+                    table.takes("unless");
+                    let message = format!(
+                        "`unless` belongs to an investment's tranches (a tranche lapses if the event occurred by the time it is due); a {} takes `starts_on` and `ends_on`",
+                        kind.label()
+                    );
+                    self.reader.error(&node, &term_path.key("unless"), message);
                 }
-                term.finish(self.reader);
+                deal.terms.extend(Term::read(kind, self, &mut table, &term_path, &terms));
+                table.finish(self.reader);
             }
             if let Some(parent) = entry.parent.filter(|_| !removes.is_empty()) {
                 let parent_removed = self.removed_terms(entries, parent);
@@ -969,92 +1036,96 @@ impl<'r, 'a> Builder<'r, 'a> {
         stakes
     }
 
-    fn revenue_share(&mut self, table: &mut Table<'a>, path: &KeyPath, terms: &str) -> Option<RevenueShare> {
-        let name = self.required_name(table, terms);
+    // ----- what terms read (each kind's module reads its own fields through these) --------
+
+    pub(crate) fn reader_mut(&mut self) -> &mut Reader<'a> {
+        self.reader
+    }
+
+    /// `payer` and `payee`, two different parties.
+    pub(crate) fn payer_and_payee(
+        &mut self,
+        table: &mut Table<'a>,
+        path: &KeyPath,
+    ) -> (Option<PartyId>, Option<PartyId>) {
         let payer = self.party_ref(table, "payer");
         let payee = self.party_ref(table, "payee");
-        let stream = self.stream_ref(table, "stream");
-        let channels = match (table.get(self.reader, "channels"), stream) {
-            (Some(node), Some(stream)) => self.channel_refs(node, &path.key("channels"), stream),
-            (None, Some(stream)) => Some((0..self.streams[stream].channels.len()).collect()),
-            _ => None,
-        };
-        let rate = self.required_curve(table, "rate", Kind::Fraction, Bound::Unit);
-        let window = self.window(table);
-        let cap = self
-            .optional_value(table, "cap", Kind::Money, Bound::NonNegativeMoney, Shape::Scalar)
-            .map(Curve::into_scalar);
-        let paid_before = self
-            .optional_value(table, "paid_before", Kind::Money, Bound::NonNegativeMoney, Shape::Scalar)
-            .map(Curve::into_scalar)
-            .unwrap_or(Scalar::Const(0.0));
-        let ends_on = self.optional(table, "ends_on").map(|node| self.event_ref(node, &path.key("ends_on")));
         if let (Some(payer), Some(payee)) = (payer, payee)
             && payer == payee
         {
             self.reader.error(&table.node, &path.key("payee"), "payer and payee are the same party");
         }
-        let (first, last) = window?;
-        Some(RevenueShare {
-            name: name?,
-            payer: payer?,
-            payee: payee?,
-            stream: stream?,
-            channels: channels?,
-            rate: rate?,
-            first,
-            last,
-            cap,
-            paid_before,
-            ends_on: ends_on.flatten(),
-        })
+        (payer, payee)
     }
 
-    fn commitment(&mut self, table: &mut Table<'a>, path: &KeyPath, terms: &str) -> Option<Commitment> {
-        let name = self.required_name(table, terms);
-        let buyer = self.party_ref(table, "buyer");
-        let provider =
-            table.require(self.reader, "provider", "the name of a [[compute.providers]] entry").and_then(|node| {
-                let provider_path = path.key("provider");
-                let provider_name = self.reader.string(node, &provider_path)?;
-                let found = index_of(&self.providers, provider_name, |p| &p.name);
-                if found.is_none() && !self.is_declared("provider", provider_name) {
-                    let known = names(&self.providers, |p| &p.name);
-                    self.reader.error(
-                        &node,
-                        &provider_path,
-                        format!("unknown provider `{provider_name}`; expected one of: {known}"),
-                    );
-                }
-                found
-            });
-        if let Some(buyer) = buyer {
-            let buys_compute =
-                self.compute_stream.is_some_and(|s| self.streams.get(s).is_some_and(|s| s.owner == buyer));
-            if !buys_compute {
-                let node = table.get(self.reader, "buyer").unwrap_or(table.node);
-                self.reader.error(
-                    &node,
-                    &path.key("buyer"),
-                    format!(
-                        "`{}` does not buy compute: the buyer of a commitment must own the [compute] stream",
-                        self.parties[buyer].name
-                    ),
-                );
-            }
+    /// `channels` of `stream` (all of them when absent).
+    pub(crate) fn channels_of(
+        &mut self,
+        table: &mut Table<'a>,
+        path: &KeyPath,
+        stream: Option<StreamId>,
+    ) -> Option<Vec<usize>> {
+        match (table.get(self.reader, "channels"), stream) {
+            (Some(node), Some(stream)) => self.channel_refs(node, &path.key("channels"), stream),
+            (None, Some(stream)) => Some((0..self.streams[stream].channels.len()).collect()),
+            _ => None,
         }
-        let total = self.required_value(table, "total", Kind::Money, Bound::NonNegativeMoney, Shape::Scalar);
-        let take_or_pay = self
-            .optional_value(table, "take_or_pay", Kind::Fraction, Bound::Unit, Shape::Scalar)
-            .map(Curve::into_scalar)
-            .unwrap_or(Scalar::Const(1.0));
-        let first = match table.get(self.reader, "from") {
+    }
+
+    /// `buyer`, which must own the compute stream.
+    pub(crate) fn compute_buyer(&mut self, table: &mut Table<'a>, path: &KeyPath) -> Option<PartyId> {
+        let buyer = self.party_ref(table, "buyer")?;
+        let buys_compute = self.compute_stream.is_some_and(|s| self.streams.get(s).is_some_and(|s| s.owner == buyer));
+        if !buys_compute {
+            let node = table.get(self.reader, "buyer").unwrap_or(table.node);
+            self.reader.error(
+                &node,
+                &path.key("buyer"),
+                format!(
+                    "`{}` does not buy compute: the buyer of a commitment must own the [compute] stream",
+                    self.parties[buyer].name
+                ),
+            );
+        }
+        Some(buyer)
+    }
+
+    /// `provider`: a compute provider.
+    pub(crate) fn provider_ref(&mut self, table: &mut Table<'a>, path: &KeyPath) -> Option<ProviderId> {
+        let node = table.require(self.reader, "provider", "the name of a [[compute.providers]] entry")?;
+        self.provider_named(node, &path.key("provider"))
+    }
+
+    fn provider_named(&mut self, node: Node<'a>, path: &KeyPath) -> Option<ProviderId> {
+        let name = self.reader.string(node, path)?;
+        let found = index_of(&self.providers, name, |p| &p.name);
+        if found.is_none() && !self.is_declared("provider", name) {
+            let known = names(&self.providers, |p| &p.name);
+            self.reader.error(&node, path, format!("unknown provider `{name}`; expected one of: {known}"));
+        }
+        found
+    }
+
+    /// `from`, the first period, the simulation's start when absent.
+    pub(crate) fn optional_first_period(&mut self, table: &mut Table<'a>, path: &KeyPath) -> Option<usize> {
+        match table.get(self.reader, "from") {
             Some(node) => self.first_period(node, &path.key("from")),
             None => Some(0),
-        };
+        }
+    }
+
+    /// A commitment's end: `through` a date or for `years` from `first`; inside the horizon
+    /// where `must_end_inside`.
+    pub(crate) fn commitment_window(
+        &mut self,
+        table: &mut Table<'a>,
+        path: &KeyPath,
+        first: Option<usize>,
+        must_end_inside: bool,
+    ) -> Option<CommitmentWindow> {
         let through = table.get(self.reader, "through");
         let years = table.get(self.reader, "years");
-        let window = match (through, years) {
+        match (through, years) {
             (Some(node), None) => {
                 let through_path = path.key("through");
                 let last = self
@@ -1082,7 +1153,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 if let (Some(years), Some(first), true) = (years, first, self.grid_known) {
                     let longest = self.support_of(years).1;
                     let end = first as f64 + (longest * f64::from(self.grid.steps_per_year)).round();
-                    if !longest.is_finite() || end > self.grid.periods() as f64 {
+                    if !longest.is_finite() || (must_end_inside && end > self.grid.periods() as f64) {
                         self.reader.error(&node, &years_path, format!("the commitment can last {longest} years from {}, past the horizon ({}); bound `years` with `max` or extend the simulation", self.grid.label(first), self.grid.horizon_label()));
                     }
                 }
@@ -1104,25 +1175,13 @@ impl<'r, 'a> Builder<'r, 'a> {
                 );
                 None
             }
-        };
-        Some(Commitment {
-            name: name?,
-            buyer: buyer?,
-            provider: provider?,
-            total: total?.into_scalar(),
-            first: first?,
-            window: window?,
-            take_or_pay,
-        })
+        }
     }
 
-    fn investment(&mut self, table: &mut Table<'a>, path: &KeyPath, terms: &str) -> Option<Investment> {
-        let name = self.required_name(table, terms);
-        let investor = self.party_ref(table, "investor");
-        let investee = self.party_ref(table, "investee");
-        if let Some(investee) = investee
-            && self.valuation_company != Some(investee)
-        {
+    /// `investee`: the valued company.
+    pub(crate) fn investee(&mut self, table: &mut Table<'a>, path: &KeyPath) -> Option<PartyId> {
+        let investee = self.party_ref(table, "investee")?;
+        if self.valuation_company != Some(investee) {
             let node = table.get(self.reader, "investee").unwrap_or(table.node);
             let message = match self.valuation_company {
                 Some(company) => format!(
@@ -1133,37 +1192,46 @@ impl<'r, 'a> Builder<'r, 'a> {
             };
             self.reader.error(&node, &path.key("investee"), message);
         }
-        let mut tranches = Vec::new();
-        if let Some(node) =
-            table.require(self.reader, "tranches", "an array of { amount, date } or { amount, on, by } tables")
-        {
-            let tranches_path = path.key("tranches");
-            for (index, item) in self.reader.array(node, &tranches_path).unwrap_or_default().into_iter().enumerate() {
-                let item_path = tranches_path.element(index, None);
-                if let Some(mut tranche) = self.reader.table(item, &item_path) {
-                    if let Some(tranche) = self.tranche(&mut tranche, &item_path) {
-                        tranches.push(tranche);
-                    }
-                    tranche.finish(self.reader);
-                }
-            }
-        }
-        Some(Investment { name: name?, investor: investor?, investee: investee?, tranches })
+        Some(investee)
     }
 
-    fn tranche(&mut self, table: &mut Table<'a>, path: &KeyPath) -> Option<Tranche> {
-        let amount = self.required_value(table, "amount", Kind::Money, Bound::NonNegativeMoney, Shape::Scalar);
-        let probability = self
-            .optional_value(table, "probability", Kind::Fraction, Bound::Unit, Shape::Scalar)
-            .map(Curve::into_scalar)
-            .unwrap_or(Scalar::Const(1.0));
+    /// `tranches`: an array of tables, each read by `read`.
+    pub(crate) fn tranches<T>(
+        &mut self,
+        table: &mut Table<'a>,
+        path: &KeyPath,
+        read: impl Fn(&mut Self, &mut Table<'a>, &KeyPath) -> Option<T>,
+    ) -> Vec<T> {
+        let mut tranches = Vec::new();
+        let Some(node) =
+            table.require(self.reader, "tranches", "an array of { amount, date } or { amount, on, by } tables")
+        else {
+            return tranches;
+        };
+        let tranches_path = path.key("tranches");
+        for (index, item) in self.reader.array(node, &tranches_path).unwrap_or_default().into_iter().enumerate() {
+            let item_path = tranches_path.element(index, None);
+            if let Some(mut tranche) = self.reader.table(item, &item_path) {
+                tranches.extend(read(self, &mut tranche, &item_path));
+                tranche.finish(self.reader);
+            }
+        }
+        tranches
+    }
+
+    /// When a tranche or payment falls due: at a `date`, or `on` an event (`by` a date).
+    pub(crate) fn due(&mut self, table: &mut Table<'a>, path: &KeyPath, what: &str) -> Option<TrancheTiming> {
         let date = table.get(self.reader, "date");
         let on = table.get(self.reader, "on");
         let by = table.get(self.reader, "by");
-        let timing = match (date, on) {
+        match (date, on) {
             (Some(date), None) => {
                 if let Some(by) = by {
-                    self.reader.error(&by, &path.key("by"), "`by` goes with `on`: a dated tranche is due at its date");
+                    self.reader.error(
+                        &by,
+                        &path.key("by"),
+                        format!("`by` goes with `on`: a dated {what} is due at its date"),
+                    );
                 }
                 self.date_in_horizon(date, &path.key("date")).map(TrancheTiming::Date)
             }
@@ -1176,23 +1244,107 @@ impl<'r, 'a> Builder<'r, 'a> {
                 Some(TrancheTiming::OnEvent { event: event?, last: last? })
             }
             (Some(date), Some(_)) => {
-                self.reader.error(&date, &path.key("date"), "a tranche is due at a `date` or `on` an event, not both");
+                self.reader.error(
+                    &date,
+                    &path.key("date"),
+                    format!("a {what} is due at a `date` or `on` an event, not both"),
+                );
                 None
             }
             (None, None) => {
-                self.reader.error(&table.node, path, "missing `date` or `on`: say when the tranche is paid");
+                self.reader.error(&table.node, path, format!("missing `date` or `on`: say when the {what} is paid"));
                 None
             }
-        };
-        let coin_identity = identity_of_key(&path.named);
-        let coin = match self.coins.iter().position(|coin| coin.name == coin_identity) {
+        }
+    }
+
+    /// An optional event name at `key`: Some(None) where absent (or "none").
+    pub(crate) fn optional_event(
+        &mut self,
+        table: &mut Table<'a>,
+        path: &KeyPath,
+        key: &'static str,
+    ) -> Option<Option<EventId>> {
+        match self.optional(table, key) {
+            Some(node) => self.event_ref(node, &path.key(key)).map(Some),
+            None => Some(None),
+        }
+    }
+
+    /// `starts_on` and `ends_on`.
+    pub(crate) fn activation(&mut self, table: &mut Table<'a>, path: &KeyPath) -> Option<Activation> {
+        let starts_on = self.optional_event(table, path, "starts_on");
+        let ends_on = self.optional_event(table, path, "ends_on");
+        Some(Activation { starts_on: starts_on?, ends_on: ends_on? })
+    }
+
+    /// The coin a term at `path` flips, keyed by its identity and shared by the deals that have it.
+    pub(crate) fn coin(&mut self, path: &KeyPath) -> CoinId {
+        let identity = identity_of_key(&path.named);
+        match self.coins.iter().position(|coin| coin.name == identity) {
             Some(coin) => coin,
             None => {
-                self.coins.push(Identity::new(coin_identity));
+                self.coins.push(Identity::new(identity));
                 self.coins.len() - 1
             }
-        };
-        Some(Tranche { amount: amount?.into_scalar(), timing: timing?, probability, coin })
+        }
+    }
+
+    /// `channel` (of the compute stream) and `providers = { name = share, ... }`.
+    pub(crate) fn channel_route(&mut self, table: &mut Table<'a>, path: &KeyPath) -> Option<ChannelRoute> {
+        let channel = table.require(self.reader, "channel", "a channel of the [compute] stream").and_then(|node| {
+            let channel_path = path.key("channel");
+            let name = self.reader.string(node, &channel_path)?;
+            let Some(stream) = self.compute_stream else {
+                self.reader.error(&node, &channel_path, "routes need a [compute] section");
+                return None;
+            };
+            let stream = self.streams.get(stream)?;
+            let found = index_of(&stream.channels, name, |c| &c.name);
+            if found.is_none() {
+                let known = names(&stream.channels, |c| &c.name);
+                let stream_name = stream.name.clone();
+                self.reader.error(
+                    &node,
+                    &channel_path,
+                    format!("unknown channel `{name}` of the compute stream `{stream_name}`; expected one of: {known}"),
+                );
+            }
+            found
+        });
+        let providers_path = path.key("providers");
+        let providers = table.require(self.reader, "providers", "a table of providers to shares").and_then(|node| {
+            let shares = self.reader.table(node, &providers_path)?;
+            let mut providers = Vec::new();
+            for (name, value) in shares.keys() {
+                let share_path = providers_path.key(name);
+                let provider = self.provider_named_at(name, &value, &share_path);
+                let share = self.value(value, &share_path, Kind::Fraction, Bound::Unit, Shape::TimeVarying);
+                if let (Some(provider), Some(share)) = (provider, share) {
+                    providers.push((provider, share));
+                }
+            }
+            if providers.is_empty() && shares.keys().is_empty() {
+                self.reader.error(&node, &providers_path, "expected at least one provider and its share");
+                return None;
+            }
+            Some(providers)
+        });
+        Some(ChannelRoute { channel: channel?, providers: providers? })
+    }
+
+    fn provider_named_at(&mut self, name: &str, node: &Node<'a>, path: &KeyPath) -> Option<ProviderId> {
+        let found = index_of(&self.providers, name, |p| &p.name);
+        if found.is_none() {
+            let known = names(&self.providers, |p| &p.name);
+            self.reader.error(node, path, format!("unknown provider `{name}`; expected one of: {known}"));
+        }
+        found
+    }
+
+    /// The name of a channel of the compute stream.
+    pub(crate) fn compute_channel_name(&self, channel: usize) -> String {
+        self.compute_stream.map_or_else(String::new, |stream| self.streams[stream].channels[channel].name.clone())
     }
 
     // ----- references -----------------------------------------------------------------------
@@ -1206,14 +1358,14 @@ impl<'r, 'a> Builder<'r, 'a> {
         found
     }
 
-    fn party_ref(&mut self, table: &mut Table<'a>, key: &'static str) -> Option<PartyId> {
+    pub(crate) fn party_ref(&mut self, table: &mut Table<'a>, key: &'static str) -> Option<PartyId> {
         let node = table.require(self.reader, key, "the name of a party in [parties]")?;
         let path = table.path.key(key);
         let name = self.reader.string(node, &path)?;
         self.lookup_party(name, &node, &path)
     }
 
-    fn stream_ref(&mut self, table: &mut Table<'a>, key: &'static str) -> Option<StreamId> {
+    pub(crate) fn stream_ref(&mut self, table: &mut Table<'a>, key: &'static str) -> Option<StreamId> {
         let node = table.require(self.reader, key, "the name of a [[streams]] entry")?;
         let path = table.path.key(key);
         let name = self.reader.string(node, &path)?;
@@ -1225,7 +1377,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         found
     }
 
-    fn event_ref(&mut self, node: Node<'a>, path: &KeyPath) -> Option<EventId> {
+    pub(crate) fn event_ref(&mut self, node: Node<'a>, path: &KeyPath) -> Option<EventId> {
         let name = self.reader.string(node, path)?;
         let found = index_of(&self.events, name, |e| &e.name);
         if found.is_none() && !self.is_declared("event", name) {
@@ -1283,7 +1435,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         tables
     }
 
-    fn check_name(&mut self, node: &Node<'a>, path: &KeyPath, name: &str) -> bool {
+    pub(crate) fn check_name(&mut self, node: &Node<'a>, path: &KeyPath, name: &str) -> bool {
         let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !valid {
             self.reader.error(node, path, format!("invalid name \"{name}\"; names use letters, digits, `_` and `-` only, so they can appear in key paths"));
@@ -1302,7 +1454,7 @@ impl<'r, 'a> Builder<'r, 'a> {
     /// An entry's `name`, unique among the entries of `kind` (e.g. "stream", or the terms of one
     /// deal). Every name read is declared, valid or not, so that a reference to an entry that
     /// failed validation is not reported a second time as dangling.
-    fn required_name(&mut self, table: &mut Table<'a>, kind: &str) -> Option<String> {
+    pub(crate) fn required_name(&mut self, table: &mut Table<'a>, kind: &str) -> Option<String> {
         let node = table.require(self.reader, "name", "a name (letters, digits, `_`, `-`)")?;
         let path = table.path.key("name");
         let name = self.reader.string(node, &path)?;
@@ -1360,7 +1512,7 @@ impl<'r, 'a> Builder<'r, 'a> {
     }
 
     /// A date that must fall inside the horizon, as its period.
-    fn date_in_horizon(&mut self, node: Node<'a>, path: &KeyPath) -> Option<usize> {
+    pub(crate) fn date_in_horizon(&mut self, node: Node<'a>, path: &KeyPath) -> Option<usize> {
         let date = self.date(node, path)?;
         let period = self.grid.first_period(date);
         if !self.grid_known {
@@ -1390,7 +1542,7 @@ impl<'r, 'a> Builder<'r, 'a> {
     }
 
     /// `through = date` or `by = date`: the last period included, clamped to the horizon.
-    fn last_period(&mut self, node: Node<'a>, path: &KeyPath) -> Option<usize> {
+    pub(crate) fn last_period(&mut self, node: Node<'a>, path: &KeyPath) -> Option<usize> {
         let date = self.date(node, path)?;
         let period = self.grid.last_period(date);
         if !self.grid_known {
@@ -1405,7 +1557,7 @@ impl<'r, 'a> Builder<'r, 'a> {
     }
 
     /// Optional `from`/`through` window, defaulting to the whole horizon.
-    fn window(&mut self, table: &mut Table<'a>) -> Option<(usize, usize)> {
+    pub(crate) fn window(&mut self, table: &mut Table<'a>) -> Option<(usize, usize)> {
         let from = table.get(self.reader, "from");
         let through = table.get(self.reader, "through");
         let first = match from {
@@ -1493,7 +1645,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         self.number(node, &table.path.key(key), kind, bound)
     }
 
-    fn required_value(
+    pub(crate) fn required_value(
         &mut self,
         table: &mut Table<'a>,
         key: &'static str,
@@ -1505,7 +1657,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         self.value(node, &table.path.key(key), kind, bound, shape)
     }
 
-    fn optional_value(
+    pub(crate) fn optional_value(
         &mut self,
         table: &mut Table<'a>,
         key: &'static str,
@@ -1519,11 +1671,17 @@ impl<'r, 'a> Builder<'r, 'a> {
 
     /// An optional key's value; the string "none" is no value, which is how a deal drops an
     /// optional field it inherits (`cap = "none"`).
-    fn optional(&mut self, table: &mut Table<'a>, key: &'static str) -> Option<Node<'a>> {
+    pub(crate) fn optional(&mut self, table: &mut Table<'a>, key: &'static str) -> Option<Node<'a>> {
         table.get(self.reader, key).filter(|node| !matches!(node.value, DeValue::String(text) if text == "none"))
     }
 
-    fn required_curve(&mut self, table: &mut Table<'a>, key: &'static str, kind: Kind, bound: Bound) -> Option<Curve> {
+    pub(crate) fn required_curve(
+        &mut self,
+        table: &mut Table<'a>,
+        key: &'static str,
+        kind: Kind,
+        bound: Bound,
+    ) -> Option<Curve> {
         self.required_value(table, key, kind, bound, Shape::TimeVarying)
     }
 
@@ -1532,7 +1690,14 @@ impl<'r, 'a> Builder<'r, 'a> {
     }
 
     /// A *value*: a number, a distribution, and (where time may vary it) a trajectory or schedule.
-    fn value(&mut self, node: Node<'a>, path: &KeyPath, kind: Kind, bound: Bound, shape: Shape) -> Option<Curve> {
+    pub(crate) fn value(
+        &mut self,
+        node: Node<'a>,
+        path: &KeyPath,
+        kind: Kind,
+        bound: Bound,
+        shape: Shape,
+    ) -> Option<Curve> {
         let DeValue::Table(raw) = node.value else {
             return self.number(node, path, kind, bound).map(|v| Curve::Flat(Scalar::Const(v)));
         };
@@ -1931,7 +2096,7 @@ fn not_positive_semidefinite(correlations: &[Correlation]) -> Option<Vec<usize>>
 
 impl Curve {
     /// The scalar of a value read with `Shape::Scalar` (never a trajectory or schedule).
-    fn into_scalar(self) -> Scalar {
+    pub(crate) fn into_scalar(self) -> Scalar {
         match self {
             Curve::Flat(scalar) => scalar,
             _ => unreachable!("scalar-only values are read with Shape::Scalar"),

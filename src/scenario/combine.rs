@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{
-    CoinId, CommitmentWindow, Curve, Deal, EventTiming, Identity, InputId, JumpSize, LatentId, Scalar, Scenario,
-};
+use super::{CoinId, Curve, Deal, EventTiming, Identity, InputId, JumpSize, LatentId, Scalar, Scenario};
 
 /// What two scenario files' worlds say differently, key by key: each entry is a key path with
 /// the first file's value and the second's ("absent" where one has no such key).
@@ -97,6 +95,14 @@ pub fn world_values(scenario: &Scenario) -> BTreeMap<String, String> {
             put(format!("{key}.margin"), curve(&p.margin));
             put(format!("{key}.share"), curve(&p.share));
         }
+        let channels = &scenario.streams[compute.stream].channels;
+        for route in &compute.routes {
+            for &(p, ref share) in &route.providers {
+                let key =
+                    format!("compute.routes.{}.providers.{}", channels[route.channel].name, compute.providers[p].name);
+                put(key, curve(share));
+            }
+        }
     }
     if let Some(valuation) = &scenario.valuation {
         put("valuation.company".into(), party(valuation.company));
@@ -112,7 +118,11 @@ pub fn world_values(scenario: &Scenario) -> BTreeMap<String, String> {
             EventTiming::Hazard { annual_rate, first, last } => {
                 format!("hazard {} a year from {} through {}", scalar(annual_rate), grid.label(first), grid.label(last))
             }
+            EventTiming::Outcome { of, .. } => format!("an outcome of {}", scenario.events[of].name),
         };
+        for &(weight, outcome) in &e.outcomes {
+            put(format!("events.{}.weight", scenario.events[outcome].name), scalar(weight));
+        }
         put(format!("events.{}", e.name), timing);
     }
     for c in &scenario.correlations {
@@ -227,41 +237,12 @@ fn remap_scalar(scalar: &mut Scalar, input: &impl Fn(InputId) -> InputId) {
     }
 }
 
-fn remap_curve(curve: &mut Curve, input: &impl Fn(InputId) -> InputId) {
-    match curve {
-        Curve::Flat(value) => remap_scalar(value, input),
-        Curve::Trajectory { start, end, .. } => {
-            remap_scalar(start, input);
-            remap_scalar(end, input);
-        }
-        Curve::Schedule { values, .. } => values.iter_mut().for_each(|value| remap_scalar(value, input)),
-    }
-}
-
 /// Points a deal's uncertain values and coins at their new ids.
 fn remap(deal: &mut Deal, input: &impl Fn(InputId) -> InputId, coin: &impl Fn(CoinId) -> CoinId) {
     for (_, stake) in &mut deal.equity {
         remap_scalar(stake, input);
     }
-    for share in &mut deal.revenue_shares {
-        remap_curve(&mut share.rate, input);
-        if let Some(cap) = &mut share.cap {
-            remap_scalar(cap, input);
-        }
-        remap_scalar(&mut share.paid_before, input);
-    }
-    for commitment in &mut deal.commitments {
-        remap_scalar(&mut commitment.total, input);
-        remap_scalar(&mut commitment.take_or_pay, input);
-        if let CommitmentWindow::Years(years) = &mut commitment.window {
-            remap_scalar(years, input);
-        }
-    }
-    for investment in &mut deal.investments {
-        for tranche in &mut investment.tranches {
-            remap_scalar(&mut tranche.amount, input);
-            remap_scalar(&mut tranche.probability, input);
-            tranche.coin = coin(tranche.coin);
-        }
+    for term in &mut deal.terms {
+        term.visit_draws(&mut |scalar| remap_scalar(scalar, input), &mut |id| *id = coin(*id));
     }
 }

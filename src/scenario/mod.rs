@@ -2,14 +2,15 @@
 //!
 //! Values here have passed validation (see [`build`]); nothing downstream re-checks user input.
 
-mod build;
+pub(crate) mod build;
 mod combine;
 mod document;
 pub mod grid;
-mod reader;
+pub(crate) mod reader;
 
 use crate::sampling::distribution::Distribution;
 pub use crate::sampling::random::Identity;
+use crate::terms::{Term, TermKind};
 pub use build::{MAX_PATHS, Override, parse_money, parse_scenario, parse_scenario_file};
 pub use combine::{NotPairable, WorldDifferences, check_pairable, combine, world_differences, world_values};
 pub use document::Loader;
@@ -64,6 +65,18 @@ pub enum Curve {
 }
 
 impl Curve {
+    /// Visits every value the curve holds, constant or drawn.
+    pub fn visit_scalars(&mut self, visit: &mut dyn FnMut(&mut Scalar)) {
+        match self {
+            Curve::Flat(value) => visit(value),
+            Curve::Trajectory { start, end, .. } => {
+                visit(start);
+                visit(end);
+            }
+            Curve::Schedule { values, .. } => values.iter_mut().for_each(visit),
+        }
+    }
+
     #[inline]
     pub fn at(&self, period: usize, inputs: &[f64]) -> f64 {
         match self {
@@ -174,6 +187,31 @@ pub struct Compute {
     pub stream: StreamId,
     pub cost_ratio: Curve,
     pub providers: Vec<Provider>,
+    /// Channels of the compute stream whose bill goes to named providers; the other channels
+    /// split by the providers' shares.
+    pub routes: Vec<ChannelRoute>,
+}
+
+/// How one channel of the compute stream splits its compute bill: shares by provider,
+/// normalized each period.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChannelRoute {
+    /// Index among the compute stream's channels.
+    pub channel: usize,
+    pub providers: Vec<(ProviderId, Curve)>,
+}
+
+impl ChannelRoute {
+    pub fn describe(&self, scenario: &Scenario) -> String {
+        let Some(compute) = &scenario.compute else { return String::new() };
+        let channel = &scenario.streams[compute.stream].channels[self.channel].name;
+        let shares: Vec<String> = self
+            .providers
+            .iter()
+            .map(|(p, share)| format!("{} {}", compute.providers[*p].name, scenario.describe_curve(share)))
+            .collect();
+        format!("{channel}'s compute to {}", shares.join(", "))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -189,14 +227,23 @@ pub enum EventTiming {
     Dated { period: usize, probability: Scalar },
     /// Constant hazard inside the window `first..=last`.
     Hazard { annual_rate: Scalar, first: usize, last: usize },
+    /// Outcome `index` of event `of`: occurs when `of` does, in the same period, if it is the
+    /// outcome drawn.
+    Outcome { of: EventId, index: usize },
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
+    /// `<event>.<outcome>` for an outcome.
     pub name: String,
     pub timing: EventTiming,
-    /// Keys the uniform that decides whether and when it occurs (`events.<name>`).
+    /// Keys the uniform that decides whether and when it occurs (`events.<name>`), and for an
+    /// event with outcomes, which one (`events.<name>.outcome`).
     pub identity: Identity,
+    /// The outcomes' weights (normalized per path) and their events' ids; empty for an event
+    /// without outcomes.
+    pub outcomes: Vec<(Scalar, EventId)>,
+    pub outcome_draw: Identity,
 }
 
 /// A Spearman rank correlation between two latents, as the scenario stated it between two keys.
@@ -208,80 +255,26 @@ pub struct Correlation {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct RevenueShare {
-    pub name: String,
-    pub payer: PartyId,
-    pub payee: PartyId,
-    pub stream: StreamId,
-    /// Channel indices of the stream that form the base.
-    pub channels: Vec<usize>,
-    pub rate: Curve,
-    pub first: usize,
-    pub last: usize,
-    pub cap: Option<Scalar>,
-    pub paid_before: Scalar,
-    pub ends_on: Option<EventId>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum CommitmentWindow {
-    /// Last included period.
-    Through(usize),
-    /// Whole years from `first`, rounded to periods; validated to end inside the horizon.
-    Years(Scalar),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Commitment {
-    pub name: String,
-    pub buyer: PartyId,
-    pub provider: ProviderId,
-    pub total: Scalar,
-    pub first: usize,
-    pub window: CommitmentWindow,
-    pub take_or_pay: Scalar,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum TrancheTiming {
-    /// Due in this period.
-    Date(usize),
-    /// Due in the period the event occurs, if it occurs by `last`.
-    OnEvent { event: EventId, last: usize },
-}
-
-/// One payment of an investment: paid when due if the world's coin falls under `probability`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Tranche {
-    pub amount: Scalar,
-    pub timing: TrancheTiming,
-    pub probability: Scalar,
-    pub coin: CoinId,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Investment {
-    pub name: String,
-    pub investor: PartyId,
-    pub investee: PartyId,
-    pub tranches: Vec<Tranche>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
 pub struct Deal {
     pub name: String,
     pub description: String,
     /// Stakes in the valuation company at the start.
     pub equity: Vec<(PartyId, Scalar)>,
-    pub revenue_shares: Vec<RevenueShare>,
-    pub commitments: Vec<Commitment>,
-    pub investments: Vec<Investment>,
+    /// In the order their kinds apply (see [`crate::terms::TermKind`]), each kind in the order
+    /// written.
+    pub terms: Vec<Term>,
 }
 
 impl Deal {
     /// Whether `party` can hold equity under this deal (a starting stake or an investment).
     pub fn may_hold_equity(&self, party: PartyId) -> bool {
-        self.equity.iter().any(|&(holder, _)| holder == party) || self.investments.iter().any(|i| i.investor == party)
+        self.equity.iter().any(|&(holder, _)| holder == party)
+            || self.terms.iter().any(|term| term.investor() == Some(party))
+    }
+
+    /// The terms of one kind.
+    pub fn terms_of(&self, kind: TermKind) -> impl Iterator<Item = &Term> {
+        self.terms.iter().filter(move |term| term.kind() == kind)
     }
 }
 
@@ -307,5 +300,35 @@ pub struct Scenario {
 impl Scenario {
     pub fn grid(&self) -> Grid {
         self.simulation.grid
+    }
+
+    /// A value as `validate` shows it: the number, or the uncertain input's key.
+    pub fn describe_scalar(&self, value: Scalar) -> String {
+        match value {
+            Scalar::Const(value) => format!("{value}"),
+            Scalar::Input(id) => format!("<{}>", self.inputs[id].key),
+        }
+    }
+
+    /// An amount of money as `validate` shows it.
+    pub fn describe_money(&self, value: Scalar) -> String {
+        self.describe_scalar(value)
+    }
+
+    pub fn describe_curve(&self, curve: &Curve) -> String {
+        match curve {
+            Curve::Flat(value) => self.describe_scalar(*value),
+            Curve::Trajectory { start, end, half_life, .. } => {
+                format!("{} -> {} (half-life {half_life} y)", self.describe_scalar(*start), self.describe_scalar(*end))
+            }
+            Curve::Schedule { dates, values, .. } => {
+                let steps: Vec<String> = dates
+                    .iter()
+                    .zip(values)
+                    .map(|(date, value)| format!("{date}: {}", self.describe_scalar(*value)))
+                    .collect();
+                format!("schedule {{{}}}", steps.join(", "))
+            }
+        }
     }
 }

@@ -1,32 +1,206 @@
-//! Deal terms: pure functions from one sampled world path to each party's cash flows and metrics.
+//! Deal terms, one module per kind. A term is a pure function of a sampled world path: it reads
+//! the path and moves money between parties; it draws nothing and does no I/O.
+//!
+//! Each kind's module owns its fields, how they are read from a scenario, what the term does to a
+//! path, the metrics it reports and how `validate` describes it. [`TermKind`] and [`Term`] are
+//! where a kind is added: every `match` on them is a place the compiler then asks to extend.
 
+pub mod activation;
+pub mod commitment;
+pub mod investment;
+pub mod payment;
+pub mod revenue_share;
+pub mod route;
+
+pub use activation::Activation;
+pub use commitment::{Commitment, CommitmentWindow};
+pub use investment::{Investment, Tranche, TrancheTiming};
+pub use payment::Payment;
+pub use revenue_share::RevenueShare;
+pub use route::Route;
+
+use crate::engine::metrics::{Scope, Sink};
 use crate::sampling::world::WorldPath;
-use crate::scenario::{CommitmentWindow, Deal, Scenario, TrancheTiming};
+use crate::scenario::build::Builder;
+use crate::scenario::reader::{KeyPath, Table};
+use crate::scenario::{CoinId, Deal, PartyId, Scalar, Scenario};
 
-/// What a revenue share did on one path.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct ShareOutcome {
-    /// Paid over the horizon (not counting `paid_before`).
-    pub paid: f64,
-    pub cap_hit: bool,
-    /// Fractional calendar year at the end of the period the cap was reached.
-    pub cap_hit_year: Option<f64>,
+/// The kinds of term, in the order a deal applies them: routes first, since they decide which
+/// provider a commitment's spend goes to; investments before payments, which do not depend on
+/// stakes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TermKind {
+    Route,
+    RevenueShare,
+    Commitment,
+    Investment,
+    Payment,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct CommitmentOutcome {
-    pub spend: f64,
-    pub shortfall: f64,
-    pub penalty: f64,
-    pub met: bool,
+impl TermKind {
+    pub const ALL: [TermKind; 5] =
+        [TermKind::Route, TermKind::RevenueShare, TermKind::Commitment, TermKind::Investment, TermKind::Payment];
+
+    /// The deal's array of tables that holds terms of this kind (`[[deals.revenue_shares]]`).
+    pub fn collection(self) -> &'static str {
+        match self {
+            TermKind::Route => "routes",
+            TermKind::RevenueShare => "revenue_shares",
+            TermKind::Commitment => "commitments",
+            TermKind::Investment => "investments",
+            TermKind::Payment => "payments",
+        }
+    }
+
+    /// What metric names and input identities start with (`revenue_share.<term>.paid`).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            TermKind::Route => "route",
+            TermKind::RevenueShare => "revenue_share",
+            TermKind::Commitment => "commitment",
+            TermKind::Investment => "investment",
+            TermKind::Payment => "payment",
+        }
+    }
+
+    /// The kind in words, for messages and reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            TermKind::Route => "compute route",
+            TermKind::RevenueShare => "revenue share",
+            TermKind::Commitment => "commitment",
+            TermKind::Investment => "investment",
+            TermKind::Payment => "payment",
+        }
+    }
+
+    /// The kind whose collection is `key`.
+    pub fn of_collection(key: &str) -> Option<TermKind> {
+        TermKind::ALL.into_iter().find(|kind| kind.collection() == key)
+    }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct InvestmentOutcome {
-    pub paid: f64,
-    /// The stake its tranches bought, after later dilution, at the horizon.
-    pub stake: f64,
-    pub value: f64,
+/// One term of a deal.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Term {
+    Route(Route),
+    RevenueShare(RevenueShare),
+    Commitment(Commitment),
+    Investment(Investment),
+    Payment(Payment),
+}
+
+/// What one term did on one path.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TermOutcome {
+    Route(route::Outcome),
+    RevenueShare(revenue_share::Outcome),
+    Commitment(commitment::Outcome),
+    Investment(investment::Outcome),
+    Payment(payment::Outcome),
+}
+
+impl Term {
+    pub fn kind(&self) -> TermKind {
+        match self {
+            Term::Route(_) => TermKind::Route,
+            Term::RevenueShare(_) => TermKind::RevenueShare,
+            Term::Commitment(_) => TermKind::Commitment,
+            Term::Investment(_) => TermKind::Investment,
+            Term::Payment(_) => TermKind::Payment,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Term::Route(term) => &term.name,
+            Term::RevenueShare(term) => &term.name,
+            Term::Commitment(term) => &term.name,
+            Term::Investment(term) => &term.name,
+            Term::Payment(term) => &term.name,
+        }
+    }
+
+    /// Reads a term of `kind` from its table; every problem is recorded with the builder.
+    pub(crate) fn read<'a>(
+        kind: TermKind,
+        builder: &mut Builder<'_, 'a>,
+        table: &mut Table<'a>,
+        path: &KeyPath,
+        names: &str,
+    ) -> Option<Term> {
+        match kind {
+            TermKind::Route => Route::read(builder, table, path, names).map(Term::Route),
+            TermKind::RevenueShare => RevenueShare::read(builder, table, path, names).map(Term::RevenueShare),
+            TermKind::Commitment => Commitment::read(builder, table, path, names).map(Term::Commitment),
+            TermKind::Investment => Investment::read(builder, table, path, names).map(Term::Investment),
+            TermKind::Payment => Payment::read(builder, table, path, names).map(Term::Payment),
+        }
+    }
+
+    /// Visits every value the term holds that an input may draw, and every coin it flips, so
+    /// that a term can move to another scenario's inputs.
+    pub fn visit_draws(&mut self, scalar: &mut dyn FnMut(&mut Scalar), coin: &mut dyn FnMut(&mut CoinId)) {
+        match self {
+            Term::Route(term) => term.visit_draws(scalar),
+            Term::RevenueShare(term) => term.visit_draws(scalar),
+            Term::Commitment(term) => term.visit_draws(scalar),
+            Term::Investment(term) => term.visit_draws(scalar, coin),
+            Term::Payment(term) => term.visit_draws(scalar, coin),
+        }
+    }
+
+    /// One line of `validate`'s description.
+    pub fn describe(&self, scenario: &Scenario) -> String {
+        match self {
+            Term::Route(term) => term.describe(scenario),
+            Term::RevenueShare(term) => term.describe(scenario),
+            Term::Commitment(term) => term.describe(scenario),
+            Term::Investment(term) => term.describe(scenario),
+            Term::Payment(term) => term.describe(scenario),
+        }
+    }
+
+    /// The party buying a stake in the valued company, for an investment.
+    pub fn investor(&self) -> Option<PartyId> {
+        match self {
+            Term::Investment(term) => Some(term.investor),
+            Term::Route(_) | Term::RevenueShare(_) | Term::Commitment(_) | Term::Payment(_) => None,
+        }
+    }
+
+    fn outcome(&self, periods: usize) -> TermOutcome {
+        match self {
+            Term::Route(_) => TermOutcome::Route(route::Outcome::default()),
+            Term::RevenueShare(_) => TermOutcome::RevenueShare(revenue_share::Outcome::new(periods)),
+            Term::Commitment(_) => TermOutcome::Commitment(commitment::Outcome::new(periods)),
+            Term::Investment(_) => TermOutcome::Investment(investment::Outcome::default()),
+            Term::Payment(_) => TermOutcome::Payment(payment::Outcome::default()),
+        }
+    }
+
+    fn apply(&self, index: usize, path: &PathContext<'_>, state: &mut DealState, outcome: &mut TermOutcome) {
+        match (self, outcome) {
+            (Term::Route(term), TermOutcome::Route(outcome)) => term.apply(path, state, outcome),
+            (Term::RevenueShare(term), TermOutcome::RevenueShare(outcome)) => term.apply(path, state, outcome),
+            (Term::Commitment(term), TermOutcome::Commitment(outcome)) => term.apply(path, state, outcome),
+            (Term::Investment(term), TermOutcome::Investment(_)) => term.apply(index, path, state),
+            (Term::Payment(term), TermOutcome::Payment(outcome)) => term.apply(path, state, outcome),
+            _ => unreachable!("every term's outcome is made by Term::outcome"),
+        }
+    }
+
+    /// Reports what the term did on this path, in a fixed order.
+    pub(crate) fn emit<S: Sink>(&self, outcome: &TermOutcome, scope: Scope, sink: &mut S) {
+        match (self, outcome) {
+            (Term::Route(term), TermOutcome::Route(outcome)) => term.emit(outcome, scope, sink),
+            (Term::RevenueShare(term), TermOutcome::RevenueShare(outcome)) => term.emit(outcome, scope, sink),
+            (Term::Commitment(term), TermOutcome::Commitment(outcome)) => term.emit(outcome, scope, sink),
+            (Term::Investment(term), TermOutcome::Investment(outcome)) => term.emit(outcome, scope, sink),
+            (Term::Payment(term), TermOutcome::Payment(outcome)) => term.emit(outcome, scope, sink),
+            _ => unreachable!("every term's outcome is made by Term::outcome"),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -40,42 +214,65 @@ pub struct PartyOutcome {
     pub min_cash: f64,
 }
 
-/// Everything one deal produced on one path. Per-period arrays are `[item * periods + k]`.
+/// The scenario and the sampled path a deal is applied to.
+pub struct PathContext<'s> {
+    pub scenario: &'s Scenario,
+    pub world: &'s WorldPath,
+}
+
+/// What a deal's terms change as they are applied in turn. Per-period arrays are
+/// `[item * periods + k]`.
+#[derive(Clone, Debug)]
+pub struct DealState {
+    pub periods: usize,
+    /// Each party's cash flow.
+    pub flow: Vec<f64>,
+    pub parties: Vec<PartyOutcome>,
+    /// The lab's compute spend with each provider under this deal.
+    pub provider_spend: Vec<f64>,
+    /// How each channel's compute bill splits across providers under this deal,
+    /// `[(channel * providers + provider) * periods + k]`.
+    pub channel_split: Vec<f64>,
+    /// Tranches paid on this path: (period, the investment's term index, amount), by period.
+    pub tranches: Vec<(usize, usize, f64)>,
+}
+
+/// Everything one deal produced on one path.
 #[derive(Clone, Debug)]
 pub struct DealOutcome {
-    pub flow: Vec<f64>,
+    pub state: DealState,
+    pub terms: Vec<TermOutcome>,
+    /// Each party's cash balance at the end of each period (where it has initial cash).
     pub cash: Vec<f64>,
-    pub share_paid_cumulative: Vec<f64>,
-    pub shares: Vec<ShareOutcome>,
-    pub commitment_spend_cumulative: Vec<f64>,
-    pub commitments: Vec<CommitmentOutcome>,
-    pub investments: Vec<InvestmentOutcome>,
-    pub parties: Vec<PartyOutcome>,
-    /// Each party's stake in the valued company at the end of period k.
+    /// Each party's stake in the valued company at the end of each period.
     pub stake: Vec<f64>,
-    /// Tranche payments of this path, sorted by period: (period, investment, amount).
-    payments: Vec<(usize, usize, f64)>,
-    investment_stake: Vec<f64>,
+    /// Scratch for the dilution of stakes: each party's and each term's stake.
     party_stake: Vec<f64>,
+    term_stake: Vec<f64>,
 }
 
 impl DealOutcome {
     pub fn new(scenario: &Scenario, deal: &Deal) -> DealOutcome {
         let periods = scenario.grid().periods();
         let parties = scenario.parties.len();
+        let (providers, channels) = scenario
+            .compute
+            .as_ref()
+            .map_or((0, 0), |compute| (compute.providers.len(), scenario.streams[compute.stream].channels.len()));
         DealOutcome {
-            flow: vec![0.0; parties * periods],
+            state: DealState {
+                periods,
+                flow: vec![0.0; parties * periods],
+                parties: vec![PartyOutcome::default(); parties],
+                provider_spend: vec![0.0; providers * periods],
+                channel_split: vec![0.0; channels * providers * periods],
+                tranches: Vec::new(),
+            },
+            terms: deal.terms.iter().map(|term| term.outcome(periods)).collect(),
             cash: vec![0.0; parties * periods],
-            share_paid_cumulative: vec![0.0; deal.revenue_shares.len() * periods],
-            shares: vec![ShareOutcome::default(); deal.revenue_shares.len()],
-            commitment_spend_cumulative: vec![0.0; deal.commitments.len() * periods],
-            commitments: vec![CommitmentOutcome::default(); deal.commitments.len()],
-            investments: vec![InvestmentOutcome::default(); deal.investments.len()],
-            parties: vec![PartyOutcome::default(); parties],
             stake: vec![0.0; parties * periods],
-            payments: Vec::new(),
-            investment_stake: vec![0.0; deal.investments.len()],
             party_stake: vec![0.0; parties],
+            term_stake: vec![0.0; deal.terms.len()],
         }
     }
 }
@@ -105,7 +302,7 @@ impl Discounting {
     }
 }
 
-/// Applies a deal's terms to one world path.
+/// Applies a deal's terms to one world path, in the order of their kinds.
 pub fn apply_deal(
     scenario: &Scenario,
     deal: &Deal,
@@ -114,19 +311,34 @@ pub fn apply_deal(
     out: &mut DealOutcome,
 ) {
     let periods = discounting.periods;
-    out.flow.copy_from_slice(&world.base_flow);
-    for (party, outcome) in out.parties.iter_mut().enumerate() {
+    let state = &mut out.state;
+    state.flow.copy_from_slice(&world.base_flow);
+    for (party, outcome) in state.parties.iter_mut().enumerate() {
         *outcome = PartyOutcome { cloud_profit: world.cloud_profit[party], ..PartyOutcome::default() };
     }
-    revenue_shares(scenario, deal, world, out);
-    commitments(scenario, deal, world, out);
-    investments(deal, world, out);
+    state.provider_spend.copy_from_slice(&world.provider_spend);
+    state.channel_split.copy_from_slice(&world.channel_split);
+    state.tranches.clear();
+    let path = PathContext { scenario, world };
+    for (index, (term, outcome)) in deal.terms.iter().zip(out.terms.iter_mut()).enumerate() {
+        term.apply(index, &path, state, outcome);
+    }
+    investment::settle(
+        deal,
+        &path,
+        &mut out.state,
+        &mut out.terms,
+        &mut out.stake,
+        &mut out.party_stake,
+        &mut out.term_stake,
+    );
+    let state = &mut out.state;
     let end_value = world.valuation.last().copied().unwrap_or(0.0);
     for (p, party) in scenario.parties.iter().enumerate() {
-        let flows = &out.flow[p * periods..(p + 1) * periods];
+        let flows = &state.flow[p * periods..(p + 1) * periods];
         let factors = &discounting.period_factor[p * periods..(p + 1) * periods];
         let discounted: f64 = flows.iter().zip(factors).map(|(flow, factor)| flow * factor).sum();
-        let outcome = &mut out.parties[p];
+        let outcome = &mut state.parties[p];
         outcome.equity_value = outcome.stake * end_value;
         outcome.npv = discounted + outcome.equity_value * discounting.horizon_factor[p];
         outcome.min_cash = party.initial_cash.map_or(f64::NAN, |initial| {
@@ -142,150 +354,10 @@ pub fn apply_deal(
     }
 }
 
-fn revenue_shares(scenario: &Scenario, deal: &Deal, world: &WorldPath, out: &mut DealOutcome) {
-    let grid = scenario.grid();
-    let periods = grid.periods();
-    let inputs = &world.inputs;
-    for (t, term) in deal.revenue_shares.iter().enumerate() {
-        // What the term may still pay under its cap. Tracking the total paid against it (not a
-        // running sum that includes paid_before) makes a capped total exactly the same figure
-        // whatever the rate: a lower rate can never pay a rounding error more.
-        let room = term.cap.map(|cap| cap.eval(inputs) - term.paid_before.eval(inputs));
-        let mut outcome = ShareOutcome::default();
-        if room.is_some_and(|room| room <= 0.0) {
-            outcome.cap_hit = true;
-            outcome.cap_hit_year = Some(f64::from(grid.start_year));
-        }
-        // No payments after the period the ending event occurs in.
-        let last = match term.ends_on.and_then(|event| world.event_period[event]) {
-            Some(event_period) => term.last.min(event_period),
-            None => term.last,
-        };
-        let cumulative = &mut out.share_paid_cumulative[t * periods..(t + 1) * periods];
-        for (k, cumulative_paid) in cumulative.iter_mut().enumerate() {
-            if k >= term.first && k <= last && !outcome.cap_hit {
-                let due = term.rate.at(k, inputs) * world.channel_revenue(term.stream, &term.channels, k);
-                let pay = match room {
-                    Some(room) if outcome.paid + due >= room => {
-                        outcome.cap_hit = true;
-                        outcome.cap_hit_year = Some(grid.year_end(k));
-                        let pay = room - outcome.paid;
-                        outcome.paid = room;
-                        pay
-                    }
-                    _ => {
-                        outcome.paid += due;
-                        due
-                    }
-                };
-                out.flow[term.payer * periods + k] -= pay;
-                out.flow[term.payee * periods + k] += pay;
-            }
-            *cumulative_paid = outcome.paid;
-        }
-        out.parties[term.payer].revenue_share_net -= outcome.paid;
-        out.parties[term.payee].revenue_share_net += outcome.paid;
-        out.shares[t] = outcome;
-    }
-}
-
-fn commitments(scenario: &Scenario, deal: &Deal, world: &WorldPath, out: &mut DealOutcome) {
-    let grid = scenario.grid();
-    let periods = grid.periods();
-    let inputs = &world.inputs;
-    let compute = scenario.compute.as_ref();
-    for (c, term) in deal.commitments.iter().enumerate() {
-        let last = match term.window {
-            CommitmentWindow::Through(last) => last,
-            CommitmentWindow::Years(years) => {
-                let length = (years.eval(inputs) * f64::from(grid.steps_per_year)).round().max(1.0) as usize;
-                (term.first + length - 1).min(periods - 1)
-            }
-        };
-        let spend_with_provider = &world.provider_spend[term.provider * periods..(term.provider + 1) * periods];
-        let cumulative = &mut out.commitment_spend_cumulative[c * periods..(c + 1) * periods];
-        let mut spend = 0.0;
-        for k in 0..periods {
-            if k >= term.first && k <= last {
-                spend += spend_with_provider[k];
-            }
-            cumulative[k] = spend;
-        }
-        let total = term.total.eval(inputs);
-        let shortfall = (total - spend).max(0.0);
-        let penalty = term.take_or_pay.eval(inputs) * shortfall;
-        let owner = compute.expect("commitments are validated to have compute").providers[term.provider].owner;
-        out.flow[term.buyer * periods + last] -= penalty;
-        out.flow[owner * periods + last] += penalty;
-        out.parties[owner].cloud_profit += penalty;
-        out.commitments[c] = CommitmentOutcome { spend, shortfall, penalty, met: spend >= total };
-    }
-}
-
-fn investments(deal: &Deal, world: &WorldPath, out: &mut DealOutcome) {
-    let periods = world.periods;
-    let inputs = &world.inputs;
-    out.party_stake.fill(0.0);
-    for &(party, stake) in &deal.equity {
-        out.party_stake[party] = stake.eval(inputs);
-    }
-    out.investment_stake.fill(0.0);
-    out.payments.clear();
-    for (i, investment) in deal.investments.iter().enumerate() {
-        for tranche in &investment.tranches {
-            let due = match tranche.timing {
-                TrancheTiming::Date(period) => Some(period),
-                TrancheTiming::OnEvent { event, last } => world.event_period[event].filter(|&k| k <= last),
-            };
-            if let Some(period) = due
-                && world.coins[tranche.coin] < tranche.probability.eval(inputs)
-            {
-                out.payments.push((period, i, tranche.amount.eval(inputs)));
-            }
-        }
-    }
-    // Stable: tranches due in the same period are paid in the order the deal lists them.
-    out.payments.sort_by_key(|&(period, _, _)| period);
-    out.investments.fill(InvestmentOutcome::default());
-    let mut next_payment = 0;
-    for k in 0..periods {
-        // A later tranche in the same period prices against the value after the earlier ones.
-        let mut pre_money = world.valuation.get(k).copied().unwrap_or(0.0);
-        while let Some(&(_, i, amount)) = out.payments.get(next_payment).filter(|&&(period, _, _)| period == k) {
-            next_payment += 1;
-            if amount <= 0.0 {
-                continue;
-            }
-            let post_money = pre_money + amount;
-            let dilution = pre_money / post_money;
-            out.party_stake.iter_mut().for_each(|stake| *stake *= dilution);
-            out.investment_stake.iter_mut().for_each(|stake| *stake *= dilution);
-            out.investment_stake[i] += amount / post_money;
-            pre_money = post_money;
-            out.investments[i].paid += amount;
-            let investment = &deal.investments[i];
-            out.flow[investment.investor * periods + k] -= amount;
-            out.flow[investment.investee * periods + k] += amount;
-        }
-        for (p, held) in out.party_stake.iter().enumerate() {
-            let bought: f64 = deal
-                .investments
-                .iter()
-                .zip(&out.investment_stake)
-                .filter(|(investment, _)| investment.investor == p)
-                .map(|(_, stake)| stake)
-                .sum();
-            out.stake[p * periods + k] = held + bought;
-        }
-    }
-    let end_value = world.valuation.last().copied().unwrap_or(0.0);
-    for (i, investment) in deal.investments.iter().enumerate() {
-        let stake = out.investment_stake[i];
-        out.investments[i].stake = stake;
-        out.investments[i].value = stake * end_value;
-        out.party_stake[investment.investor] += stake;
-    }
-    for (outcome, stake) in out.parties.iter_mut().zip(&out.party_stake) {
-        outcome.stake = *stake;
-    }
+/// Moves `amount` from `payer` to `payee` in period `period`.
+#[inline]
+pub(crate) fn transfer(state: &mut DealState, payer: PartyId, payee: PartyId, period: usize, amount: f64) {
+    let periods = state.periods;
+    state.flow[payer * periods + period] -= amount;
+    state.flow[payee * periods + period] += amount;
 }
