@@ -592,6 +592,10 @@ fn write_results(
     if !comparison.is_empty() {
         files.push(("comparison.csv", report::csv_bytes(&comparison).map_err(|e| runtime(&e))?));
     }
+    let conditional = report::conditional_rows(scenario, aggregates);
+    if !conditional.is_empty() {
+        files.push(("conditional.csv", report::csv_bytes(&conditional).map_err(|e| runtime(&e))?));
+    }
     let mut tornado = Vec::new();
     if !outputs.no_sensitivity && !scenario.inputs.is_empty() {
         let sensitivity_options = SensitivityOptions {
@@ -639,6 +643,7 @@ fn write_results(
     }
     say!("{}", terminal::key_figures_table(&summary));
     say!("{}", terminal::comparison_table(&comparison));
+    say!("{}", terminal::outcome_tables_text(&report::outcome_tables(scenario, &summary, &conditional)));
     say!("{}", terminal::tornado_table(&tornado, 3));
     sayln!("\nwrote {}", out.display());
     Ok(())

@@ -389,7 +389,7 @@ fn check_paths(scenario: &Scenario) -> Result<(), TestCaseError> {
         let mut writer = RowWriter::new(&layout, &mut row);
         emit(scenario, &world, &outcomes, &mut writer);
         prop_assert_eq!(writer.not_a_number(), None);
-        layout.fill_comparisons(&mut row);
+        layout.fill_derived(&mut row);
         if let Some(slot) = first_unreportable(&row, &conditional) {
             prop_assert!(false, "path {path}: {} is {}", layout.describe_slot(scenario, slot), row[slot]);
         }

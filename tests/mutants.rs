@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use dealsim::engine::{self, RunOptions};
-use dealsim::scenario::parse_scenario;
+use dealsim::scenario::parse_scenario_file;
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -135,11 +135,15 @@ fn mutants_of(file: &Path, seed: u64) -> Vec<(String, String)> {
 
 /// Validates a mutant and, when it is valid, runs 50 paths of it; on another thread, so that a
 /// hang fails the test instead of stalling it. Tells whether the mutant was valid.
-fn survives(text: String) -> Result<bool, String> {
+/// Whether a mutant of the scenario at `origin` validates (and then runs); the files it extends
+/// are read unmutated from beside it.
+fn survives(origin: &Path, text: String) -> Result<bool, String> {
+    let origin = origin.display().to_string();
     let (done, outcome) = mpsc::channel();
     std::thread::spawn(move || {
         let result = catch_unwind(AssertUnwindSafe(|| {
-            let Ok(scenario) = parse_scenario("mutant.toml", &text, &[]) else { return false };
+            let read = |file: &str| fs::read_to_string(file).map_err(|error| error.to_string());
+            let Ok(scenario) = parse_scenario_file(&origin, &text, &[], &read) else { return false };
             let options =
                 RunOptions { paths: 50, seed: 1, threads: 1, baseline: 0, target_relative_se: None, shard: None };
             // A runtime error (a value that runs away) is an answer; only a panic is not.
@@ -164,7 +168,7 @@ fn mutants_of_the_shipped_scenarios_never_panic_or_hang() {
     for (index, file) in files.iter().enumerate() {
         for (text, description) in mutants_of(file, index as u64) {
             count += 1;
-            match survives(text) {
+            match survives(file, text) {
                 Ok(ran) => valid += usize::from(ran),
                 Err(problem) => failures.push(format!("{} ({description}): {problem}", file.display())),
             }

@@ -140,6 +140,29 @@ pub struct ComparisonSlot {
     pub conditional: bool,
 }
 
+/// A key metric of one deal given that an event occurred (or did not) by the horizon: the
+/// metric's value on paths where the event's `occurred` flag is `occurred`, missing elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConditionalSlot {
+    pub deal: usize,
+    pub metric_slot: usize,
+    /// The event's `event.<name>.occurred` slot, and the event's name.
+    pub event_slot: usize,
+    pub event: String,
+    pub occurred: bool,
+}
+
+/// Whether a deal metric is one conditional.csv reports: what each party ends up with and what
+/// each term moves.
+fn is_key_for_conditions(name: &str) -> bool {
+    let ends = |suffix: &str| name.ends_with(suffix);
+    (name.starts_with("party.") && ends(".npv"))
+        || (name.starts_with("revenue_share.") && ends(".paid"))
+        || (name.starts_with("commitment.") && (ends(".shortfall") || ends(".penalty")))
+        || (name.starts_with("investment.") && ends(".stake"))
+        || (name.starts_with("payment.") && ends(".paid"))
+}
+
 /// Where each metric, series point and paired difference sits in a path's row of values.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layout {
@@ -149,12 +172,18 @@ pub struct Layout {
     pub metrics: Vec<MetricSlot>,
     pub series: Vec<SeriesSlot>,
     pub comparisons: Vec<ComparisonSlot>,
+    pub conditionals: Vec<ConditionalSlot>,
 }
 
 impl Layout {
-    /// Slots in a row: metrics first, then each series' periods, then paired differences.
+    /// Slots in a row: metrics first, then each series' periods, then paired differences, then
+    /// key metrics given each event.
     pub fn width(&self) -> usize {
-        self.comparison_slot(self.comparisons.len())
+        self.conditional_slot(self.conditionals.len())
+    }
+
+    pub fn conditional_slot(&self, conditional: usize) -> usize {
+        self.comparison_slot(self.comparisons.len()) + conditional
     }
 
     pub fn comparison_slot(&self, comparison: usize) -> usize {
@@ -165,16 +194,23 @@ impl Layout {
     pub fn conditional(&self, slot: usize) -> bool {
         match self.metrics.get(slot) {
             Some(metric) => metric.conditional,
+            None if slot >= self.conditional_slot(0) => true,
             None => slot >= self.comparison_slot(0) && self.comparisons[slot - self.comparison_slot(0)].conditional,
         }
     }
 
-    /// Fills the paired differences of a row whose metrics are written.
+    /// Fills what a row derives from its metrics: the paired differences and the key metrics
+    /// given each event.
     #[inline]
-    pub fn fill_comparisons(&self, row: &mut [f64]) {
+    pub fn fill_derived(&self, row: &mut [f64]) {
         let first = self.comparison_slot(0);
         for (i, comparison) in self.comparisons.iter().enumerate() {
             row[first + i] = row[comparison.deal_slot] - row[comparison.baseline_slot];
+        }
+        let first = self.conditional_slot(0);
+        for (i, condition) in self.conditionals.iter().enumerate() {
+            let occurred = row[condition.event_slot] == 1.0;
+            row[first + i] = if occurred == condition.occurred { row[condition.metric_slot] } else { f64::NAN };
         }
     }
 
@@ -200,12 +236,21 @@ impl Layout {
             let series = &self.series[series];
             return format!("series {}{} in {}", series.name, of(series.scope), scenario.grid().label(period));
         }
-        match self.comparisons.get(slot - first_comparison) {
-            Some(comparison) => format!(
+        if let Some(comparison) = self.comparisons.get(slot - first_comparison) {
+            return format!(
                 "the difference in {} between deal {} and deal {}",
                 comparison.metric,
                 deal_name(comparison.deal),
                 deal_name(comparison.baseline)
+            );
+        }
+        match self.conditionals.get(slot - self.conditional_slot(0)) {
+            Some(condition) => format!(
+                "metric {} of deal {} where {} {}",
+                self.metrics[condition.metric_slot].name,
+                deal_name(condition.deal),
+                condition.event,
+                if condition.occurred { "occurred" } else { "did not occur" }
             ),
             None => format!("slot {slot}"),
         }
@@ -222,12 +267,45 @@ impl Layout {
             metrics: Vec::new(),
             series: Vec::new(),
             comparisons: Vec::new(),
+            conditionals: Vec::new(),
         };
         emit(scenario, &world, &outcomes, &mut layout);
         if scenario.deals.len() > 1 {
             layout.comparisons = layout.pair_with(baseline, scenario.deals.len());
         }
+        layout.conditionals = layout.conditions();
         layout
+    }
+
+    /// Every key metric of every deal, given each event (and outcome) occurred, and given it
+    /// did not.
+    fn conditions(&self) -> Vec<ConditionalSlot> {
+        let events: Vec<(usize, &str)> = self
+            .metrics
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.scope == Scope::World)
+            .filter_map(|(slot, m)| Some((slot, m.name.strip_prefix("event.")?.strip_suffix(".occurred")?)))
+            .collect();
+        let mut conditionals = Vec::new();
+        for (metric_slot, metric) in self.metrics.iter().enumerate() {
+            let Scope::Deal(deal) = metric.scope else { continue };
+            if !is_key_for_conditions(&metric.name) {
+                continue;
+            }
+            for &(event_slot, event) in &events {
+                for occurred in [true, false] {
+                    conditionals.push(ConditionalSlot {
+                        deal,
+                        metric_slot,
+                        event_slot,
+                        event: event.to_string(),
+                        occurred,
+                    });
+                }
+            }
+        }
+        conditionals
     }
 
     fn pair_with(&self, baseline: usize, deals: usize) -> Vec<ComparisonSlot> {

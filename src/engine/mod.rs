@@ -450,7 +450,7 @@ impl Job<'_> {
             emit(scenario, world, outcomes, &mut writer);
             debug_assert!(writer.filled(self.layout), "the layout and the walk disagree");
             let not_a_number = writer.not_a_number();
-            self.layout.fill_comparisons(row);
+            self.layout.fill_derived(row);
             if let Some(slot) = first_unreportable(row, &self.conditional).or(not_a_number) {
                 let path = first_path + i as u64;
                 return Err(RunError::not_finite(scenario, self.layout, slot, path, row[slot]));

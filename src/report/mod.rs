@@ -9,5 +9,6 @@ mod tables;
 pub mod terminal;
 
 pub use tables::{
-    ComparisonRow, PERCENTILES, SummaryRow, TimeseriesRow, comparison_rows, csv_bytes, summary_rows, timeseries_rows,
+    ComparisonRow, ConditionalRow, OutcomeRow, OutcomeTable, PERCENTILES, SummaryRow, TimeseriesRow, comparison_rows,
+    conditional_rows, csv_bytes, outcome_tables, summary_rows, timeseries_rows,
 };

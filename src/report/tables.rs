@@ -150,6 +150,118 @@ pub fn comparison_rows(scenario: &Scenario, aggregates: &Aggregates) -> Vec<Comp
         .collect()
 }
 
+/// One row of `conditional.csv`: a deal's key metric over the paths where an event (or one of
+/// its outcomes) occurred by the horizon, or did not.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConditionalRow {
+    pub deal: String,
+    pub metric: String,
+    pub event: String,
+    /// 1: given the event occurred; 0: given it did not.
+    pub occurred: u8,
+    /// Paths in that case (all of them have the metric).
+    pub count: u64,
+    pub mean: Option<f64>,
+    pub p05: Option<f64>,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+}
+
+/// Every deal's key metrics given each event and outcome, deal by deal, metric by metric.
+pub fn conditional_rows(scenario: &Scenario, aggregates: &Aggregates) -> Vec<ConditionalRow> {
+    let layout = &aggregates.layout;
+    layout
+        .conditionals
+        .iter()
+        .enumerate()
+        .map(|(i, condition)| {
+            let slot = layout.conditional_slot(i);
+            let (moments, sketch) = (&aggregates.moments[slot], &aggregates.sketches[slot]);
+            ConditionalRow {
+                deal: scenario.deals[condition.deal].name.clone(),
+                metric: layout.metrics[condition.metric_slot].name.clone(),
+                event: condition.event.clone(),
+                occurred: u8::from(condition.occurred),
+                count: moments.count(),
+                mean: (moments.count() > 0).then(|| moments.mean()).and_then(defined),
+                p05: sketch.quantile(0.05),
+                p50: sketch.quantile(0.50),
+                p95: sketch.quantile(0.95),
+            }
+        })
+        .collect()
+}
+
+/// Each party's mean NPV under each deal, by outcome of one event that has outcomes: what a
+/// dispute is worth to each side under each way it can end.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutcomeTable {
+    pub event: String,
+    /// Each outcome's name, and "no <event>" for the paths where the event does not occur.
+    pub columns: Vec<String>,
+    /// How often each column's case happens over the run.
+    pub probabilities: Vec<Option<f64>>,
+    pub rows: Vec<OutcomeRow>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutcomeRow {
+    pub deal: String,
+    pub party: String,
+    /// Mean NPV given each column's case; None where no path has it.
+    pub means: Vec<Option<f64>>,
+}
+
+/// The by-outcome NPV tables of every event with outcomes.
+pub fn outcome_tables(
+    scenario: &Scenario,
+    summary: &[SummaryRow],
+    conditional: &[ConditionalRow],
+) -> Vec<OutcomeTable> {
+    let mut tables = Vec::new();
+    for event in scenario.events.iter().filter(|event| !event.outcomes.is_empty()) {
+        // One case per column: (event name, occurred).
+        let mut cases: Vec<(String, u8)> =
+            event.outcomes.iter().map(|&(_, outcome)| (scenario.events[outcome].name.clone(), 1)).collect();
+        cases.push((event.name.clone(), 0));
+        let mut columns: Vec<String> = cases[..cases.len() - 1]
+            .iter()
+            .map(|(name, _)| name.strip_prefix(&format!("{}.", event.name)).unwrap_or(name).to_string())
+            .collect();
+        columns.push(format!("no {}", event.name));
+        let share = |name: &str| {
+            let metric = format!("event.{name}.occurred");
+            summary.iter().find(|row| row.metric == metric).and_then(|row| row.mean)
+        };
+        let mut probabilities: Vec<Option<f64>> =
+            cases[..cases.len() - 1].iter().map(|(name, _)| share(name)).collect();
+        probabilities.push(share(&event.name).map(|occurred| 1.0 - occurred));
+        let mut rows = Vec::new();
+        for deal in &scenario.deals {
+            for party in &scenario.parties {
+                let metric = format!("party.{}.npv", party.name);
+                let means = cases
+                    .iter()
+                    .map(|(name, occurred)| {
+                        conditional
+                            .iter()
+                            .find(|row| {
+                                row.deal == deal.name
+                                    && row.metric == metric
+                                    && row.event == *name
+                                    && row.occurred == *occurred
+                            })
+                            .and_then(|row| row.mean)
+                    })
+                    .collect();
+                rows.push(OutcomeRow { deal: deal.name.clone(), party: party.name.clone(), means });
+            }
+        }
+        tables.push(OutcomeTable { event: event.name.clone(), columns, probabilities, rows });
+    }
+    tables
+}
+
 /// Time-series rows, deal by deal, series by series, period by period.
 pub fn timeseries_rows(scenario: &Scenario, aggregates: &Aggregates) -> Vec<TimeseriesRow> {
     let layout = &aggregates.layout;

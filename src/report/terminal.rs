@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::analysis::sensitivity::SensitivityRow;
-use crate::report::{ComparisonRow, SummaryRow};
+use crate::report::{ComparisonRow, OutcomeTable, SummaryRow};
 
 /// Money in billions, the scale analysts read these deals at.
 pub fn billions(value: f64) -> String {
@@ -77,6 +77,28 @@ pub fn comparison_table(rows: &[ComparisonRow]) -> String {
             writeln!(table, "  {pair:<34} {:<26} {center:>22} {:>14} {positive:>8}", row.metric, billions(unpaired));
     }
     table
+}
+
+/// Each party's mean NPV by outcome of each event that has outcomes, deal by deal.
+pub fn outcome_tables_text(tables: &[OutcomeTable]) -> String {
+    let mut text = String::new();
+    for table in tables {
+        let _ = writeln!(text, "\nmean NPV by how {} ends (share of paths):", table.event);
+        let mut header = format!("  {:<28} {:<12}", "deal", "party");
+        for (column, probability) in table.columns.iter().zip(&table.probabilities) {
+            let probability = probability.map_or(String::new(), |p| format!(" ({:.0}%)", p * 100.0));
+            header.push_str(&format!(" {:>22}", format!("{column}{probability}")));
+        }
+        let _ = writeln!(text, "{header}");
+        for row in &table.rows {
+            let mut line = format!("  {:<28} {:<12}", row.deal, row.party);
+            for mean in &row.means {
+                line.push_str(&format!(" {:>22}", mean.map_or("no path".to_string(), billions)));
+            }
+            let _ = writeln!(text, "{line}");
+        }
+    }
+    text
 }
 
 /// The `top` inputs with the largest swing for each deal's target metric.

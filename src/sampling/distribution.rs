@@ -6,9 +6,10 @@
 //! monotone function of its own uniform, so changing the distribution's parameters keeps every
 //! path's rank of the input (common random numbers hold across variants).
 
+use std::collections::BTreeMap;
 use std::f64::consts::{FRAC_1_SQRT_2, PI, SQRT_2};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rand::Rng;
 use statrs::function::beta::beta_reg;
@@ -484,9 +485,27 @@ enum ContinuousLaw {
     },
 }
 
+/// Quantile tables already built, by shape: a scenario is read again for every `solve` step and
+/// every `--set` variant, and a PERT's table takes about a millisecond to build. Bounded: a
+/// stream of ever-new shapes (a fuzzer's) starts the cache afresh rather than growing it.
+static BETA_TABLES: Mutex<BTreeMap<(u64, u64), Arc<BetaQuantile>>> = Mutex::new(BTreeMap::new());
+const MAX_CACHED_TABLES: usize = 1024;
+
 impl ContinuousLaw {
     fn scaled_beta(alpha: f64, beta: f64, low: f64, high: f64) -> Self {
-        Self::ScaledBeta { alpha, beta, low, high, quantile: Arc::new(BetaQuantile::new(alpha, beta)) }
+        let key = (alpha.to_bits(), beta.to_bits());
+        let cached = BETA_TABLES.lock().ok().and_then(|tables| tables.get(&key).cloned());
+        let quantile = cached.unwrap_or_else(|| {
+            let table = Arc::new(BetaQuantile::new(alpha, beta));
+            if let Ok(mut tables) = BETA_TABLES.lock() {
+                if tables.len() >= MAX_CACHED_TABLES {
+                    tables.clear();
+                }
+                tables.insert(key, Arc::clone(&table));
+            }
+            table
+        });
+        Self::ScaledBeta { alpha, beta, low, high, quantile }
     }
 
     fn support(&self) -> (f64, f64) {

@@ -607,14 +607,15 @@ impl<'r, 'a> Builder<'r, 'a> {
     fn outcomes(&mut self, table: &mut Table<'a>, path: &KeyPath) -> Option<Vec<(String, Scalar)>> {
         let Some(node) = self.optional(table, "outcomes") else { return Some(Vec::new()) };
         let outcomes_path = path.key("outcomes");
-        let weights = self.reader.table(node, &outcomes_path)?;
+        let mut weights = self.reader.table(node, &outcomes_path)?;
         let mut outcomes = Vec::new();
         let mut valid = true;
-        for (name, value) in weights.keys() {
-            let weight_path = outcomes_path.key(name);
-            valid &= self.check_name(&value, &weight_path, name);
+        // With overrides applied: `--set events.<event>.outcomes.<outcome>=...` sets one weight.
+        for (name, value) in weights.entries(self.reader) {
+            let weight_path = outcomes_path.key(&name);
+            valid &= self.check_name(&value, &weight_path, &name);
             match self.value(value, &weight_path, Kind::Fraction, Bound::NonNegative, Shape::Scalar) {
-                Some(weight) => outcomes.push((name.to_string(), weight.into_scalar())),
+                Some(weight) => outcomes.push((name, weight.into_scalar())),
                 None => valid = false,
             }
         }
