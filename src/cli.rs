@@ -607,10 +607,12 @@ fn write_results(
         tornado = sensitivity::tornado(scenario, &sensitivity_options).map_err(|e| runtime(&e))?;
         files.push(("sensitivity.csv", report::csv_bytes(&tornado).map_err(|e| runtime(&e))?));
     }
+    let outcomes = report::outcome_tables(scenario, &summary, &conditional);
     let mut report_files = if outputs.no_charts {
         Vec::new()
     } else {
-        let tables = ReportTables { summary: &summary, comparison: &comparison, sensitivity: &tornado };
+        let tables =
+            ReportTables { summary: &summary, comparison: &comparison, sensitivity: &tornado, outcomes: &outcomes };
         chart_files(file, outputs.format, scenario, aggregates, &info, tables)?
     };
     files.extend(report_files.iter_mut().map(|(name, bytes)| (name.as_str(), std::mem::take(bytes))));
@@ -643,7 +645,7 @@ fn write_results(
     }
     say!("{}", terminal::key_figures_table(&summary));
     say!("{}", terminal::comparison_table(&comparison));
-    say!("{}", terminal::outcome_tables_text(&report::outcome_tables(scenario, &summary, &conditional)));
+    say!("{}", terminal::outcome_tables_text(&outcomes));
     say!("{}", terminal::tornado_table(&tornado, 3));
     sayln!("\nwrote {}", out.display());
     Ok(())
@@ -716,6 +718,8 @@ fn chart_files(
         charts::tornado_charts(tables.summary, tables.sensitivity, format)
             .map_err(|error| Failure::Runtime(error.to_string()))?,
     );
+    charts
+        .extend(charts::outcome_charts(tables.outcomes, format).map_err(|error| Failure::Runtime(error.to_string()))?);
     let html = html::render_report(scenario, info, tables, &charts);
     let mut files: Vec<(String, Vec<u8>)> =
         charts.into_iter().map(|chart| (format!("charts/{}", chart.file_name), chart.bytes)).collect();

@@ -170,7 +170,7 @@ fn the_report_embeds_every_chart_and_the_key_table() {
     let charts = charts::render_charts(&scenario, &aggregates, &histories(&scenario), ChartFormat::Png).unwrap();
     let summary = summary_rows(&scenario, &aggregates);
     let info = RunInfo::new(&scenario, Path::new("scenarios/base.toml"), "ab".repeat(32), vec![], &aggregates);
-    let tables = ReportTables { summary: &summary, comparison: &[], sensitivity: &[] };
+    let tables = ReportTables { summary: &summary, comparison: &[], sensitivity: &[], outcomes: &[] };
     let html = render_report(&scenario, &info, tables, &charts);
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("April 2026 amended terms"), "scenario name");
@@ -199,7 +199,7 @@ fn the_report_shows_the_comparison_and_sensitivity_tables() {
     let options = SensitivityOptions { paths: 300, seed: 7, threads: 1, targets: vec!["party.microsoft.npv".into()] };
     let sensitivity = tornado(&structures, &options).unwrap();
     let info = RunInfo::new(&structures, Path::new("structures.toml"), "ab".repeat(32), vec![], &aggregates);
-    let tables = ReportTables { summary: &summary, comparison: &comparison, sensitivity: &sensitivity };
+    let tables = ReportTables { summary: &summary, comparison: &comparison, sensitivity: &sensitivity, outcomes: &[] };
     let html = render_report(&structures, &info, tables, &[]);
     assert!(html.contains("<h2 id=\"comparison\">Deal against deal</h2>"));
     let uncapped = html.split("<h3>apr-2026-uncapped − apr-2026</h3>").nth(1).expect("a table per deal pair");

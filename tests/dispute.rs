@@ -408,3 +408,25 @@ fn money_is_conserved_with_routes_payments_and_lapses() {
         });
     }
 }
+
+#[test]
+fn the_report_shows_npvs_by_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/frontier-dispute.toml");
+    let out = dir.path().join("out");
+    let output = Command::cargo_bin("dealsim")
+        .unwrap()
+        .arg("run")
+        .arg(&scenario)
+        .args(["--paths", "1000", "--no-sensitivity", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let chart = std::fs::read(out.join("charts/outcomes-ruling.png")).unwrap();
+    assert!(chart.starts_with(b"\x89PNG"), "a PNG chart of NPVs by outcome");
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let section = &report[report.find("<h2 id=\"outcomes\">By outcome").expect("a By outcome section")..];
+    assert!(section.contains("<figure id=\"outcomes-ruling.png\">"), "the section shows the chart");
+    assert!(section.contains("microsoft_wins"), "the section's table names the outcomes");
+}

@@ -18,6 +18,7 @@ use crate::engine::Aggregates;
 use crate::engine::metrics::Scope;
 use crate::engine::stats::QuantileSketch;
 use crate::io::history::History;
+use crate::report::{OutcomeRow, OutcomeTable};
 use crate::scenario::{Scalar, Scenario};
 use crate::terms::{CommitmentWindow, Term};
 
@@ -820,6 +821,84 @@ pub fn tornado_chart(
     })
 }
 
+/// Each party's mean NPV ($B) under each deal by how one event ends: a panel per party, a group of
+/// bars per deal, a bar per outcome (and one for the paths where the event does not occur).
+pub fn outcome_chart(table: &OutcomeTable, format: ChartFormat) -> Result<Vec<u8>, ChartError> {
+    let mut parties: Vec<&str> = Vec::new();
+    let mut deals: Vec<&str> = Vec::new();
+    for row in &table.rows {
+        if !parties.contains(&row.party.as_str()) {
+            parties.push(&row.party);
+        }
+        if !deals.contains(&row.deal.as_str()) {
+            deals.push(&row.deal);
+        }
+    }
+    let columns = table.columns.len().max(1);
+    let height = (280 * parties.len() as u32).max(HEIGHT);
+    let names: Vec<String> = deals.iter().map(|deal| deal.to_string()).collect();
+    render!(format, (WIDTH, height), |root| {
+        let panels = root.split_evenly((parties.len().max(1), 1));
+        for (index, (panel, party)) in panels.iter().zip(&parties).enumerate() {
+            let rows: Vec<&OutcomeRow> = table.rows.iter().filter(|row| row.party == *party).collect();
+            let values = rows.iter().flat_map(|row| row.means.iter().flatten().map(|value| value / B));
+            let (low, high) = values.fold((0.0f64, 0.0f64), |(low, high), value| (low.min(value), high.max(value)));
+            let pad = ((high - low) * 0.08).max(1e-6);
+            let mut chart = ChartBuilder::on(panel)
+                .caption(
+                    format!("{party}: mean NPV by how {} ends", table.event),
+                    (FONT, AXIS_DESC_SIZE, FontStyle::Bold).into_font().color(&INK),
+                )
+                .margin(12)
+                .x_label_area_size(36)
+                .y_label_area_size(70)
+                .build_cartesian_2d(0.0..deals.len() as f64, (low - pad)..(high + pad))?;
+            let deal_label = |x: &f64| {
+                let centre = x - 0.5;
+                if (centre - centre.round()).abs() < 1e-6 {
+                    names.get(centre.round() as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            };
+            chart
+                .configure_mesh()
+                .x_labels(deals.len() * 2 + 1)
+                .disable_x_mesh()
+                .x_label_formatter(&deal_label)
+                .y_label_formatter(&money_tick)
+                .label_style((FONT, TICK_SIZE).into_font().color(&INK))
+                .bold_line_style(GRID_BOLD.stroke_width(1))
+                .light_line_style(GRID.stroke_width(1))
+                .axis_style(MUTED.stroke_width(1))
+                .draw()?;
+            let width = 0.8 / columns as f64;
+            for (d, row) in rows.iter().enumerate() {
+                for (o, mean) in row.means.iter().enumerate() {
+                    let Some(mean) = mean else { continue };
+                    let left = d as f64 + 0.1 + o as f64 * width;
+                    chart.draw_series([Rectangle::new(
+                        [(left, 0.0), (left + width * 0.9, mean / B)],
+                        color(o).mix(0.85).filled(),
+                    )])?;
+                }
+            }
+            if index == 0 {
+                for (o, (column, probability)) in table.columns.iter().zip(&table.probabilities).enumerate() {
+                    let label = match probability {
+                        Some(p) => format!("{column} ({:.0}% of paths)", p * 100.0),
+                        None => column.clone(),
+                    };
+                    chart.draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())?.label(label).legend(
+                        move |(x, y)| Rectangle::new([(x, y - 7), (x + 20, y + 7)], color(o).mix(0.85).filled()),
+                    );
+                }
+                legend!(chart, SeriesLabelPosition::UpperRight);
+            }
+        }
+    })
+}
+
 /// OpenAI's compute bill by provider: the providers' median spend per period, stacked ($B).
 pub fn compute_spend_chart(
     x: &[f64],
@@ -1123,6 +1202,26 @@ const TORNADO_BARS: usize = 10;
 
 /// One tornado per target metric of the first deal in `rows`, from sensitivity rows (sorted by
 /// deal, metric and swing) and the summary's means.
+/// One chart per event with outcomes: each party's NPV under each deal by how it ends.
+pub fn outcome_charts(tables: &[OutcomeTable], format: ChartFormat) -> Result<Vec<Chart>, ChartError> {
+    let mut charts = Vec::new();
+    for table in tables {
+        let bytes = outcome_chart(table, format)?;
+        charts.push(Chart {
+            file_name: format!("outcomes-{}.{}", slug(&table.event), format.extension()),
+            title: format!("NPV by how {} ends", table.event),
+            caption: format!(
+                "Each party's mean NPV under each deal over the paths where {} ends each way (and where it does not \
+                 occur by the horizon); the legend gives how often each happens. conditional.csv has the percentiles.",
+                table.event
+            ),
+            format,
+            bytes,
+        });
+    }
+    Ok(charts)
+}
+
 pub fn tornado_charts(
     summary: &[crate::report::SummaryRow],
     rows: &[crate::analysis::sensitivity::SensitivityRow],

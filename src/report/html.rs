@@ -11,7 +11,7 @@ use crate::analysis::sensitivity::SensitivityRow;
 use crate::report::charts::Chart;
 use crate::report::run_info::RunInfo;
 use crate::report::terminal::is_key_figure;
-use crate::report::{ComparisonRow, SummaryRow};
+use crate::report::{ComparisonRow, OutcomeTable, SummaryRow};
 use crate::scenario::Scenario;
 
 /// The tables behind a run's report: summary.csv, comparison.csv and sensitivity.csv rows
@@ -21,6 +21,7 @@ pub struct ReportTables<'a> {
     pub summary: &'a [SummaryRow],
     pub comparison: &'a [ComparisonRow],
     pub sensitivity: &'a [SensitivityRow],
+    pub outcomes: &'a [OutcomeTable],
 }
 
 /// Inputs shown in the report's sensitivity table for each deal and metric.
@@ -133,6 +134,9 @@ pub fn render_report(scenario: &Scenario, info: &RunInfo<'_>, tables: ReportTabl
     if !tables.comparison.is_empty() {
         html.push_str("<a href=\"#comparison\">Deal against deal</a>");
     }
+    if !tables.outcomes.is_empty() {
+        html.push_str("<a href=\"#outcomes\">By outcome</a>");
+    }
     html.push_str("<a href=\"#charts\">Charts</a>");
     if !tables.sensitivity.is_empty() {
         html.push_str("<a href=\"#sensitivity\">Sensitivity</a>");
@@ -141,6 +145,7 @@ pub fn render_report(scenario: &Scenario, info: &RunInfo<'_>, tables: ReportTabl
     run_facts(&mut html, scenario, info);
     key_figures(&mut html, scenario, tables.summary);
     comparison(&mut html, tables.comparison);
+    outcomes(&mut html, tables.outcomes, charts);
     chart_section(&mut html, charts);
     sensitivity(&mut html, tables.sensitivity);
     summary_tables(&mut html, scenario, tables.summary);
@@ -261,6 +266,46 @@ fn comparison(html: &mut String, rows: &[ComparisonRow]) {
     }
 }
 
+/// Each party's mean NPV by how each event with outcomes ends, deal by deal, with its chart.
+fn outcomes(html: &mut String, tables: &[OutcomeTable], charts: &[Chart]) {
+    if tables.is_empty() {
+        return;
+    }
+    html.push_str(
+        "<h2 id=\"outcomes\">By outcome</h2>\n<p class=\"note\">Each party's mean NPV over the paths where the event \
+         ends each way, and where it does not occur by the horizon. The share of paths in each case heads its column; \
+         conditional.csv has the percentiles and the other key metrics.</p>\n",
+    );
+    for table in tables {
+        let _ = writeln!(html, "<h3>How {} ends</h3>", escape(&table.event));
+        html.push_str(
+            "<table class=\"comparison\"><thead><tr><th class=\"name\">deal</th><th class=\"name\">party</th>",
+        );
+        for (column, probability) in table.columns.iter().zip(&table.probabilities) {
+            let share = probability.map_or(String::new(), |p| format!(" ({:.0}%)", p * 100.0));
+            let _ = write!(html, "<th>{}{share}</th>", escape(column));
+        }
+        html.push_str("</tr></thead><tbody>\n");
+        for row in &table.rows {
+            let _ = write!(
+                html,
+                "<tr><td class=\"name\">{}</td><td class=\"name\">{}</td>",
+                escape(&row.deal),
+                escape(&row.party)
+            );
+            for mean in &row.means {
+                let _ = write!(html, "<td class=\"num\">{}</td>", escape(&cell("party.npv", *mean)));
+            }
+            html.push_str("</tr>\n");
+        }
+        html.push_str("</tbody></table>\n");
+        let file = format!("outcomes-{}.", table.event);
+        if let Some(chart) = charts.iter().find(|chart| chart.file_name.starts_with(&file)) {
+            figure_of(html, chart);
+        }
+    }
+}
+
 /// An input's value as drawn: money in $B, anything smaller as a plain number.
 fn input_value(value: f64) -> String {
     if value.abs() >= 1e6 { figure("amount", value) } else { format!("{value:.4}") }
@@ -307,22 +352,28 @@ fn chart_section(html: &mut String, charts: &[Chart]) {
     if charts.is_empty() {
         html.push_str("<p class=\"note\">No charts were drawn for this run.</p>\n");
     }
-    for chart in charts {
-        let _ = write!(
-            html,
-            "<figure id=\"{}\">\n<img alt=\"{}\" src=\"data:{};base64,",
-            escape(&chart.file_name),
-            escape(&chart.title),
-            chart.format.mime()
-        );
-        STANDARD.encode_string(&chart.bytes, html);
-        let _ = write!(
-            html,
-            "\">\n<figcaption><b>{}.</b> {}</figcaption>\n</figure>\n",
-            escape(&chart.title),
-            escape(&chart.caption)
-        );
+    // The outcome charts stand with their tables, in "By outcome".
+    for chart in charts.iter().filter(|chart| !chart.file_name.starts_with("outcomes-")) {
+        figure_of(html, chart);
     }
+}
+
+/// A chart embedded with its caption.
+fn figure_of(html: &mut String, chart: &Chart) {
+    let _ = write!(
+        html,
+        "<figure id=\"{}\">\n<img alt=\"{}\" src=\"data:{};base64,",
+        escape(&chart.file_name),
+        escape(&chart.title),
+        chart.format.mime()
+    );
+    STANDARD.encode_string(&chart.bytes, html);
+    let _ = write!(
+        html,
+        "\">\n<figcaption><b>{}.</b> {}</figcaption>\n</figure>\n",
+        escape(&chart.title),
+        escape(&chart.caption)
+    );
 }
 
 fn table_header(html: &mut String) {
