@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::analysis::sensitivity::{self, SensitivityOptions};
-use crate::analysis::solve::{Target, bisect};
+use crate::analysis::solve::{self, Target, bisect};
 use crate::engine::{self, RunOptions};
 use crate::io::batch::{Placement, ShardSpec};
 use crate::io::history::{self, History};
@@ -810,6 +810,12 @@ fn solve(args: &SolveArgs) -> Result<(), Failure> {
         args.target.left,
         args.target.right
     );
+    if let Ok(solved) = with_value(breakeven.value)
+        && let Some((outcome, share)) = solve::outcome_share(&solved, &args.vary)
+    {
+        let event = outcome.split('.').next().unwrap_or_default();
+        sayln!("that is, {outcome} on {:.1}% of the paths where {event} occurs", share * 100.0);
+    }
     sayln!(
         "{} bisection steps on common random numbers, {:.2} s",
         breakeven.iterations,

@@ -92,3 +92,62 @@ fn names_an_unknown_metric() {
         .code(2)
         .stderr(contains("no metric `party.nobody.npv`"));
 }
+
+/// A ruling in 2027 ends `wins` or `loses`; deal `contingent` pays 100 on a win, deal `certain`
+/// pays 25. They are worth the same when a win has probability 1/4, whatever weight gives it.
+const OUTCOMES: &str = r#"
+[simulation]
+start = 2026
+years = 2
+steps_per_year = 1
+paths = 4000
+discount_rate = 0.0
+[parties.lab]
+[parties.cloud]
+[[streams]]
+name = "lab"
+owner = "lab"
+initial = 100
+[[events]]
+name = "ruling"
+date = "2027"
+outcomes = { wins = 1, loses = 3 }
+[[deals]]
+name = "contingent"
+[[deals.payments]]
+name = "fee"
+payer = "lab"
+payee = "cloud"
+amount = 100
+on = "ruling.wins"
+[[deals]]
+name = "certain"
+[[deals.payments]]
+name = "fee"
+payer = "lab"
+payee = "cloud"
+amount = 25
+date = "2027"
+"#;
+
+#[test]
+fn a_solved_outcome_weight_reads_as_the_outcomes_probability() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("outcomes.toml");
+    fs::write(&file, OUTCOMES).unwrap();
+    let output = Command::cargo_bin("dealsim")
+        .unwrap()
+        .arg("solve")
+        .arg(&file)
+        .args(["--vary", "events.ruling.outcomes.wins", "--between", "0.01", "10"])
+        .args(["--target", "contingent:payment.fee.paid = certain:payment.fee.paid"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let line = stdout.lines().find(|line| line.starts_with("that is, ruling.wins on ")).expect(&stdout);
+    let share: f64 = line["that is, ruling.wins on ".len()..].split('%').next().unwrap().parse().unwrap();
+    // The share of wins among 4,000 rulings has a standard error of √(0.25 × 0.75 / 4000) = 0.68%.
+    assert!((share - 25.0).abs() < 4.0 * 0.685, "{line}");
+    assert!(line.ends_with("of the paths where ruling occurs"), "{line}");
+}

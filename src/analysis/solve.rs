@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::engine::Aggregates;
-use crate::scenario::{Scenario, parse_money};
+use crate::scenario::{Scalar, Scenario, parse_money};
 
 /// One side of a target: a deal's metric mean, or a number.
 #[derive(Clone, Debug, PartialEq)]
@@ -115,6 +115,25 @@ fn slot(scenario: &Scenario, aggregates: &Aggregates, deal: &str, metric: &str) 
         .ok_or_else(|| format!("deal `{deal}` reports no metric `{metric}`"))
 }
 
+/// For a key that sets one outcome's weight (`events.<event>.outcomes.<outcome>`), the share of
+/// the event's occurrences that outcome takes at those weights: weights are relative, so a solved
+/// weight reads best as this probability. None for other keys and for uncertain weights.
+pub fn outcome_share(scenario: &Scenario, key: &str) -> Option<(String, f64)> {
+    let (event, outcome) = key.strip_prefix("events.")?.split_once(".outcomes.")?;
+    let parent = scenario.events.iter().find(|e| e.name == event)?;
+    let outcome_name = format!("{event}.{outcome}");
+    let mut total = 0.0;
+    let mut chosen = None;
+    for (weight, id) in &parent.outcomes {
+        let Scalar::Const(weight) = *weight else { return None };
+        total += weight;
+        if scenario.events[*id].name == outcome_name {
+            chosen = Some(weight);
+        }
+    }
+    Some((outcome_name, chosen? / total))
+}
+
 /// Where a bisection ended.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Breakeven {
@@ -195,6 +214,7 @@ pub fn bisect(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Override;
 
     #[test]
     fn parses_targets() {
@@ -215,5 +235,38 @@ mod tests {
             Err(SolveError::NoRoot { at_low, at_high, .. }) => assert_eq!((at_low, at_high), (1.0, 2.0)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_outcome_weight_reads_as_its_share_of_the_events_occurrences() {
+        let text = r#"
+[simulation]
+start = 2026
+years = 2
+steps_per_year = 1
+discount_rate = 0.1
+[parties.lab]
+[[streams]]
+name = "lab"
+owner = "lab"
+initial = "1B"
+[[events]]
+name = "ruling"
+date = "2027"
+outcomes = { wins = 0.3, settles = 0.5, loses = 0.2 }
+[[events]]
+name = "vote"
+date = "2027"
+outcomes = { yes = { dist = "uniform", low = 0.1, high = 0.9 }, no = 0.5 }
+[[deals]]
+name = "none"
+"#;
+        let overrides = [Override::parse("events.ruling.outcomes.wins=0.5").unwrap()];
+        let scenario = crate::scenario::parse_scenario("test.toml", text, &overrides).unwrap();
+        let (name, share) = outcome_share(&scenario, "events.ruling.outcomes.wins").unwrap();
+        assert_eq!(name, "ruling.wins");
+        assert!((share - 0.5 / 1.2).abs() < 1e-15, "{share}");
+        assert_eq!(outcome_share(&scenario, "events.vote.outcomes.no"), None, "an uncertain weight has no one share");
+        assert_eq!(outcome_share(&scenario, "streams.lab.initial"), None);
     }
 }
