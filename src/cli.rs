@@ -13,7 +13,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::analysis::sensitivity::{self, SensitivityOptions};
-use crate::analysis::solve::{self, Target, bisect};
+use crate::analysis::solve::{self, EvaluateOptions, Target, bisect};
+use crate::engine::metrics::Layout;
 use crate::engine::{self, RunOptions};
 use crate::io::batch::{Placement, ShardSpec};
 use crate::io::history::{self, History};
@@ -770,18 +771,9 @@ fn solve(args: &SolveArgs) -> Result<(), Failure> {
             .ok_or_else(|| Failure::Input(format!("error: --between: expected a number, found `{text}`")))
     };
     let (low, high) = (bound(&args.between[0])?, bound(&args.between[1])?);
-    // The right-hand deal is the baseline, so a same-metric target gets a paired error.
-    let options = |scenario: &Scenario| RunOptions {
+    let options = |scenario: &Scenario| EvaluateOptions {
         paths: args.paths.unwrap_or(scenario.simulation.paths),
         seed: args.seed.unwrap_or(scenario.simulation.seed),
-        threads: args.threads,
-        baseline: args
-            .target
-            .baseline_deal()
-            .and_then(|name| scenario.deals.iter().position(|d| d.name == name))
-            .unwrap_or(0),
-        target_relative_se: None,
-        shard: None,
     };
     // Check the key and the target once, with clear messages, before searching.
     let with_value = |value: f64| {
@@ -791,14 +783,16 @@ fn solve(args: &SolveArgs) -> Result<(), Failure> {
     };
     let first =
         with_value(low).map_err(|diagnostics| Failure::Input(format!("--vary {}: {diagnostics}", args.vary)))?;
-    let probe = engine::run(&first, RunOptions { paths: 2, ..options(&first) }, &|_| {})
-        .map_err(|error| Failure::Runtime(error.to_string()))?;
-    args.target.check(&first, &probe).map_err(|message| Failure::Input(format!("error: --target: {message}")))?;
+    let layout = Layout::of(&first, 0);
+    args.target.check(&first, &layout).map_err(|message| Failure::Input(format!("error: --target: {message}")))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build()
+        .map_err(|error| Failure::Runtime(format!("cannot start {} worker threads: {error}", args.threads)))?;
     let started = Instant::now();
     let evaluate = |value: f64| -> Result<(f64, f64), String> {
         let scenario = with_value(value).map_err(|d| format!("--vary {} = {value}: {d}", args.vary))?;
-        let aggregates = engine::run(&scenario, options(&scenario), &|_| {}).map_err(|e| e.to_string())?;
-        args.target.evaluate(&scenario, &aggregates)
+        pool.install(|| args.target.evaluate(&scenario, &options(&scenario)))
     };
     let tolerance = 1e-6 * (high - low).abs().max(f64::MIN_POSITIVE);
     let breakeven = bisect(low, high, tolerance, evaluate).map_err(|error| Failure::Runtime(error.to_string()))?;

@@ -4,14 +4,10 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::engine::metrics::{Layout, RowWriter, Scope, emit};
-use crate::engine::{
-    BLOCK_PATHS, DrawScratch, RunError, draws_per_path, first_unreportable, load_draws, sample_block_inputs,
-};
-use crate::sampling::correlation::Copula;
-use crate::sampling::world::{WorldPath, sample_path};
+use crate::engine::means::MetricPaths;
+use crate::engine::metrics::{Layout, Scope};
+use crate::engine::{BLOCK_PATHS, RunError};
 use crate::scenario::Scenario;
-use crate::terms::{DealOutcome, Discounting, apply_deal};
 
 /// Input levels of the tornado: each input is fixed at these quantiles in turn.
 pub const LOW_QUANTILE: f64 = 0.10;
@@ -64,150 +60,122 @@ fn target_slots(layout: &Layout, targets: &[String]) -> Vec<usize> {
         .collect()
 }
 
-/// Target values of every path, `values[path * targets + t]`, with input `pin` fixed if given;
-/// the draws too, `draws[path * draws_per_path + input]`, before pinning.
-struct Sample {
+/// What the blocks of a tornado give back, in block order: the unpinned paths' targets and
+/// inputs (for the rank correlations) and, per input and level, the sum of each target over the
+/// block's paths with that input fixed.
+struct BlockSums {
+    /// `values[path * targets + t]`.
     values: Vec<f64>,
-    draws: Vec<f64>,
+    /// `inputs[path * scenario.inputs.len() + input]`, as drawn.
+    inputs: Vec<f64>,
+    /// `sums[(input * 2 + level) * targets + t]`, level 0 the input's P10 and 1 its P90.
+    sums: Vec<f64>,
 }
 
-struct Runner<'s> {
-    scenario: &'s Scenario,
-    layout: Layout,
-    /// Whether each slot may be missing on some paths (see `Layout::conditional`).
-    conditional: Vec<bool>,
-    discounting: Discounting,
-    copula: Option<Copula>,
-    slots: Vec<usize>,
-    options: &'s SensitivityOptions,
-}
-
-impl Runner<'_> {
-    /// Every path's targets, or the first path (in path order) with a value the means cannot
-    /// take, named with the pinned input.
-    fn sample(&self, pin: Option<(usize, f64)>) -> Result<Sample, RunError> {
-        let scenario = self.scenario;
-        let width = draws_per_path(scenario);
-        let blocks = self.options.paths.div_ceil(BLOCK_PATHS);
-        let parts: Vec<Result<Sample, RunError>> = (0..blocks)
-            .into_par_iter()
-            .map(|block| {
-                let first = block * BLOCK_PATHS;
-                let count = (self.options.paths - first).min(BLOCK_PATHS) as usize;
-                let mut draws = vec![0.0; count * width];
-                let seed = self.options.seed;
-                let paths = first..first + count as u64;
-                let mut scratch = DrawScratch::new(scenario);
-                sample_block_inputs(scenario, self.copula.as_ref(), seed, paths, &mut draws, &mut scratch);
-                let mut world = WorldPath::new(scenario);
-                let mut outcomes: Vec<DealOutcome> =
-                    scenario.deals.iter().map(|d| DealOutcome::new(scenario, d)).collect();
-                let mut row = vec![0.0; self.layout.width()];
-                let mut values = Vec::with_capacity(count * self.slots.len());
-                for i in 0..count {
-                    load_draws(scenario, &draws[i * width..(i + 1) * width], &mut world);
-                    // Pinning after the draw keeps every other random number where it was.
-                    if let Some((input, value)) = pin {
-                        world.inputs[input] = value;
-                    }
-                    sample_path(scenario, seed, first + i as u64, &mut world);
-                    for (deal, outcome) in scenario.deals.iter().zip(outcomes.iter_mut()) {
-                        apply_deal(scenario, deal, &self.discounting, &world, outcome);
-                    }
-                    let mut writer = RowWriter::new(&self.layout, &mut row);
-                    emit(scenario, &world, &outcomes, &mut writer);
-                    let not_a_number = writer.not_a_number();
-                    if let Some(slot) = first_unreportable(&row, &self.conditional).or(not_a_number) {
-                        return Err(self.not_finite(pin, slot, first + i as u64, row[slot]));
-                    }
-                    values.extend(self.slots.iter().map(|&slot| row[slot]));
+/// One block of paths: each path is evaluated as drawn and then with each input fixed at each
+/// level in turn, on the same random numbers.
+fn tornado_block(
+    paths: &MetricPaths<'_>,
+    slots: &[usize],
+    levels: &[[f64; 2]],
+    options: &SensitivityOptions,
+    block: u64,
+) -> Result<BlockSums, RunError> {
+    let (inputs, targets) = (levels.len(), slots.len());
+    let first = block * BLOCK_PATHS;
+    let count = (options.paths - first).min(BLOCK_PATHS) as usize;
+    let mut work = paths.work();
+    paths.draw_block(options.seed, first..first + count as u64, &mut work);
+    let metrics = paths.layout.metrics.len();
+    let (mut base, mut pinned) = (vec![0.0; metrics], vec![0.0; metrics]);
+    let mut result = BlockSums {
+        values: Vec::with_capacity(count * targets),
+        inputs: Vec::with_capacity(count * inputs),
+        sums: vec![0.0; inputs * 2 * targets],
+    };
+    for i in 0..count {
+        let path = first + i as u64;
+        paths.evaluate(options.seed, path, i, &mut work, &mut base)?;
+        result.values.extend(slots.iter().map(|&slot| base[slot]));
+        result.inputs.extend_from_slice(&paths.block_draws(&work, i)[..inputs]);
+        for (input, input_levels) in levels.iter().enumerate() {
+            for (level, &value) in input_levels.iter().enumerate() {
+                paths.pinned(options.seed, path, i, (input, value), &base, &mut work, &mut pinned)?;
+                let sums = &mut result.sums[(input * 2 + level) * targets..(input * 2 + level + 1) * targets];
+                for (sum, &slot) in sums.iter_mut().zip(slots) {
+                    *sum += pinned[slot];
                 }
-                Ok(Sample { values, draws })
-            })
-            .collect();
-        // Concatenated in block order: the result, and the failure named, do not depend on the
-        // thread count.
-        let mut sample = Sample { values: Vec::new(), draws: Vec::new() };
-        for part in parts {
-            let part = part?;
-            sample.values.extend(part.values);
-            sample.draws.extend(part.draws);
+            }
         }
-        Ok(sample)
     }
-
-    fn not_finite(&self, pin: Option<(usize, f64)>, slot: usize, path: u64, value: f64) -> RunError {
-        let mut what = self.layout.describe_slot(self.scenario, slot);
-        if let Some((input, level)) = pin {
-            what.push_str(&format!(" (with {} fixed at {level})", self.scenario.inputs[input].key));
-        }
-        RunError::NotFinite { what, path, value }
-    }
-
-    fn means(&self, sample: &Sample) -> Vec<f64> {
-        let targets = self.slots.len();
-        let paths = sample.values.len() / targets;
-        (0..targets).map(|t| sample.values.iter().skip(t).step_by(targets).sum::<f64>() / paths as f64).collect()
-    }
+    Ok(result)
 }
 
-/// Runs the tornado: 2 pinned runs per uncertain input plus one unpinned run, all on the same
-/// random numbers. Rows are grouped by deal and metric, largest swing first.
+/// Runs the tornado: each uncertain input fixed at its P10 and at its P90, all else as drawn, on
+/// the same random numbers as the unpinned paths; an input that only deal terms read re-applies
+/// only those deals. Rows are grouped by deal and metric, largest swing first.
 pub fn tornado(scenario: &Scenario, options: &SensitivityOptions) -> Result<Vec<SensitivityRow>, RunError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .build()
         .map_err(|source| RunError::ThreadPool { threads: options.threads, source })?;
-    let layout = Layout::of(scenario, 0);
-    let slots = target_slots(&layout, &options.targets);
-    let runner = Runner {
-        scenario,
-        conditional: (0..layout.width()).map(|slot| layout.conditional(slot)).collect(),
-        discounting: Discounting::new(scenario),
-        copula: Copula::of(scenario),
-        slots,
-        layout,
-        options,
-    };
-    if runner.slots.is_empty() || scenario.inputs.is_empty() {
+    let paths = MetricPaths::new(scenario);
+    let slots = target_slots(&paths.layout, &options.targets);
+    if slots.is_empty() || scenario.inputs.is_empty() {
         return Ok(Vec::new());
     }
-    pool.install(|| {
-        let base = runner.sample(None)?;
-        let width = draws_per_path(scenario);
-        let targets = runner.slots.len();
-        let mut rows = Vec::new();
-        for (input, uncertain) in scenario.inputs.iter().enumerate() {
-            let low = uncertain.distribution.quantile(LOW_QUANTILE);
-            let high = uncertain.distribution.quantile(HIGH_QUANTILE);
-            let metric_low = runner.means(&runner.sample(Some((input, low)))?);
-            let metric_high = runner.means(&runner.sample(Some((input, high)))?);
-            let draws: Vec<f64> = base.draws.iter().skip(input).step_by(width).copied().collect();
-            for (t, &slot) in runner.slots.iter().enumerate() {
-                let values: Vec<f64> = base.values.iter().skip(t).step_by(targets).copied().collect();
-                let metric = &runner.layout.metrics[slot];
-                let Scope::Deal(deal) = metric.scope else { continue };
-                rows.push(SensitivityRow {
-                    deal: scenario.deals[deal].name.clone(),
-                    metric: metric.name.clone(),
-                    input: uncertain.key.clone(),
-                    input_low: low,
-                    input_high: high,
-                    metric_low: metric_low[t],
-                    metric_high: metric_high[t],
-                    swing: (metric_high[t] - metric_low[t]).abs(),
-                    rank_correlation: spearman(&draws, &values),
-                });
-            }
+    let levels: Vec<[f64; 2]> = scenario
+        .inputs
+        .iter()
+        .map(|input| [input.distribution.quantile(LOW_QUANTILE), input.distribution.quantile(HIGH_QUANTILE)])
+        .collect();
+    let blocks = options.paths.div_ceil(BLOCK_PATHS);
+    let parts: Vec<Result<BlockSums, RunError>> = pool.install(|| {
+        (0..blocks).into_par_iter().map(|block| tornado_block(&paths, &slots, &levels, options, block)).collect()
+    });
+    // Combined in block order: the result, and the failure named, do not depend on the thread
+    // count.
+    let (inputs, targets) = (levels.len(), slots.len());
+    let mut total = BlockSums { values: Vec::new(), inputs: Vec::new(), sums: vec![0.0; inputs * 2 * targets] };
+    for part in parts {
+        let part = part?;
+        total.values.extend(part.values);
+        total.inputs.extend(part.inputs);
+        for (sum, part) in total.sums.iter_mut().zip(&part.sums) {
+            *sum += part;
         }
-        let order = |row: &SensitivityRow| {
-            let deal = scenario.deals.iter().position(|d| d.name == row.deal).unwrap_or(0);
-            let metric = runner.layout.metrics.iter().position(|m| m.name == row.metric).unwrap_or(0);
-            (deal, metric)
-        };
-        rows.sort_by(|a, b| order(a).cmp(&order(b)).then(b.swing.total_cmp(&a.swing)));
-        Ok(rows)
-    })
+    }
+    let count = options.paths as f64;
+    let mut rows = Vec::new();
+    for (input, uncertain) in scenario.inputs.iter().enumerate() {
+        let [low, high] = levels[input];
+        let draws: Vec<f64> = total.inputs.iter().skip(input).step_by(inputs).copied().collect();
+        for (t, &slot) in slots.iter().enumerate() {
+            let values: Vec<f64> = total.values.iter().skip(t).step_by(targets).copied().collect();
+            let metric = &paths.layout.metrics[slot];
+            let Scope::Deal(deal) = metric.scope else { continue };
+            let metric_low = total.sums[input * 2 * targets + t] / count;
+            let metric_high = total.sums[(input * 2 + 1) * targets + t] / count;
+            rows.push(SensitivityRow {
+                deal: scenario.deals[deal].name.clone(),
+                metric: metric.name.clone(),
+                input: uncertain.key.clone(),
+                input_low: low,
+                input_high: high,
+                metric_low,
+                metric_high,
+                swing: (metric_high - metric_low).abs(),
+                rank_correlation: spearman(&draws, &values),
+            });
+        }
+    }
+    let order = |row: &SensitivityRow| {
+        let deal = scenario.deals.iter().position(|d| d.name == row.deal).unwrap_or(0);
+        let metric = paths.layout.metrics.iter().position(|m| m.name == row.metric).unwrap_or(0);
+        (deal, metric)
+    };
+    rows.sort_by(|a, b| order(a).cmp(&order(b)).then(b.swing.total_cmp(&a.swing)));
+    Ok(rows)
 }
 
 /// Ranks with ties given their average rank.

@@ -3,7 +3,12 @@
 
 use std::fmt;
 
-use crate::engine::Aggregates;
+use rayon::prelude::*;
+
+use crate::engine::means::MetricPaths;
+use crate::engine::metrics::Layout;
+use crate::engine::stats::Moments;
+use crate::engine::{BLOCK_PATHS, RunError};
 use crate::scenario::{Scalar, Scenario, parse_money};
 
 /// One side of a target: a deal's metric mean, or a number.
@@ -51,68 +56,111 @@ impl Target {
         Ok(target)
     }
 
-    /// Checks the deals and metrics named exist in the run's layout.
-    pub fn check(&self, scenario: &Scenario, aggregates: &Aggregates) -> Result<(), String> {
+    /// Checks the deals and metrics named exist in the scenario's layout.
+    pub fn check(&self, scenario: &Scenario, layout: &Layout) -> Result<(), String> {
         for side in [&self.left, &self.right] {
             if let Side::Metric { deal, metric } = side {
-                slot(scenario, aggregates, deal, metric)?;
+                slot(scenario, layout, deal, metric)?;
             }
         }
         Ok(())
     }
 
-    /// LEFT − RIGHT on a run's means, with the standard error of that difference: from the
-    /// per-path differences when both sides are the same metric under two deals (the run's
-    /// baseline must then be the right-hand deal), otherwise from each side's error.
-    pub fn evaluate(&self, scenario: &Scenario, aggregates: &Aggregates) -> Result<(f64, f64), String> {
-        let side = |side: &Side| -> Result<(f64, f64, Option<usize>), String> {
-            match side {
-                Side::Value(value) => Ok((*value, 0.0, None)),
-                Side::Metric { deal, metric } => {
-                    let slot = slot(scenario, aggregates, deal, metric)?;
-                    let moments = &aggregates.moments[slot];
-                    Ok((moments.mean(), moments.std_error(), Some(slot)))
+    /// LEFT − RIGHT on the means of `paths` paths (metrics only: no series or percentiles),
+    /// with the standard error of that difference. Both sides are on the same paths, so when
+    /// both are metrics the error comes from the per-path differences, which cancels the noise
+    /// they share.
+    pub fn evaluate(&self, scenario: &Scenario, options: &EvaluateOptions) -> Result<(f64, f64), String> {
+        let evaluator = MetricPaths::new(scenario);
+        let side = |side: &Side| match side {
+            Side::Value(value) => Ok(Column::Value(*value)),
+            Side::Metric { deal, metric } => slot(scenario, &evaluator.layout, deal, metric)
+                .map(|slot| Column::Metric(slot, evaluator.layout.metrics[slot].origin)),
+        };
+        let (left, right) = (side(&self.left)?, side(&self.right)?);
+        let blocks = options.paths.div_ceil(BLOCK_PATHS);
+        // Per block: each side over the paths that have it, and their difference over the paths
+        // that have both (a year metric is missing where its event never happens).
+        let parts: Vec<Result<[Moments; 3], RunError>> = (0..blocks)
+            .into_par_iter()
+            .map(|block| {
+                let first = block * BLOCK_PATHS;
+                let count = (options.paths - first).min(BLOCK_PATHS) as usize;
+                let mut work = evaluator.work();
+                evaluator.draw_block(options.seed, first..first + count as u64, &mut work);
+                let mut metrics = vec![0.0; evaluator.layout.metrics.len()];
+                let mut values: [Vec<f64>; 3] = Default::default();
+                for i in 0..count {
+                    evaluator.evaluate(options.seed, first + i as u64, i, &mut work, &mut metrics)?;
+                    let (left, right) = (left.of(&metrics), right.of(&metrics));
+                    for (values, value) in values.iter_mut().zip([left, right, left - right]) {
+                        if !value.is_nan() {
+                            values.push(value);
+                        }
+                    }
                 }
+                Ok(values.map(|values| Moments::from_slice(&values)))
+            })
+            .collect();
+        // Merged in block order: the same answer on any number of threads.
+        let mut total = [Moments::default(); 3];
+        for part in parts {
+            let part = part.map_err(|error| error.to_string())?;
+            for (total, part) in total.iter_mut().zip(&part) {
+                total.merge(part);
             }
-        };
-        let (left, left_se, left_slot) = side(&self.left)?;
-        let (right, right_se, right_slot) = side(&self.right)?;
-        let paired = aggregates
-            .layout
-            .comparisons
-            .iter()
-            .position(|c| Some(c.deal_slot) == left_slot && Some(c.baseline_slot) == right_slot);
-        let se = match paired {
-            Some(i) => aggregates.moments[aggregates.layout.comparison_slot(i)].std_error(),
-            None => left_se.hypot(right_se),
-        };
-        Ok((left - right, se))
-    }
-
-    /// The deal on the right, which the runs should use as their comparison baseline.
-    pub fn baseline_deal(&self) -> Option<&str> {
-        match &self.right {
-            Side::Metric { deal, .. } => Some(deal),
-            Side::Value(_) => None,
+        }
+        let [left_moments, right_moments, difference] = total;
+        let paired = matches!((left, right), (Column::Metric(..), Column::Metric(..)))
+            && left_moments.count() == options.paths
+            && right_moments.count() == options.paths;
+        if paired {
+            Ok((difference.mean(), difference.std_error()))
+        } else {
+            let side = |column: Column, moments: &Moments| match column {
+                Column::Value(value) => (value, 0.0),
+                Column::Metric(..) => (moments.mean(), moments.std_error()),
+            };
+            let ((left, left_se), (right, right_se)) = (side(left, &left_moments), side(right, &right_moments));
+            Ok((left - right, left_se.hypot(right_se)))
         }
     }
 }
 
-fn slot(scenario: &Scenario, aggregates: &Aggregates, deal: &str, metric: &str) -> Result<usize, String> {
+fn slot(scenario: &Scenario, layout: &Layout, deal: &str, metric: &str) -> Result<usize, String> {
     let index = scenario.deals.iter().position(|d| d.name == deal).ok_or_else(|| {
         let deals: Vec<&str> = scenario.deals.iter().map(|d| d.name.as_str()).collect();
         format!("no deal `{deal}`; expected one of: {}", deals.join(", "))
     })?;
-    aggregates
-        .layout
+    layout
         .metrics
         .iter()
-        .position(|m| {
-            m.name == metric
-                && (m.scope == crate::engine::metrics::Scope::Deal(index)
-                    || m.scope == crate::engine::metrics::Scope::World)
-        })
+        .position(|m| m.name == metric && m.scope.reported_under(index))
         .ok_or_else(|| format!("deal `{deal}` reports no metric `{metric}`"))
+}
+
+/// One side of a target on one path: a metric's value there (stored relative to its origin,
+/// see `MetricSlot::origin`), or a number.
+#[derive(Clone, Copy)]
+enum Column {
+    Metric(usize, f64),
+    Value(f64),
+}
+
+impl Column {
+    fn of(self, metrics: &[f64]) -> f64 {
+        match self {
+            Column::Metric(slot, origin) => metrics[slot] + origin,
+            Column::Value(value) => value,
+        }
+    }
+}
+
+/// How many paths each evaluation of a target runs, from which seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvaluateOptions {
+    pub paths: u64,
+    pub seed: u64,
 }
 
 /// For a key that sets one outcome's weight (`events.<event>.outcomes.<outcome>`), the share of
@@ -219,7 +267,7 @@ mod tests {
     #[test]
     fn parses_targets() {
         let target = Target::parse("apr-2026:party.microsoft.npv = oct-2025:party.microsoft.npv").unwrap();
-        assert_eq!(target.baseline_deal(), Some("oct-2025"));
+        assert_eq!(target.right, Side::Metric { deal: "oct-2025".into(), metric: "party.microsoft.npv".into() });
         let value = Target::parse("a:revenue_share.x.paid = 38B").unwrap();
         assert_eq!(value.right, Side::Value(38e9));
         assert!(Target::parse("1 = 2").is_err());

@@ -60,48 +60,47 @@ pub fn emit<S: Sink>(scenario: &Scenario, world: &WorldPath, outcomes: &[DealOut
     if scenario.valuation.is_some() {
         sink.series(Scope::World, format_args!("valuation.value"), &world.valuation);
     }
-    for (d, (deal, outcome)) in scenario.deals.iter().zip(outcomes).enumerate() {
-        let scope = Scope::Deal(d);
-        for (term, term_outcome) in deal.terms.iter().zip(&outcome.terms) {
-            term.emit(term_outcome, scope, sink);
+    for (d, outcome) in outcomes.iter().enumerate() {
+        emit_deal(scenario, d, outcome, sink);
+    }
+}
+
+/// Walks one deal's metrics and series on one path: the part of [`emit`] after the world's.
+pub fn emit_deal<S: Sink>(scenario: &Scenario, d: usize, outcome: &DealOutcome, sink: &mut S) {
+    let deal = &scenario.deals[d];
+    let periods = outcome.state.periods;
+    let scope = Scope::Deal(d);
+    for (term, term_outcome) in deal.terms.iter().zip(&outcome.terms) {
+        term.emit(term_outcome, scope, sink);
+    }
+    let state = &outcome.state;
+    for (p, party) in scenario.parties.iter().enumerate() {
+        let result = &state.parties[p];
+        sink.metric(scope, format_args!("party.{}.npv", party.name), result.npv);
+        sink.metric(scope, format_args!("party.{}.cloud_profit", party.name), result.cloud_profit);
+        sink.metric(scope, format_args!("party.{}.revenue_share_net", party.name), result.revenue_share_net);
+        if deal.may_hold_equity(p) {
+            sink.metric(scope, format_args!("party.{}.equity_value", party.name), result.equity_value);
+            sink.metric(scope, format_args!("party.{}.stake", party.name), result.stake);
         }
-        let state = &outcome.state;
-        for (p, party) in scenario.parties.iter().enumerate() {
-            let result = &state.parties[p];
-            sink.metric(scope, format_args!("party.{}.npv", party.name), result.npv);
-            sink.metric(scope, format_args!("party.{}.cloud_profit", party.name), result.cloud_profit);
-            sink.metric(scope, format_args!("party.{}.revenue_share_net", party.name), result.revenue_share_net);
-            if deal.may_hold_equity(p) {
-                sink.metric(scope, format_args!("party.{}.equity_value", party.name), result.equity_value);
-                sink.metric(scope, format_args!("party.{}.stake", party.name), result.stake);
-            }
-            if party.initial_cash.is_some() {
-                sink.metric(scope, format_args!("party.{}.min_cash", party.name), result.min_cash);
-                sink.metric(scope, format_args!("party.{}.funding_gap", party.name), (-result.min_cash).max(0.0));
-            }
-            sink.series(
-                scope,
-                format_args!("party.{}.cash_flow", party.name),
-                WorldPath::series(&state.flow, p, periods),
-            );
-            if party.initial_cash.is_some() {
-                sink.series(
-                    scope,
-                    format_args!("party.{}.cash", party.name),
-                    WorldPath::series(&outcome.cash, p, periods),
-                );
-            }
-            if deal.may_hold_equity(p) {
-                let stake = WorldPath::series(&outcome.stake, p, periods);
-                sink.series(scope, format_args!("party.{}.stake", party.name), stake);
-            }
+        if party.initial_cash.is_some() {
+            sink.metric(scope, format_args!("party.{}.min_cash", party.name), result.min_cash);
+            sink.metric(scope, format_args!("party.{}.funding_gap", party.name), (-result.min_cash).max(0.0));
         }
-        // A deal's routes decide who earns its compute: the spend per provider is the deal's.
-        if let Some(compute) = &scenario.compute {
-            for (p, provider) in compute.providers.iter().enumerate() {
-                let spend = WorldPath::series(&state.provider_spend, p, periods);
-                sink.series(scope, format_args!("compute.{}.spend", provider.name), spend);
-            }
+        sink.series(scope, format_args!("party.{}.cash_flow", party.name), WorldPath::series(&state.flow, p, periods));
+        if party.initial_cash.is_some() {
+            sink.series(scope, format_args!("party.{}.cash", party.name), WorldPath::series(&outcome.cash, p, periods));
+        }
+        if deal.may_hold_equity(p) {
+            let stake = WorldPath::series(&outcome.stake, p, periods);
+            sink.series(scope, format_args!("party.{}.stake", party.name), stake);
+        }
+    }
+    // A deal's routes decide who earns its compute: the spend per provider is the deal's.
+    if let Some(compute) = &scenario.compute {
+        for (p, provider) in compute.providers.iter().enumerate() {
+            let spend = WorldPath::series(&state.provider_spend, p, periods);
+            sink.series(scope, format_args!("compute.{}.spend", provider.name), spend);
         }
     }
 }
@@ -359,6 +358,8 @@ impl Sink for Layout {
 pub struct RowWriter<'r> {
     row: &'r mut [f64],
     metric: usize,
+    /// Whether the row has series slots to fill; analyses that need only means skip them.
+    with_series: bool,
     series_start: usize,
     periods: usize,
     start_year: f64,
@@ -372,11 +373,18 @@ impl<'r> RowWriter<'r> {
         RowWriter {
             row,
             metric: 0,
+            with_series: true,
             series_start: layout.metrics.len(),
             periods: layout.periods,
             start_year: layout.start_year,
             not_a_number: None,
         }
+    }
+
+    /// Writes only metrics, into `metrics` (one value per layout metric), from `first_metric`
+    /// on: where the walk of one deal ([`emit_deal`]) starts.
+    pub fn metrics_only(layout: &Layout, metrics: &'r mut [f64], first_metric: usize) -> RowWriter<'r> {
+        RowWriter { metric: first_metric, with_series: false, ..RowWriter::new(layout, metrics) }
     }
 
     /// The first conditional metric whose value was NaN rather than missing, if any.
@@ -423,7 +431,9 @@ impl Sink for RowWriter<'_> {
 
     #[inline]
     fn series(&mut self, _scope: Scope, _name: fmt::Arguments<'_>, values: &[f64]) {
-        self.row[self.series_start..self.series_start + self.periods].copy_from_slice(values);
+        if self.with_series {
+            self.row[self.series_start..self.series_start + self.periods].copy_from_slice(values);
+        }
         self.series_start += self.periods;
     }
 }

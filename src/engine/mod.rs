@@ -2,6 +2,7 @@
 //! aggregated in a fixed order so results do not depend on the thread count; the metrics it
 //! names and the mergeable statistics it keeps.
 
+pub mod means;
 pub mod metrics;
 pub mod stats;
 

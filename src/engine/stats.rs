@@ -191,6 +191,17 @@ impl BucketCounts {
         }
     }
 
+    /// Counts every value of a slice whose magnitudes' keys lie in `low..=high` (one sign, none
+    /// zero): the range is covered once, so each value is a plain increment.
+    fn add_all(&mut self, values: &[f64], low: u64, high: u64) {
+        self.cover(low, high);
+        let first_key = self.first_key;
+        for value in values {
+            let index = bucket_key(value.abs()).wrapping_sub(first_key) as usize;
+            self.counts[index] += 1;
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn add_outside(&mut self, key: u64, times: u32) {
@@ -309,6 +320,15 @@ impl QuantileSketch {
             // flow before a deal starts): one bucket takes them all, instead of a chain of
             // increments to the same counter.
             self.insert_repeated(min, values.len() as u32);
+            return;
+        }
+        if min.to_bits() >= MIN_POSITIVE_BITS && min > 0.0 {
+            // All positive (most slots: revenue, spend, value): one store, no branch per value.
+            self.positive.add_all(values, bucket_key(min), bucket_key(max));
+            return;
+        }
+        if max < 0.0 && (-max).to_bits() >= MIN_POSITIVE_BITS {
+            self.negative.add_all(values, bucket_key(-max), bucket_key(-min));
             return;
         }
         for &value in values {

@@ -170,9 +170,13 @@ pub(crate) fn settle(
         }
     }
     // Stable: tranches due in the same period are paid in the order the deal lists them.
-    state.tranches.sort_by_key(|&(period, _, _)| period);
+    if !state.tranches.is_sorted_by_key(|&(period, _, _)| period) {
+        state.tranches.sort_by_key(|&(period, _, _)| period);
+    }
     let tranches = std::mem::take(&mut state.tranches);
     let mut next = 0;
+    // Stakes change only when a tranche is paid; other periods carry the last ones forward.
+    let mut changed = true;
     for k in 0..periods {
         // A later tranche in the same period prices against the value after the earlier ones.
         let mut pre_money = world.valuation.get(k).copied().unwrap_or(0.0);
@@ -194,17 +198,23 @@ pub(crate) fn settle(
                 outcome.paid += amount;
             }
             transfer(state, investment.investor, investment.investee, k, amount);
+            changed = true;
         }
         for (party, held) in party_stake.iter().enumerate() {
-            let bought: f64 = deal
-                .terms
-                .iter()
-                .zip(term_stake.iter())
-                .filter(|(term, _)| term.investor() == Some(party))
-                .map(|(_, stake)| stake)
-                .sum();
-            stake[party * periods + k] = held + bought;
+            stake[party * periods + k] = if changed {
+                let bought: f64 = deal
+                    .terms
+                    .iter()
+                    .zip(term_stake.iter())
+                    .filter(|(term, _)| term.investor() == Some(party))
+                    .map(|(_, stake)| stake)
+                    .sum();
+                held + bought
+            } else {
+                stake[party * periods + k - 1]
+            };
         }
+        changed = false;
     }
     state.tranches = tranches;
     let end_value = world.valuation.last().copied().unwrap_or(0.0);
