@@ -26,7 +26,7 @@ use crate::report::charts::{self, ChartFormat};
 use crate::report::html::{self, ReportTables};
 use crate::report::run_info::RunInfo;
 use crate::report::terminal;
-use crate::report::{self, describe};
+use crate::report::{self, RunTables, Sensitivity, describe};
 use crate::scenario::{Diagnostics, Override, Scenario, check_pairable, combine, world_differences};
 
 /// Prints to stdout, ignoring a closed pipe (`dealsim run … | head`): whatever was to be written
@@ -129,7 +129,7 @@ struct SensitivityArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
     /// Paths per pinned run (the tornado costs 2 runs per uncertain input, plus one).
-    #[arg(long, default_value_t = DEFAULT_SENSITIVITY_PATHS,
+    #[arg(long, default_value_t = sensitivity::DEFAULT_PATHS,
           value_parser = clap::value_parser!(u64).range(2..=crate::scenario::MAX_PATHS))]
     paths: u64,
     /// Random seed (default: [simulation].seed).
@@ -150,9 +150,6 @@ struct SensitivityArgs {
 
 /// The per-path table written by `--keep-paths`.
 const PATHS_FILE: &str = "paths.parquet";
-
-/// Paths per pinned run of the tornado, unless asked otherwise.
-const DEFAULT_SENSITIVITY_PATHS: u64 = 20_000;
 
 #[derive(Debug, Args)]
 struct ScenarioArgs {
@@ -577,43 +574,22 @@ fn write_results(
     shards: Option<u64>,
 ) -> Result<(), Failure> {
     let Results { scenario, file, overrides, outputs, .. } = *results;
-    let summary = report::summary_rows(scenario, aggregates);
-    let timeseries = report::timeseries_rows(scenario, aggregates);
     let overrides = overrides.iter().map(|o| format!("{}={}", o.key, o.value)).collect();
     let mut info = RunInfo::new(scenario, file, results.hash.clone(), overrides, aggregates);
     info.shards = shards;
     let runtime = |error: &dyn std::fmt::Display| Failure::Runtime(error.to_string());
-    let mut files = vec![
-        ("summary.csv", report::csv_bytes(&summary).map_err(|e| runtime(&e))?),
-        ("timeseries.csv", report::csv_bytes(&timeseries).map_err(|e| runtime(&e))?),
-        ("run.json", serde_json::to_vec_pretty(&info).map_err(|e| runtime(&e))?),
-    ];
-    let comparison = report::comparison_rows(scenario, aggregates);
-    if !comparison.is_empty() {
-        files.push(("comparison.csv", report::csv_bytes(&comparison).map_err(|e| runtime(&e))?));
-    }
-    let conditional = report::conditional_rows(scenario, aggregates);
-    if !conditional.is_empty() {
-        files.push(("conditional.csv", report::csv_bytes(&conditional).map_err(|e| runtime(&e))?));
-    }
-    let mut tornado = Vec::new();
-    if !outputs.no_sensitivity && !scenario.inputs.is_empty() {
-        let sensitivity_options = SensitivityOptions {
-            paths: results.paths.min(DEFAULT_SENSITIVITY_PATHS),
-            seed: aggregates.seed,
-            threads: results.threads,
-            targets: Vec::new(),
-        };
-        tornado = sensitivity::tornado(scenario, &sensitivity_options).map_err(|e| runtime(&e))?;
-        files.push(("sensitivity.csv", report::csv_bytes(&tornado).map_err(|e| runtime(&e))?));
-    }
-    let outcomes = report::outcome_tables(scenario, &summary, &conditional);
+    let sensitivity = if outputs.no_sensitivity {
+        Sensitivity::Skip
+    } else {
+        Sensitivity::Compute { paths: results.paths, threads: results.threads }
+    };
+    let tables = RunTables::build(scenario, aggregates, sensitivity).map_err(|e| runtime(&e))?;
+    let mut files: Vec<(&str, Vec<u8>)> = tables.csv_files().map_err(|e| runtime(&e))?;
+    files.push(("run.json", serde_json::to_vec_pretty(&info).map_err(|e| runtime(&e))?));
     let mut report_files = if outputs.no_charts {
         Vec::new()
     } else {
-        let tables =
-            ReportTables { summary: &summary, comparison: &comparison, sensitivity: &tornado, outcomes: &outcomes };
-        chart_files(file, outputs.format, scenario, aggregates, &info, tables)?
+        chart_files(file, outputs.format, scenario, aggregates, &info, tables.report_tables())?
     };
     files.extend(report_files.iter_mut().map(|(name, bytes)| (name.as_str(), std::mem::take(bytes))));
     for (name, bytes) in &files {
@@ -643,10 +619,10 @@ fn write_results(
             percent(relative_se)
         );
     }
-    say!("{}", terminal::key_figures_table(&summary));
-    say!("{}", terminal::comparison_table(&comparison));
-    say!("{}", terminal::outcome_tables_text(&outcomes));
-    say!("{}", terminal::tornado_table(&tornado, 3));
+    say!("{}", terminal::key_figures_table(&tables.summary));
+    say!("{}", terminal::comparison_table(&tables.comparison));
+    say!("{}", terminal::outcome_tables_text(&tables.outcomes));
+    say!("{}", terminal::tornado_table(tables.report_tables().sensitivity, 3));
     sayln!("\nwrote {}", out.display());
     Ok(())
 }
