@@ -26,7 +26,7 @@ use crate::report::charts::{self, ChartFormat};
 use crate::report::html::{self, ReportTables};
 use crate::report::run_info::RunInfo;
 use crate::report::terminal;
-use crate::report::{self, RunTables, Sensitivity, describe};
+use crate::report::{self, RunTables, Sensitivity, describe, workbook};
 use crate::scenario::{Diagnostics, Override, Scenario, check_pairable, combine, world_differences};
 
 /// Prints to stdout, ignoring a closed pipe (`dealsim run … | head`): whatever was to be written
@@ -151,6 +151,9 @@ struct SensitivityArgs {
 /// The per-path table written by `--keep-paths`.
 const PATHS_FILE: &str = "paths.parquet";
 
+/// The run's tables as a workbook, unless `--no-xlsx`.
+const WORKBOOK_FILE: &str = "report.xlsx";
+
 #[derive(Debug, Args)]
 struct ScenarioArgs {
     /// The scenario file (TOML).
@@ -258,6 +261,9 @@ struct OutputSettings {
     /// Write neither charts/ nor report.html (faster batch runs).
     #[arg(long)]
     no_charts: bool,
+    /// Write no report.xlsx (the run's tables as an Excel workbook).
+    #[arg(long)]
+    no_xlsx: bool,
     /// Skip sensitivity.csv (by default written when the scenario has uncertain inputs, at
     /// min(paths, 20000) paths per pinned run).
     #[arg(long)]
@@ -586,6 +592,9 @@ fn write_results(
     let tables = RunTables::build(scenario, aggregates, sensitivity).map_err(|e| runtime(&e))?;
     let mut files: Vec<(&str, Vec<u8>)> = tables.csv_files().map_err(|e| runtime(&e))?;
     files.push(("run.json", serde_json::to_vec_pretty(&info).map_err(|e| runtime(&e))?));
+    if !outputs.no_xlsx {
+        files.push((WORKBOOK_FILE, workbook::workbook_bytes(scenario, &tables).map_err(|e| runtime(&e))?));
+    }
     let mut report_files = if outputs.no_charts {
         Vec::new()
     } else {

@@ -8,6 +8,8 @@ pub mod run_info;
 mod run_tables;
 mod tables;
 pub mod terminal;
+pub mod unit;
+pub mod workbook;
 
 pub use run_tables::{RunTables, Sensitivity};
 pub use tables::{
