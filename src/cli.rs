@@ -27,7 +27,7 @@ use crate::report::html::{self, ReportTables};
 use crate::report::run_info::RunInfo;
 use crate::report::terminal;
 use crate::report::{self, RunTables, Sensitivity, describe, workbook};
-use crate::scenario::{Diagnostics, Override, Scenario, check_pairable, combine, world_differences};
+use crate::scenario::{Diagnostics, Override, Scenario, pair};
 
 /// Prints to stdout, ignoring a closed pipe (`dealsim run … | head`): whatever was to be written
 /// to disk is there already, and a reader that stopped reading is no failure.
@@ -457,21 +457,8 @@ fn compare(args: &CompareArgs) -> Result<(), Failure> {
         second_scenario.simulation.seed = first.scenario.simulation.seed;
     }
     let files = format!("{} and {}", args.first.display(), args.second.display());
-    check_pairable(&first.scenario, &second_scenario)
-        .map_err(|error| Failure::Input(format!("error: {files}: {error}")))?;
-    let differences = world_differences(&first.scenario, &second_scenario);
-    if !differences.is_empty() {
-        let listed: Vec<String> =
-            differences.0.iter().take(12).map(|(key, first, second)| format!("  {key}: {first} | {second}")).collect();
-        let more = differences.0.len().saturating_sub(listed.len());
-        let more = if more > 0 { format!("\n  and {more} more") } else { String::new() };
-        return Err(Failure::Input(format!(
-            "error: {files} do not share a world, so their deals cannot run on one; they differ at {} key(s) (first | second):\n{}{more}",
-            differences.0.len(),
-            listed.join("\n")
-        )));
-    }
-    let combined = combine(&first.scenario, &second_scenario, &stem(&args.second));
+    let combined = pair(&first.scenario, &second_scenario, &files, &stem(&args.second))
+        .map_err(|error| Failure::Input(format!("error: {error}")))?;
     let hash = format!("{}+{}", first.hash, second.hash);
     let default = Path::new("output").join(format!("{}-vs-{}", stem(&args.first), stem(&args.second)));
     let inputs = [scenario_input(&args.first), scenario_input(&args.second)];

@@ -20,9 +20,10 @@ from typing import Mapping
 import polars as pl
 
 from dealsim._dealsim import RunError, ScenarioError
+from dealsim._dealsim import compare as _compare
 from dealsim._dealsim import run as _run
 
-__all__ = ["Result", "RunError", "ScenarioError", "run"]
+__all__ = ["Result", "RunError", "ScenarioError", "compare", "run"]
 
 
 def _set_value(value: object) -> str:
@@ -108,17 +109,38 @@ def run(
     Raises ScenarioError for an invalid scenario or override (the message names
     file:line:col and the key path), RunError for a run that cannot be carried out.
     """
-    overrides = [f"{key}={_set_value(value)}" for key, value in (set or {}).items()]
+    return _result(_run, [scenario], set, keep_paths, paths=paths, seed=seed, threads=threads,
+                   baseline=baseline, sensitivity=sensitivity)
+
+
+def compare(
+    first: str | os.PathLike,
+    second: str | os.PathLike,
+    *,
+    paths: int | None = None,
+    set: Mapping[str, object] | None = None,
+    seed: int | None = None,
+    threads: int = 0,
+    baseline: str | None = None,
+    sensitivity: bool = True,
+    keep_paths: bool = True,
+) -> Result:
+    """Runs the deals of two scenario files on one shared world, as `dealsim compare` does.
+
+    The first file's deals come first (the first is the default baseline), then the second's,
+    renamed `<second file stem>/<deal>` where a name is taken. The files' worlds (everything
+    but the deals) must be the same: ScenarioError lists the keys where they differ. The
+    keywords are those of `run`; `set` applies to both files.
+    """
+    return _result(_compare, [first, second], set, keep_paths, paths=paths, seed=seed, threads=threads,
+                   baseline=baseline, sensitivity=sensitivity)
+
+
+def _result(native, scenarios, values_by_key, keep_paths, **settings) -> Result:
+    """Calls the native run or compare with the overrides as --set texts and, with keep_paths,
+    a temporary directory for paths.parquet that the result owns."""
+    overrides = [f"{key}={_set_value(value)}" for key, value in (values_by_key or {}).items()]
     directory = tempfile.TemporaryDirectory(prefix="dealsim-") if keep_paths else None
     paths_file = os.path.join(directory.name, "paths.parquet") if directory else None
-    files = _run(
-        os.fspath(scenario),
-        overrides=overrides,
-        paths=paths,
-        seed=seed,
-        threads=threads,
-        baseline=baseline,
-        sensitivity=sensitivity,
-        paths_file=paths_file,
-    )
+    files = native(*map(os.fspath, scenarios), overrides=overrides, paths_file=paths_file, **settings)
     return Result(dict(files), directory)

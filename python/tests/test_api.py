@@ -115,3 +115,27 @@ def test_a_bad_override_names_its_key():
         dealsim.run(SCENARIOS / "base.toml", paths=10, set={CAP: "lots"})
     with pytest.raises(dealsim.ScenarioError, match="cannot read"):
         dealsim.run(SCENARIOS / "missing.toml", paths=10)
+
+
+def test_compare_runs_two_files_on_one_world(tmp_path, base):
+    text = (SCENARIOS / "base.toml").read_text()
+    fixed = text.replace('name = "apr-2026"', 'name = "cap-50b"', 1).replace(
+        'cap = { dist = "pert", low = "30B", mode = "38B", high = "50B" }', 'cap = "50B"', 1)
+    assert 'cap = "50B"' in fixed
+    second = tmp_path / "cap50.toml"
+    second.write_text(fixed)
+    both = dealsim.compare(SCENARIOS / "base.toml", second, paths=2000, seed=7, sensitivity=False)
+    assert set(both.comparison["deal"]) == {"cap-50b"}
+    assert set(both.comparison["baseline"]) == {"apr-2026"}
+    # The first file's deal sees the draws it sees when run alone.
+    alone = both.summary.filter(pl.col("deal") == "apr-2026")
+    assert alone.equals(base.summary)
+    assert "cap-50b:party.microsoft.npv" in both.paths().collect_schema().names()
+
+
+def test_compare_refuses_two_worlds(tmp_path):
+    other = tmp_path / "other.toml"
+    other.write_text((SCENARIOS / "base.toml").read_text().replace("volatility = {", "volatility = 0.5 # {", 1))
+    with pytest.raises(dealsim.ScenarioError, match="do not share a world") as raised:
+        dealsim.compare(SCENARIOS / "base.toml", other, paths=100)
+    assert "streams.openai.volatility" in str(raised.value)
