@@ -6,8 +6,9 @@ use rust_xlsxwriter::{
     XlsxError,
 };
 
+use crate::analysis::sensitivity::SensitivityRow;
 use crate::report::unit::Unit;
-use crate::report::{RunTables, TimeseriesRow};
+use crate::report::{RunTables, SummaryRow, TimeseriesRow};
 use crate::scenario::Scenario;
 
 /// Sheet names, as the workbook's tabs show them.
@@ -109,6 +110,11 @@ fn number(sheet: &mut Worksheet, row: u32, col: u16, value: Option<f64>, format:
     Ok(())
 }
 
+/// The statistics of the Summary sheet, by the name it shows.
+type Statistic = fn(&SummaryRow) -> Option<f64>;
+const STATISTICS: [(&str, Statistic); 4] =
+    [("mean", |r| r.mean), ("P5", |r| r.p05), ("P50", |r| r.p50), ("P95", |r| r.p95)];
+
 /// A column per deal, four rows per metric (mean, P5, P50, P95): the deals side by side.
 fn summary_sheet(
     sheet: &mut Worksheet,
@@ -144,10 +150,6 @@ fn summary_sheet(
     }
     Ok(())
 }
-
-/// The statistics of the Summary sheet, by the name it shows.
-type Pick = fn(&crate::report::SummaryRow) -> Option<f64>;
-const STATISTICS: [(&str, Pick); 4] = [("mean", |r| r.mean), ("P5", |r| r.p05), ("P50", |r| r.p50), ("P95", |r| r.p95)];
 
 fn comparison_sheet(sheet: &mut Worksheet, tables: &RunTables, formats: &Formats) -> Result<(), XlsxError> {
     sheet.set_name(COMPARISON)?;
@@ -191,7 +193,7 @@ fn comparison_sheet(sheet: &mut Worksheet, tables: &RunTables, formats: &Formats
 fn sensitivity_sheet(
     sheet: &mut Worksheet,
     tables: &RunTables,
-    rows: &[crate::analysis::sensitivity::SensitivityRow],
+    rows: &[SensitivityRow],
     formats: &Formats,
 ) -> Result<(), XlsxError> {
     sheet.set_name(SENSITIVITY)?;
