@@ -27,8 +27,8 @@ use crate::report::charts::{self, ChartFormat};
 use crate::report::html::{self, ReportTables};
 use crate::report::run_info::RunInfo;
 use crate::report::terminal;
-use crate::report::{self, describe};
-use crate::scenario::{Diagnostics, Override, Scenario, check_pairable, combine, world_differences};
+use crate::report::{self, RunTables, Sensitivity, describe, workbook};
+use crate::scenario::{Diagnostics, Override, Scenario, pair};
 
 /// Prints to stdout, ignoring a closed pipe (`dealsim run … | head`): whatever was to be written
 /// to disk is there already, and a reader that stopped reading is no failure.
@@ -130,7 +130,7 @@ struct SensitivityArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
     /// Paths per pinned run (the tornado costs 2 runs per uncertain input, plus one).
-    #[arg(long, default_value_t = DEFAULT_SENSITIVITY_PATHS,
+    #[arg(long, default_value_t = sensitivity::DEFAULT_PATHS,
           value_parser = clap::value_parser!(u64).range(2..=crate::scenario::MAX_PATHS))]
     paths: u64,
     /// Random seed (default: [simulation].seed).
@@ -152,8 +152,8 @@ struct SensitivityArgs {
 /// The per-path table written by `--keep-paths`.
 const PATHS_FILE: &str = "paths.parquet";
 
-/// Paths per pinned run of the tornado, unless asked otherwise.
-const DEFAULT_SENSITIVITY_PATHS: u64 = 20_000;
+/// The run's tables as a workbook, unless `--no-xlsx`.
+const WORKBOOK_FILE: &str = "report.xlsx";
 
 #[derive(Debug, Args)]
 struct ScenarioArgs {
@@ -262,6 +262,9 @@ struct OutputSettings {
     /// Write neither charts/ nor report.html (faster batch runs).
     #[arg(long)]
     no_charts: bool,
+    /// Write no report.xlsx (the run's tables as an Excel workbook).
+    #[arg(long)]
+    no_xlsx: bool,
     /// Skip sensitivity.csv (by default written when the scenario has uncertain inputs, at
     /// min(paths, 20000) paths per pinned run).
     #[arg(long)]
@@ -455,21 +458,8 @@ fn compare(args: &CompareArgs) -> Result<(), Failure> {
         second_scenario.simulation.seed = first.scenario.simulation.seed;
     }
     let files = format!("{} and {}", args.first.display(), args.second.display());
-    check_pairable(&first.scenario, &second_scenario)
-        .map_err(|error| Failure::Input(format!("error: {files}: {error}")))?;
-    let differences = world_differences(&first.scenario, &second_scenario);
-    if !differences.is_empty() {
-        let listed: Vec<String> =
-            differences.0.iter().take(12).map(|(key, first, second)| format!("  {key}: {first} | {second}")).collect();
-        let more = differences.0.len().saturating_sub(listed.len());
-        let more = if more > 0 { format!("\n  and {more} more") } else { String::new() };
-        return Err(Failure::Input(format!(
-            "error: {files} do not share a world, so their deals cannot run on one; they differ at {} key(s) (first | second):\n{}{more}",
-            differences.0.len(),
-            listed.join("\n")
-        )));
-    }
-    let combined = combine(&first.scenario, &second_scenario, &stem(&args.second));
+    let combined = pair(&first.scenario, &second_scenario, &files, &stem(&args.second))
+        .map_err(|error| Failure::Input(format!("error: {error}")))?;
     let hash = format!("{}+{}", first.hash, second.hash);
     let default = Path::new("output").join(format!("{}-vs-{}", stem(&args.first), stem(&args.second)));
     let inputs = [scenario_input(&args.first), scenario_input(&args.second)];
@@ -578,43 +568,25 @@ fn write_results(
     shards: Option<u64>,
 ) -> Result<(), Failure> {
     let Results { scenario, file, overrides, outputs, .. } = *results;
-    let summary = report::summary_rows(scenario, aggregates);
-    let timeseries = report::timeseries_rows(scenario, aggregates);
     let overrides = overrides.iter().map(|o| format!("{}={}", o.key, o.value)).collect();
     let mut info = RunInfo::new(scenario, file, results.hash.clone(), overrides, aggregates);
     info.shards = shards;
     let runtime = |error: &dyn std::fmt::Display| Failure::Runtime(error.to_string());
-    let mut files = vec![
-        ("summary.csv", report::csv_bytes(&summary).map_err(|e| runtime(&e))?),
-        ("timeseries.csv", report::csv_bytes(&timeseries).map_err(|e| runtime(&e))?),
-        ("run.json", serde_json::to_vec_pretty(&info).map_err(|e| runtime(&e))?),
-    ];
-    let comparison = report::comparison_rows(scenario, aggregates);
-    if !comparison.is_empty() {
-        files.push(("comparison.csv", report::csv_bytes(&comparison).map_err(|e| runtime(&e))?));
+    let sensitivity = if outputs.no_sensitivity {
+        Sensitivity::Skip
+    } else {
+        Sensitivity::Compute { paths: results.paths, threads: results.threads }
+    };
+    let tables = RunTables::build(scenario, aggregates, sensitivity).map_err(|e| runtime(&e))?;
+    let mut files: Vec<(&str, Vec<u8>)> = tables.csv_files().map_err(|e| runtime(&e))?;
+    files.push(("run.json", serde_json::to_vec_pretty(&info).map_err(|e| runtime(&e))?));
+    if !outputs.no_xlsx {
+        files.push((WORKBOOK_FILE, workbook::workbook_bytes(scenario, &tables).map_err(|e| runtime(&e))?));
     }
-    let conditional = report::conditional_rows(scenario, aggregates);
-    if !conditional.is_empty() {
-        files.push(("conditional.csv", report::csv_bytes(&conditional).map_err(|e| runtime(&e))?));
-    }
-    let mut tornado = Vec::new();
-    if !outputs.no_sensitivity && !scenario.inputs.is_empty() {
-        let sensitivity_options = SensitivityOptions {
-            paths: results.paths.min(DEFAULT_SENSITIVITY_PATHS),
-            seed: aggregates.seed,
-            threads: results.threads,
-            targets: Vec::new(),
-        };
-        tornado = sensitivity::tornado(scenario, &sensitivity_options).map_err(|e| runtime(&e))?;
-        files.push(("sensitivity.csv", report::csv_bytes(&tornado).map_err(|e| runtime(&e))?));
-    }
-    let outcomes = report::outcome_tables(scenario, &summary, &conditional);
     let mut report_files = if outputs.no_charts {
         Vec::new()
     } else {
-        let tables =
-            ReportTables { summary: &summary, comparison: &comparison, sensitivity: &tornado, outcomes: &outcomes };
-        chart_files(file, outputs.format, scenario, aggregates, &info, tables)?
+        chart_files(file, outputs.format, scenario, aggregates, &info, tables.report_tables())?
     };
     files.extend(report_files.iter_mut().map(|(name, bytes)| (name.as_str(), std::mem::take(bytes))));
     for (name, bytes) in &files {
@@ -644,10 +616,10 @@ fn write_results(
             percent(relative_se)
         );
     }
-    say!("{}", terminal::key_figures_table(&summary));
-    say!("{}", terminal::comparison_table(&comparison));
-    say!("{}", terminal::outcome_tables_text(&outcomes));
-    say!("{}", terminal::tornado_table(&tornado, 3));
+    say!("{}", terminal::key_figures_table(&tables.summary));
+    say!("{}", terminal::comparison_table(&tables.comparison));
+    say!("{}", terminal::outcome_tables_text(&tables.outcomes));
+    say!("{}", terminal::tornado_table(tables.report_tables().sensitivity, 3));
     sayln!("\nwrote {}", out.display());
     Ok(())
 }

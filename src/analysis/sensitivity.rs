@@ -13,6 +13,10 @@ use crate::scenario::Scenario;
 pub const LOW_QUANTILE: f64 = 0.10;
 pub const HIGH_QUANTILE: f64 = 0.90;
 
+/// Paths per pinned run unless asked otherwise: enough to rank the inputs, at a cost that stays
+/// a fraction of a run's at the default path counts.
+pub const DEFAULT_PATHS: u64 = 20_000;
+
 /// How to run a sensitivity analysis.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SensitivityOptions {

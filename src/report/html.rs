@@ -11,6 +11,7 @@ use crate::analysis::sensitivity::SensitivityRow;
 use crate::report::charts::Chart;
 use crate::report::run_info::RunInfo;
 use crate::report::terminal::is_key_figure;
+use crate::report::unit::Unit;
 use crate::report::{ComparisonRow, OutcomeTable, SummaryRow};
 use crate::scenario::Scenario;
 
@@ -47,16 +48,12 @@ pub fn escape(text: &str) -> String {
 /// numbers, everything else as money in $B; negatives carry a true minus sign.
 fn figure(metric: &str, value: f64) -> String {
     let magnitude = value.abs();
-    let text = if metric.ends_with(".cap_hit") || metric.ends_with(".met") || metric.ends_with(".occurred") {
-        format!("{:.1}%", magnitude * 100.0)
-    } else if metric.ends_with(".stake") {
-        format!("{:.2}%", magnitude * 100.0)
-    } else if metric.ends_with("_year") || metric.ends_with(".year") {
-        format!("{magnitude:.2}")
-    } else if metric.ends_with(".multiple") {
-        format!("{magnitude:.2}×")
-    } else {
-        format!("${}B", grouped(&format!("{:.2}", magnitude / 1e9)))
+    let text = match Unit::of(metric) {
+        Unit::Probability => format!("{:.1}%", magnitude * 100.0),
+        Unit::Stake => format!("{:.2}%", magnitude * 100.0),
+        Unit::Year => format!("{magnitude:.2}"),
+        Unit::Multiple => format!("{magnitude:.2}×"),
+        Unit::Money => format!("${}B", grouped(&format!("{:.2}", magnitude / 1e9))),
     };
     // A value that rounds to zero shows no sign.
     if value < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') { format!("−{text}") } else { text }

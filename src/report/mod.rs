@@ -5,9 +5,13 @@ pub mod charts;
 pub mod describe;
 pub mod html;
 pub mod run_info;
+mod run_tables;
 mod tables;
 pub mod terminal;
+pub mod unit;
+pub mod workbook;
 
+pub use run_tables::{RunTables, Sensitivity};
 pub use tables::{
     ComparisonRow, ConditionalRow, OutcomeRow, OutcomeTable, PERCENTILES, SummaryRow, TimeseriesRow, comparison_rows,
     conditional_rows, csv_bytes, outcome_tables, summary_rows, timeseries_rows,

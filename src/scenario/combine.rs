@@ -165,6 +165,39 @@ pub fn check_pairable(first: &Scenario, second: &Scenario) -> Result<(), NotPair
     if differences.is_empty() { Ok(()) } else { Err(NotPairable(WorldDifferences(differences))) }
 }
 
+/// Why the deals of two files cannot run on one world; `files` names the two files.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PairError {
+    #[error("{files}: {source}")]
+    NotPairable { files: String, source: NotPairable },
+    #[error(
+        "{files} do not share a world, so their deals cannot run on one; they differ at {} key(s) (first | second):\n{}",
+        .differences.0.len(),
+        listed(.differences)
+    )]
+    WorldsDiffer { files: String, differences: WorldDifferences },
+}
+
+/// The first dozen differences, one a line, and how many more there are.
+fn listed(differences: &WorldDifferences) -> String {
+    let listed: Vec<String> =
+        differences.0.iter().take(12).map(|(key, first, second)| format!("  {key}: {first} | {second}")).collect();
+    let more = differences.0.len().saturating_sub(listed.len());
+    let more = if more > 0 { format!("\n  and {more} more") } else { String::new() };
+    format!("{}{more}", listed.join("\n"))
+}
+
+/// The deals of two files on one world, for a paired comparison: [`combine`] once the files are
+/// checked to be pairable and their worlds to be the same. `files` names them in an error.
+pub fn pair(first: &Scenario, second: &Scenario, files: &str, label: &str) -> Result<Scenario, PairError> {
+    check_pairable(first, second).map_err(|source| PairError::NotPairable { files: files.to_string(), source })?;
+    let differences = world_differences(first, second);
+    if !differences.is_empty() {
+        return Err(PairError::WorldsDiffer { files: files.to_string(), differences });
+    }
+    Ok(combine(first, second, label))
+}
+
 /// The first scenario with the second's deals added after its own, for two files whose worlds
 /// are the same (see [`world_differences`]). Deals of the second whose names the first already
 /// uses are renamed `<label>/<name>`. An input of the second is the first's where both have the

@@ -12,7 +12,9 @@ use crate::sampling::distribution::Distribution;
 pub use crate::sampling::random::Identity;
 use crate::terms::{Term, TermKind};
 pub use build::{MAX_PATHS, Override, parse_money, parse_scenario, parse_scenario_file};
-pub use combine::{NotPairable, WorldDifferences, check_pairable, combine, world_differences, world_values};
+pub use combine::{
+    NotPairable, PairError, WorldDifferences, check_pairable, combine, pair, world_differences, world_values,
+};
 pub use document::Loader;
 pub use grid::{Date, Grid};
 pub use reader::{Diagnostic, Diagnostics};
