@@ -577,22 +577,8 @@ fn write_results(
     } else {
         Sensitivity::Compute { paths: results.paths, threads: results.threads }
     };
-    let tables = RunTables::build(scenario, aggregates, sensitivity).map_err(|e| runtime(&e))?;
-    let mut files: Vec<(&str, Vec<u8>)> = tables.csv_files().map_err(|e| runtime(&e))?;
-    files.push(("run.json", serde_json::to_vec_pretty(&info).map_err(|e| runtime(&e))?));
-    if !outputs.no_xlsx {
-        files.push((WORKBOOK_FILE, workbook::workbook_bytes(scenario, &tables).map_err(|e| runtime(&e))?));
-    }
-    let mut report_files = if outputs.no_charts {
-        Vec::new()
-    } else {
-        chart_files(file, outputs.format, scenario, aggregates, &info, tables.report_tables())?
-    };
-    files.extend(report_files.iter_mut().map(|(name, bytes)| (name.as_str(), std::mem::take(bytes))));
-    for (name, bytes) in &files {
-        output.stage(name, bytes)?;
-    }
-    let out = output.commit()?;
+    // The key figures come first: the tornado reruns the scenario and takes the longest.
+    let mut tables = RunTables::build(scenario, aggregates, Sensitivity::Skip).map_err(|e| runtime(&e))?;
     sayln!(
         "{}: {} paths, seed {}, {} threads, {:.2} s ({:.0} paths/s)",
         if scenario.name.is_empty() { "scenario" } else { &scenario.name },
@@ -619,7 +605,23 @@ fn write_results(
     say!("{}", terminal::key_figures_table(&tables.summary));
     say!("{}", terminal::comparison_table(&tables.comparison));
     say!("{}", terminal::outcome_tables_text(&tables.outcomes));
+    tables.add_sensitivity(scenario, aggregates.seed, sensitivity).map_err(|e| runtime(&e))?;
     say!("{}", terminal::tornado_table(tables.report_tables().sensitivity, 3));
+    let mut files: Vec<(&str, Vec<u8>)> = tables.csv_files().map_err(|e| runtime(&e))?;
+    files.push(("run.json", serde_json::to_vec_pretty(&info).map_err(|e| runtime(&e))?));
+    if !outputs.no_xlsx {
+        files.push((WORKBOOK_FILE, workbook::workbook_bytes(scenario, &tables).map_err(|e| runtime(&e))?));
+    }
+    let mut report_files = if outputs.no_charts {
+        Vec::new()
+    } else {
+        chart_files(file, outputs.format, scenario, aggregates, &info, tables.report_tables())?
+    };
+    files.extend(report_files.iter_mut().map(|(name, bytes)| (name.as_str(), std::mem::take(bytes))));
+    for (name, bytes) in &files {
+        output.stage(name, bytes)?;
+    }
+    let out = output.commit()?;
     sayln!("\nwrote {}", out.display());
     Ok(())
 }

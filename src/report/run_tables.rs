@@ -40,26 +40,34 @@ impl RunTables {
     pub fn build(scenario: &Scenario, aggregates: &Aggregates, sensitivity: Sensitivity) -> Result<Self, RunError> {
         let summary = summary_rows(scenario, aggregates);
         let conditional = conditional_rows(scenario, aggregates);
-        let sensitivity = match sensitivity {
-            Sensitivity::Compute { paths, threads } if !scenario.inputs.is_empty() => {
-                let options = SensitivityOptions {
-                    paths: paths.min(sensitivity::DEFAULT_PATHS),
-                    seed: aggregates.seed,
-                    threads,
-                    targets: Vec::new(),
-                };
-                Some(sensitivity::tornado(scenario, &options)?)
-            }
-            _ => None,
-        };
-        Ok(RunTables {
+        let mut tables = RunTables {
             outcomes: outcome_tables(scenario, &summary, &conditional),
             timeseries: timeseries_rows(scenario, aggregates),
             comparison: comparison_rows(scenario, aggregates),
             summary,
             conditional,
-            sensitivity,
-        })
+            sensitivity: None,
+        };
+        tables.add_sensitivity(scenario, aggregates.seed, sensitivity)?;
+        Ok(tables)
+    }
+
+    /// Computes the tornado on the run's `seed` (nothing for [`Sensitivity::Skip`] or a scenario
+    /// without uncertain inputs): for callers that show the other tables while it runs.
+    pub fn add_sensitivity(
+        &mut self,
+        scenario: &Scenario,
+        seed: u64,
+        sensitivity: Sensitivity,
+    ) -> Result<(), RunError> {
+        if let Sensitivity::Compute { paths, threads } = sensitivity
+            && !scenario.inputs.is_empty()
+        {
+            let options =
+                SensitivityOptions { paths: paths.min(sensitivity::DEFAULT_PATHS), seed, threads, targets: Vec::new() };
+            self.sensitivity = Some(sensitivity::tornado(scenario, &options)?);
+        }
+        Ok(())
     }
 
     /// The CSV files of the tables, by file name: summary.csv and timeseries.csv always,
