@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::analysis::sensitivity::{self, SensitivityOptions};
-use crate::analysis::solve::{Target, bisect};
+use crate::analysis::solve::{SearchRange, Target, bisect};
 use crate::engine::{self, RunOptions};
 use crate::io::batch::{Placement, ShardSpec};
 use crate::io::history::{self, History};
@@ -107,7 +107,7 @@ struct SolveArgs {
     /// The scalar to vary, by key path (as for --set).
     #[arg(long, value_name = "KEY")]
     vary: String,
-    /// The range to search (numbers; K/M/B/T suffixes allowed).
+    /// The range to search, as a scenario file writes values: 10B, 2%, 0.3.
     #[arg(long, num_args = 2, value_names = ["LOW", "HIGH"], allow_hyphen_values = true)]
     between: Vec<String>,
     /// `DEAL:METRIC = DEAL:METRIC` or `DEAL:METRIC = NUMBER`, on mean values.
@@ -765,11 +765,9 @@ impl Progress {
 fn solve(args: &SolveArgs) -> Result<(), Failure> {
     // The scenario as given must be valid before any value is tried.
     load(&args.scenario)?;
-    let bound = |text: &String| {
-        crate::scenario::parse_money(text)
-            .ok_or_else(|| Failure::Input(format!("error: --between: expected a number, found `{text}`")))
-    };
-    let (low, high) = (bound(&args.between[0])?, bound(&args.between[1])?);
+    let range = SearchRange::parse(&args.between[0], &args.between[1])
+        .map_err(|message| Failure::Input(format!("error: --between: {message}")))?;
+    let (low, high) = (range.low, range.high);
     // The right-hand deal is the baseline, so a same-metric target gets a paired error.
     let options = |scenario: &Scenario| RunOptions {
         paths: args.paths.unwrap_or(scenario.simulation.paths),
@@ -805,8 +803,8 @@ fn solve(args: &SolveArgs) -> Result<(), Failure> {
     sayln!(
         "{} = {} ± {} (95%) makes {} = {}",
         args.vary,
-        breakeven.value,
-        breakeven.band,
+        range.show(breakeven.value),
+        range.show(breakeven.band),
         args.target.left,
         args.target.right
     );

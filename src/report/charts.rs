@@ -17,6 +17,7 @@ use plotters::style::{FontStyle, register_font};
 use crate::engine::Aggregates;
 use crate::engine::metrics::Scope;
 use crate::engine::stats::QuantileSketch;
+use crate::format;
 use crate::io::history::History;
 use crate::report::{OutcomeRow, OutcomeTable};
 use crate::scenario::{Scalar, Scenario};
@@ -339,38 +340,9 @@ pub struct PartyNpv {
     pub deals: Vec<(String, Histogram)>,
 }
 
-/// Money in $B for tick labels: `$250B`, `$2.5B`, `$0.05B`, `−$40B`, `$1,200B`.
-pub fn money_tick(value: &f64) -> String {
-    let value = *value;
-    if value == 0.0 {
-        return "$0".to_string();
-    }
-    let magnitude = value.abs();
-    let digits = if magnitude >= 10.0 {
-        0
-    } else if magnitude >= 1.0 {
-        1
-    } else if magnitude >= 0.1 {
-        2
-    } else {
-        3
-    };
-    let mut text = format!("{magnitude:.digits$}");
-    if text.contains('.') {
-        text = text.trim_end_matches('0').trim_end_matches('.').to_string();
-    }
-    let (whole, fraction) = text.split_once('.').map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
-    let mut grouped = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    if let Some(fraction) = fraction {
-        grouped = format!("{grouped}.{fraction}");
-    }
-    format!("{}${grouped}B", if value < 0.0 { "−" } else { "" })
+/// Money in $B for tick labels: `$250B`, `$2.5B`, `$0.05B`, `−$40B`, `$1.2T`.
+pub fn money_tick(billions: &f64) -> String {
+    format::money_short(billions * B)
 }
 
 /// A point in time that ends a period: `2034.0` → `end of 2033`, `2033.75` → `end of 2033-Q3`.
@@ -384,8 +356,9 @@ fn year_tick(value: &f64) -> String {
     format!("{:.0}", value.round())
 }
 
+/// A value in percent (12.5 is 12.5%) for tick labels.
 fn percent_tick(value: &f64) -> String {
-    if value.abs() >= 10.0 || value.fract().abs() < 1e-9 { format!("{value:.0}%") } else { format!("{value:.1}%") }
+    format::percent_short(value / 100.0)
 }
 
 /// How many x labels make plotters put one on every whole year of `range`.
@@ -1688,7 +1661,7 @@ mod tests {
         assert_eq!(money_tick(&250.0), "$250B");
         assert_eq!(money_tick(&2.5), "$2.5B");
         assert_eq!(money_tick(&0.05), "$0.05B");
-        assert_eq!(money_tick(&1200.0), "$1,200B");
+        assert_eq!(money_tick(&1200.0), "$1.2T");
         assert_eq!(money_tick(&-40.0), "−$40B");
         assert_eq!(money_tick(&20.0), "$20B");
     }

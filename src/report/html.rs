@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::analysis::sensitivity::SensitivityRow;
 use crate::report::charts::Chart;
 use crate::report::run_info::RunInfo;
-use crate::report::terminal::is_key_figure;
+use crate::report::terminal::{is_key_figure, unit_of};
 use crate::report::{ComparisonRow, OutcomeTable, SummaryRow};
 use crate::scenario::Scenario;
 
@@ -43,40 +43,8 @@ pub fn escape(text: &str) -> String {
     escaped
 }
 
-/// How a metric's values read: probabilities and stakes in percent, years and multiples as
-/// numbers, everything else as money in $B; negatives carry a true minus sign.
 fn figure(metric: &str, value: f64) -> String {
-    let magnitude = value.abs();
-    let text = if metric.ends_with(".cap_hit") || metric.ends_with(".met") || metric.ends_with(".occurred") {
-        format!("{:.1}%", magnitude * 100.0)
-    } else if metric.ends_with(".stake") {
-        format!("{:.2}%", magnitude * 100.0)
-    } else if metric.ends_with("_year") || metric.ends_with(".year") {
-        format!("{magnitude:.2}")
-    } else if metric.ends_with(".multiple") {
-        format!("{magnitude:.2}×")
-    } else {
-        format!("${}B", grouped(&format!("{:.2}", magnitude / 1e9)))
-    };
-    // A value that rounds to zero shows no sign.
-    if value < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') { format!("−{text}") } else { text }
-}
-
-/// `26597.34` → `26,597.34`.
-fn grouped(number: &str) -> String {
-    let (whole, fraction) = number.split_once('.').map_or((number, None), |(w, f)| (w, Some(f)));
-    let mut text = String::with_capacity(number.len() + whole.len() / 3);
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            text.push(',');
-        }
-        text.push(digit);
-    }
-    if let Some(fraction) = fraction {
-        text.push('.');
-        text.push_str(fraction);
-    }
-    text
+    unit_of(metric).format(value)
 }
 
 fn cell(metric: &str, value: Option<f64>) -> String {
@@ -306,11 +274,6 @@ fn outcomes(html: &mut String, tables: &[OutcomeTable], charts: &[Chart]) {
     }
 }
 
-/// An input's value as drawn: money in $B, anything smaller as a plain number.
-fn input_value(value: f64) -> String {
-    if value.abs() >= 1e6 { figure("amount", value) } else { format!("{value:.4}") }
-}
-
 /// sensitivity.csv: the inputs that move each target most, largest swing first.
 fn sensitivity(html: &mut String, rows: &[SensitivityRow]) {
     if rows.is_empty() {
@@ -335,8 +298,8 @@ fn sensitivity(html: &mut String, rows: &[SensitivityRow]) {
                 "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
                  <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:+.2}</td></tr>",
                 escape(&row.input),
-                escape(&input_value(row.input_low)),
-                escape(&input_value(row.input_high)),
+                escape(&crate::format::scenario_number(row.input_low)),
+                escape(&crate::format::scenario_number(row.input_high)),
                 escape(&figure(metric, row.metric_low)),
                 escape(&figure(metric, row.metric_high)),
                 escape(&figure(metric, row.swing)),
@@ -468,7 +431,7 @@ mod tests {
     #[test]
     fn figures_read_by_kind() {
         assert_eq!(figure("revenue_share.x.paid", 38e9), "$38.00B");
-        assert_eq!(figure("party.microsoft.npv", 26_597.341e9), "$26,597.34B");
+        assert_eq!(figure("party.microsoft.npv", 26_597.341e9), "$26.60T");
         assert_eq!(figure("party.openai.npv", -1.5e9), "−$1.50B");
         assert_eq!(figure("commitment.x.met", 0.51), "51.0%");
         assert_eq!(figure("investment.x.multiple", 2.0), "2.00×");

@@ -3,23 +3,27 @@
 use std::fmt::Write as _;
 
 use crate::analysis::sensitivity::SensitivityRow;
+use crate::format::{self, Unit};
 use crate::report::{ComparisonRow, OutcomeTable, SummaryRow};
 
-/// Money in billions, the scale analysts read these deals at.
-pub fn billions(value: f64) -> String {
-    format!("${:.2}B", value / 1e9)
+/// What a metric measures, from its name: 0/1 outcomes are probabilities, stakes are shares,
+/// years and multiples are themselves, everything else is money.
+pub fn unit_of(metric: &str) -> Unit {
+    if metric.ends_with(".cap_hit") || metric.ends_with(".met") || metric.ends_with(".occurred") {
+        Unit::Probability
+    } else if metric.ends_with(".stake") {
+        Unit::Share
+    } else if metric.ends_with("_year") || metric.ends_with(".year") {
+        Unit::Year
+    } else if metric.ends_with(".multiple") {
+        Unit::Multiple
+    } else {
+        Unit::Money
+    }
 }
 
 fn figure(metric: &str, value: f64) -> String {
-    if metric.ends_with(".cap_hit") || metric.ends_with(".met") || metric.ends_with(".occurred") {
-        format!("{:.1}%", value * 100.0)
-    } else if metric.ends_with(".stake") {
-        format!("{:.2}%", value * 100.0)
-    } else if metric.ends_with("_year") || metric.ends_with(".year") || metric.ends_with(".multiple") {
-        format!("{value:.2}")
-    } else {
-        billions(value)
-    }
+    unit_of(metric).format(value)
 }
 
 /// Which summary metrics the terminal and the report's key tables show: the answers to an
@@ -71,10 +75,14 @@ pub fn comparison_table(rows: &[ComparisonRow]) -> String {
             continue;
         };
         let pair = format!("{} − {}", row.deal, row.baseline);
-        let center = format!("{} ± {}", billions(mean), billions(se));
-        let positive = format!("{:.1}%", positive * 100.0);
-        let _ =
-            writeln!(table, "  {pair:<34} {:<26} {center:>22} {:>14} {positive:>8}", row.metric, billions(unpaired));
+        let center = format!("{} ± {}", format::money(mean), format::money(se));
+        let positive = format::percent(positive, 1);
+        let _ = writeln!(
+            table,
+            "  {pair:<34} {:<26} {center:>22} {:>14} {positive:>8}",
+            row.metric,
+            format::money(unpaired)
+        );
     }
     table
 }
@@ -93,7 +101,7 @@ pub fn outcome_tables_text(tables: &[OutcomeTable]) -> String {
         for row in &table.rows {
             let mut line = format!("  {:<28} {:<12}", row.deal, row.party);
             for mean in &row.means {
-                line.push_str(&format!(" {:>22}", mean.map_or("no path".to_string(), billions)));
+                line.push_str(&format!(" {:>22}", mean.map_or("no path".to_string(), format::money)));
             }
             let _ = writeln!(text, "{line}");
         }
@@ -120,8 +128,7 @@ pub fn tornado_table(rows: &[SensitivityRow], top: usize) -> String {
             continue;
         }
         shown += 1;
-        let money = !row.metric.ends_with(".cap_hit") && !row.metric.ends_with(".met");
-        let show = |value: f64| if money { billions(value) } else { format!("{value:.3}") };
+        let show = |value: f64| figure(&row.metric, value);
         let _ = writeln!(
             table,
             "  {:<58} {:>11} .. {:<11} swing {:>10}  rank corr. {:+.2}",
@@ -144,6 +151,7 @@ mod tests {
         assert_eq!(figure("revenue_share.x.paid", 38e9), "$38.00B");
         assert_eq!(figure("revenue_share.x.cap_hit", 0.25), "25.0%");
         assert_eq!(figure("party.microsoft.stake", 0.27), "27.00%");
-        assert_eq!(figure("revenue_share.x.cap_hit_year", 2029.5), "2029.50");
+        assert_eq!(figure("revenue_share.x.cap_hit_year", 2029.5), "2029.5");
+        assert_eq!(figure("party.openai.npv", -106.85e9), "−$106.85B");
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{Activation, DealState, PathContext, transfer};
 use crate::engine::metrics::{Scope, Sink};
+use crate::format::Unit;
 use crate::scenario::build::{Bound, Builder, Kind, Shape};
 use crate::scenario::reader::{KeyPath, Table};
 use crate::scenario::{Curve, PartyId, ProviderId, Scalar, Scenario};
@@ -93,14 +94,14 @@ impl Commitment {
         let provider = scenario.compute.as_ref().map_or("", |compute| compute.providers[self.provider].name.as_str());
         let end = match self.window {
             CommitmentWindow::Through(last) => format!("through {}", grid.label(last)),
-            CommitmentWindow::Years(years) => format!("for {} years", scenario.describe_scalar(years)),
+            CommitmentWindow::Years(years) => format!("for {} years", scenario.describe_scalar(years, None)),
         };
         format!(
             "{} buys {} from {provider} from {} {end}, take-or-pay {}{}",
             scenario.parties[self.buyer].name,
-            scenario.describe_money(self.total),
+            scenario.describe_scalar(self.total, Some(Unit::Money)),
             grid.label(self.first),
-            scenario.describe_scalar(self.take_or_pay),
+            scenario.describe_scalar(self.take_or_pay, Some(Unit::Share)),
             self.activation.describe(|event| scenario.events[event].name.clone()),
         )
     }

@@ -3,6 +3,7 @@
 
 use super::{Activation, DealState, PathContext, Term, TermOutcome, transfer};
 use crate::engine::metrics::{Scope, Sink};
+use crate::format::Unit;
 use crate::scenario::build::{Bound, Builder, Kind, Shape};
 use crate::scenario::reader::{KeyPath, Table};
 use crate::scenario::{CoinId, Curve, Deal, EventId, PartyId, Scalar, Scenario};
@@ -135,9 +136,12 @@ impl Tranche {
                 format!("on {} by {}", scenario.events[event].name, grid.label(last))
             }
         };
-        let mut text = format!("{} {when}", scenario.describe_money(self.amount));
+        let mut text = format!("{} {when}", scenario.describe_scalar(self.amount, Some(Unit::Money)));
         if self.probability != Scalar::Const(1.0) {
-            text.push_str(&format!(" with probability {}", scenario.describe_scalar(self.probability)));
+            text.push_str(&format!(
+                " with probability {}",
+                scenario.describe_scalar(self.probability, Some(Unit::Probability))
+            ));
         }
         if let Some(event) = self.unless {
             text.push_str(&format!(" unless {} by then", scenario.events[event].name));

@@ -3,6 +3,7 @@
 
 use super::{Activation, DealState, PathContext, TrancheTiming, transfer};
 use crate::engine::metrics::{Scope, Sink};
+use crate::format::Unit;
 use crate::scenario::build::{Bound, Builder, Kind, Shape};
 use crate::scenario::reader::{KeyPath, Table};
 use crate::scenario::{CoinId, Curve, PartyId, Scalar, Scenario};
@@ -74,10 +75,13 @@ impl Payment {
             "{} pays {} {} {when}",
             scenario.parties[self.payer].name,
             scenario.parties[self.payee].name,
-            scenario.describe_money(self.amount)
+            scenario.describe_scalar(self.amount, Some(Unit::Money))
         );
         if self.probability != Scalar::Const(1.0) {
-            text.push_str(&format!(" with probability {}", scenario.describe_scalar(self.probability)));
+            text.push_str(&format!(
+                " with probability {}",
+                scenario.describe_scalar(self.probability, Some(Unit::Probability))
+            ));
         }
         text + &self.activation.describe(|event| scenario.events[event].name.clone())
     }

@@ -3,6 +3,7 @@
 
 use super::{Activation, DealState, PathContext, transfer};
 use crate::engine::metrics::{Scope, Sink};
+use crate::format::Unit;
 use crate::scenario::build::{Bound, Builder, Kind, Shape};
 use crate::scenario::reader::{KeyPath, Table};
 use crate::scenario::{Curve, PartyId, Scalar, Scenario, StreamId};
@@ -94,12 +95,14 @@ impl RevenueShare {
             let channels: Vec<&str> = self.channels.iter().map(|&c| stream.channels[c].name.as_str()).collect();
             format!("{} ({})", stream.name, channels.join(", "))
         };
-        let cap = self.cap.map_or("no cap".to_string(), |cap| format!("cap {}", scenario.describe_scalar(cap)));
+        let cap = self
+            .cap
+            .map_or("no cap".to_string(), |cap| format!("cap {}", scenario.describe_scalar(cap, Some(Unit::Money))));
         format!(
             "{} pays {} {} of {base} from {} through {}, {cap}{}",
             scenario.parties[self.payer].name,
             scenario.parties[self.payee].name,
-            scenario.describe_curve(&self.rate),
+            scenario.describe_curve(&self.rate, Some(Unit::Share)),
             grid.label(self.first),
             grid.label(self.last),
             self.activation.describe(|event| scenario.events[event].name.clone()),
