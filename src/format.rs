@@ -45,14 +45,15 @@ impl Unit {
         }
     }
 
-    /// How the unit reads after a name, in a heading or an axis description: `($B)`, `(%)`.
+    /// How the unit reads after a name, in a heading or an axis description: `($B)`, `(%)`;
+    /// nothing for years and counts, whose names say what they are.
     pub fn suffix(self) -> &'static str {
         match self {
             Unit::Money => " ($B)",
-            Unit::Probability | Unit::Share => " (%)",
-            Unit::Year => " (year)",
+            Unit::Probability => " (% of paths)",
+            Unit::Share => " (%)",
             Unit::Multiple => " (×)",
-            Unit::Count => "",
+            Unit::Year | Unit::Count => "",
         }
     }
 }

@@ -8,9 +8,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::analysis::sensitivity::SensitivityRow;
+use crate::report::catalogue;
 use crate::report::charts::Chart;
 use crate::report::run_info::RunInfo;
-use crate::report::terminal::{is_key_figure, unit_of};
+use crate::report::terminal::is_key_figure;
 use crate::report::{ComparisonRow, OutcomeTable, SummaryRow};
 use crate::scenario::Scenario;
 
@@ -44,7 +45,7 @@ pub fn escape(text: &str) -> String {
 }
 
 fn figure(metric: &str, value: f64) -> String {
-    unit_of(metric).format(value)
+    catalogue::metric(metric).format(value)
 }
 
 fn cell(metric: &str, value: Option<f64>) -> String {

@@ -3,27 +3,12 @@
 use std::fmt::Write as _;
 
 use crate::analysis::sensitivity::SensitivityRow;
-use crate::format::{self, Unit};
+use crate::format;
+use crate::report::catalogue;
 use crate::report::{ComparisonRow, OutcomeTable, SummaryRow};
 
-/// What a metric measures, from its name: 0/1 outcomes are probabilities, stakes are shares,
-/// years and multiples are themselves, everything else is money.
-pub fn unit_of(metric: &str) -> Unit {
-    if metric.ends_with(".cap_hit") || metric.ends_with(".met") || metric.ends_with(".occurred") {
-        Unit::Probability
-    } else if metric.ends_with(".stake") {
-        Unit::Share
-    } else if metric.ends_with("_year") || metric.ends_with(".year") {
-        Unit::Year
-    } else if metric.ends_with(".multiple") {
-        Unit::Multiple
-    } else {
-        Unit::Money
-    }
-}
-
 fn figure(metric: &str, value: f64) -> String {
-    unit_of(metric).format(value)
+    catalogue::metric(metric).format(value)
 }
 
 /// Which summary metrics the terminal and the report's key tables show: the answers to an
@@ -41,16 +26,16 @@ pub fn key_figures_table(rows: &[SummaryRow]) -> String {
         if row.deal != current_deal {
             current_deal = &row.deal;
             let _ = writeln!(table, "\n{current_deal}");
-            let _ = writeln!(table, "  {:<44} {:>22} {:>26}", "metric", "mean ± s.e.", "P5 .. P95");
+            let _ = writeln!(table, "  {:<62} {:>22} {:>24}", "metric", "mean ± s.e.", "P5 .. P95");
         }
         let (Some(mean), Some(p05), Some(p95)) = (row.mean, row.p05, row.p95) else {
-            let _ = writeln!(table, "  {:<44} {:>22}", row.metric, "no path");
+            let _ = writeln!(table, "  {:<62} {:>22}", catalogue::metric(&row.metric).heading(), "no path");
             continue;
         };
         let error = row.std_error.unwrap_or(0.0);
         let center = format!("{} ± {}", figure(&row.metric, mean), figure(&row.metric, error));
         let range = format!("{} .. {}", figure(&row.metric, p05), figure(&row.metric, p95));
-        let _ = writeln!(table, "  {:<44} {:>22} {:>26}", row.metric, center, range);
+        let _ = writeln!(table, "  {:<62} {:>22} {:>24}", catalogue::metric(&row.metric).heading(), center, range);
     }
     table
 }
@@ -65,7 +50,7 @@ pub fn comparison_table(rows: &[ComparisonRow]) -> String {
             let header = ("deal − baseline", "metric", "mean ± s.e.", "unpaired s.e.", "P(> 0)");
             let _ = writeln!(
                 table,
-                "  {:<34} {:<26} {:>22} {:>14} {:>8}",
+                "  {:<34} {:<28} {:>22} {:>14} {:>8}",
                 header.0, header.1, header.2, header.3, header.4
             );
         }
@@ -79,8 +64,8 @@ pub fn comparison_table(rows: &[ComparisonRow]) -> String {
         let positive = format::percent(positive, 1);
         let _ = writeln!(
             table,
-            "  {pair:<34} {:<26} {center:>22} {:>14} {positive:>8}",
-            row.metric,
+            "  {pair:<34} {:<28} {center:>22} {:>14} {positive:>8}",
+            catalogue::metric(&row.metric).heading(),
             format::money(unpaired)
         );
     }
@@ -121,7 +106,8 @@ pub fn tornado_table(rows: &[SensitivityRow], top: usize) -> String {
             let _ = writeln!(
                 table,
                 "\nwhat moves {} under {} (input at P10 / P90, all else random):",
-                row.metric, row.deal
+                catalogue::metric(&row.metric).heading(),
+                row.deal
             );
         }
         if shown == top {
@@ -132,7 +118,12 @@ pub fn tornado_table(rows: &[SensitivityRow], top: usize) -> String {
         let _ = writeln!(
             table,
             "  {:<58} {:>11} .. {:<11} swing {:>10}  rank corr. {:+.2}",
-            row.input,
+            format!(
+                "{} ({} .. {})",
+                row.input,
+                format::scenario_number(row.input_low),
+                format::scenario_number(row.input_high)
+            ),
             show(row.metric_low),
             show(row.metric_high),
             show(row.swing),

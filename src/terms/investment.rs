@@ -1,7 +1,7 @@
 //! Equity investments: tranches that buy stakes in the valued company at its value when paid,
 //! diluting every existing stake; and the stakes over time that follow from them.
 
-use super::{Activation, DealState, PathContext, Term, TermOutcome, transfer};
+use super::{Activation, DealState, Measure, PathContext, Term, TermOutcome, transfer};
 use crate::engine::metrics::{Scope, Sink};
 use crate::format::Unit;
 use crate::scenario::build::{Bound, Builder, Kind, Shape};
@@ -47,6 +47,14 @@ pub struct Investment {
     /// Tranches due outside the periods it is in force are not paid.
     pub activation: Activation,
 }
+
+/// What an investment reports: summary.csv's `investment.<name>.<key>`, in words.
+pub(crate) const METRICS: &[Measure] = &[
+    Measure { key: "paid", label: "paid in", unit: Unit::Money },
+    Measure { key: "stake", label: "stake bought, at the horizon", unit: Unit::Share },
+    Measure { key: "value", label: "stake's value at the horizon", unit: Unit::Money },
+    Measure { key: "multiple", label: "value per dollar paid", unit: Unit::Multiple },
+];
 
 /// What an investment did on one path.
 #[derive(Clone, Debug, Default, PartialEq)]

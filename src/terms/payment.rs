@@ -1,7 +1,7 @@
 //! One-off payments between parties: settlements, milestone fees, damages. Due at a date or in
 //! the period an event occurs, paid with a probability.
 
-use super::{Activation, DealState, PathContext, TrancheTiming, transfer};
+use super::{Activation, DealState, Measure, PathContext, TrancheTiming, transfer};
 use crate::engine::metrics::{Scope, Sink};
 use crate::format::Unit;
 use crate::scenario::build::{Bound, Builder, Kind, Shape};
@@ -20,6 +20,12 @@ pub struct Payment {
     /// Not paid when due outside the periods it is in force.
     pub activation: Activation,
 }
+
+/// What a payment reports: summary.csv's `payment.<name>.<key>`, in words.
+pub(crate) const METRICS: &[Measure] = &[
+    Measure { key: "paid", label: "paid", unit: Unit::Money },
+    Measure { key: "year", label: "year paid", unit: Unit::Year },
+];
 
 /// What a payment did on one path.
 #[derive(Clone, Debug, Default, PartialEq)]
