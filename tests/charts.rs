@@ -176,16 +176,23 @@ fn the_report_embeds_every_chart_and_the_key_table() {
     assert!(html.contains("April 2026 amended terms"), "scenario name");
     assert!(html.contains("<th>seed</th><td class=\"text\">7</td>"), "seed");
     assert!(html.contains("<th>paths</th><td class=\"text\">500</td>"), "paths");
-    assert!(html.contains("Key figures per deal") && html.contains("revenue_share.openai-to-microsoft.cap_hit"));
+    // The answer comes first, by readable names; the details follow, closed.
+    let answer = html.find("<h2 id=\"answer\">The answer</h2>").expect("the answer");
+    assert!(answer < html.find("<details").unwrap(), "the answer before the details");
+    assert!(html.contains(">Revenue share openai-to-microsoft: cap reached (% of paths)</td>"));
+    assert!(html.contains(">Microsoft NPV ($B)</td>"));
     assert!(html.contains("streams.openai.growth.start"), "uncertain inputs are listed");
     assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("src=\"https"), "self-contained");
     let images: Vec<&str> = html.split("src=\"data:image/png;base64,").skip(1).collect();
     assert_eq!(images.len(), charts.len(), "one image per chart");
-    for (image, chart) in images.iter().zip(&charts) {
-        let encoded = &image[..image.find('"').unwrap()];
-        let bytes = STANDARD.decode(encoded).unwrap();
-        assert_eq!(bytes, chart.bytes);
-        decode_png(&bytes);
+    // The key charts come first, so each chart is found by its bytes, once.
+    for chart in &charts {
+        let matching = images.iter().filter(|image| {
+            let encoded = &image[..image.find('"').unwrap()];
+            STANDARD.decode(encoded).unwrap() == chart.bytes
+        });
+        assert_eq!(matching.count(), 1, "{} is embedded once", chart.file_name);
+        decode_png(&chart.bytes);
         assert!(html.contains(&format!("<b>{}.</b>", chart.title)), "caption of {}", chart.file_name);
     }
 }
@@ -201,13 +208,24 @@ fn the_report_shows_the_comparison_and_sensitivity_tables() {
     let info = RunInfo::new(&structures, Path::new("structures.toml"), "ab".repeat(32), vec![], &aggregates);
     let tables = ReportTables { summary: &summary, comparison: &comparison, sensitivity: &sensitivity, outcomes: &[] };
     let html = render_report(&structures, &info, tables, &[]);
-    assert!(html.contains("<h2 id=\"comparison\">Deal against deal</h2>"));
+    assert!(html.contains("<details id=\"comparison\">"));
+    // The answer has a column per deal, and the paired difference against the baseline.
+    let answer = &html[html.find("<table class=\"answer\">").unwrap()..];
+    let answer = &answer[..answer.find("</table>").unwrap()];
+    for deal in &structures.deals {
+        assert!(answer.contains(&format!(">{}", deal.name)), "a column for {}", deal.name);
+    }
+    assert!(answer.contains("apr-2026 (baseline)"));
+    assert!(answer.contains("<span class=\"diff\">+$"), "a paired difference");
     let uncapped = html.split("<h3>apr-2026-uncapped − apr-2026</h3>").nth(1).expect("a table per deal pair");
     let uncapped = &uncapped[..uncapped.find("</table>").unwrap()];
-    assert!(uncapped.contains("<td class=\"name\">party.microsoft.npv</td>"), "the NPV difference has its row");
+    assert!(
+        uncapped.contains("<td class=\"text\" title=\"party.microsoft.npv\">Microsoft NPV ($B)</td>"),
+        "the NPV difference has its row"
+    );
     assert!(!uncapped.contains("commitment.azure-250b.met"), "a commitment both deals share is left out");
-    assert!(html.contains("<h2 id=\"sensitivity\">What moves the results</h2>"));
-    assert!(html.contains("<h3>apr-2026: party.microsoft.npv</h3>"));
+    assert!(html.contains("<details id=\"sensitivity\"><summary>What moves the results</summary>"));
+    assert!(html.contains("<h3>apr-2026: Microsoft NPV ($B)</h3>"));
     let largest = &sensitivity[0];
     assert!(html.contains(&format!("<td class=\"name\">{}</td>", largest.input)), "the largest swing is listed");
     let shown = html.matches("<table class=\"sensitivity\">").count();
