@@ -99,11 +99,16 @@ pub fn count(value: f64) -> String {
     signed(value, grouped(&format!("{:.0}", value.abs())))
 }
 
-/// A number of a scenario whose unit is not known (a distribution's parameter): amounts of a
-/// million or more are money, as nothing else in a scenario is that large; anything else is
-/// written as it would be in the file.
+/// A number of a scenario whose unit is not known (a distribution's parameter, an input's
+/// draw): amounts of a million or more are money, as nothing else in a scenario is that large;
+/// anything else to four significant digits, as it would be written in the file.
 pub fn scenario_number(value: f64) -> String {
-    if value.abs() >= 1e6 { money_short(value) } else { signed(value, trimmed(value.abs(), 6)) }
+    if value.abs() >= 1e6 {
+        return money_short(value);
+    }
+    let magnitude = value.abs();
+    let decimals = if magnitude > 0.0 { (3 - magnitude.log10().floor() as i32).clamp(0, 6) as usize } else { 0 };
+    signed(value, trimmed(magnitude, decimals))
 }
 
 /// Dollars in the unit they read best in: billions, or trillions from $1T.
@@ -187,5 +192,8 @@ mod tests {
         assert_eq!(scenario_number(0.35), "0.35");
         assert_eq!(scenario_number(-0.5), "−0.5");
         assert_eq!(scenario_number(15.0), "15");
+        assert_eq!(scenario_number(0.488619), "0.4886");
+        assert_eq!(scenario_number(11.196526), "11.2");
+        assert_eq!(scenario_number(0.0), "0");
     }
 }

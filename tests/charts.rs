@@ -117,8 +117,8 @@ fn each_chart_function_renders_into_memory() {
     let format = ChartFormat::Png;
     let rendered = [
         charts::revenue_fan("s", &bands, Some(&history), 2026.0, format).unwrap(),
-        charts::revenue_share_chart("t", &bands, Some(cap), Some(&bars), format).unwrap(),
-        charts::revenue_share_chart("t", &bands, None, None, format).unwrap(),
+        charts::revenue_share_chart("t", &bands, 2026.75, Some(cap), Some(&bars), format).unwrap(),
+        charts::revenue_share_chart("t", &bands, 2027.0, None, None, format).unwrap(),
         charts::commitment_chart("t", &bands, cap, charts::Level::fixed(2026.8), &histogram, 50.0, format).unwrap(),
         charts::npv_chart(&[npv.clone(), npv], format).unwrap(),
         charts::equity_chart("d", &[holding], format).unwrap(),

@@ -111,8 +111,46 @@ fn known(identifier: &str, table: Table) -> Option<Entry> {
     }
 }
 
+/// Key-path segments that name a collection rather than a thing: `streams` in
+/// `streams.openai.growth.start`.
+const COLLECTIONS: &[&str] = &[
+    "streams",
+    "channels",
+    "parties",
+    "providers",
+    "events",
+    "deals",
+    "revenue_shares",
+    "commitments",
+    "investments",
+    "payments",
+    "routes",
+];
+
+/// An uncertain input in words, from its key path: `streams.openai.growth.start` is
+/// "Openai growth, start", `deals.apr-2026.revenue_shares.openai-to-microsoft.cap` is
+/// "Apr-2026 openai-to-microsoft cap".
+pub fn input(key: &str) -> String {
+    let mut segments: Vec<&str> = key.split('.').collect();
+    // A provider's field reads without `compute`: `compute.providers.aws.margin` is "Aws margin".
+    if segments.starts_with(&["compute", "providers"]) {
+        segments.remove(0);
+    }
+    let mut words: Vec<String> =
+        segments.iter().filter(|s| !COLLECTIONS.contains(s)).map(|s| s.replace('_', " ")).collect();
+    // The ends of a trajectory read as a qualifier.
+    if words.len() > 1 && matches!(words.last().map(String::as_str), Some("start" | "end")) {
+        let end = words.pop().unwrap_or_default();
+        if let Some(last) = words.last_mut() {
+            last.push(',');
+        }
+        words.push(end);
+    }
+    capitalized(&words.join(" "))
+}
+
 /// The first letter in upper case, as a label starts: `microsoft NPV` is `Microsoft NPV`.
-fn capitalized(text: &str) -> String {
+pub(crate) fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
@@ -146,6 +184,15 @@ mod tests {
         assert_eq!(metric("stream.openai.revenue").name, "Openai revenue over the horizon");
         assert_eq!(series("stream.openai.revenue").name, "Openai revenue per period");
         assert_eq!(series("party.openai.stake").unit, Unit::Share);
+    }
+
+    #[test]
+    fn inputs_read_without_their_collections() {
+        assert_eq!(input("streams.openai.growth.start"), "Openai growth, start");
+        assert_eq!(input("deals.apr-2026.revenue_shares.openai-to-microsoft.cap"), "Apr-2026 openai-to-microsoft cap");
+        assert_eq!(input("compute.providers.aws.margin"), "Aws margin");
+        assert_eq!(input("compute.cost_ratio.end"), "Compute cost ratio, end");
+        assert_eq!(input("events.ipo.annual_rate"), "Ipo annual rate");
     }
 
     #[test]
