@@ -67,23 +67,36 @@ enum Command {
     #[command(after_help = EXAMPLES)]
     Run(RunArgs),
     /// Check a scenario and list its parties, deals and uncertain inputs, without simulating.
-    #[command(after_help = EXAMPLES)]
+    #[command(after_help = VALIDATE_EXAMPLES)]
     Validate(ScenarioArgs),
-    /// Rank the uncertain inputs by how much each moves the target metrics (tornado), and write
-    /// sensitivity.csv.
-    #[command(after_help = EXAMPLES)]
+    /// Rank the uncertain inputs by how much each moves the target metrics, print the largest
+    /// swings and write sensitivity.csv (`run` also charts them as tornadoes).
+    #[command(after_help = SENSITIVITY_EXAMPLES)]
     Sensitivity(SensitivityArgs),
     /// Find the value of one scalar term at which a target holds, e.g. the cap at which
     /// Microsoft's mean NPV is the same under two deals.
     #[command(after_help = SOLVE_EXAMPLES)]
     Solve(SolveArgs),
     /// Run the deals of two scenario files on one shared world and compare them path by path.
-    #[command(after_help = EXAMPLES)]
+    #[command(after_help = COMPARE_EXAMPLES)]
     Compare(CompareArgs),
     /// Combine the shards of a run (`run --shard K/N`) into the run's outputs.
     #[command(after_help = MERGE_EXAMPLES)]
     Merge(MergeArgs),
 }
+
+const VALIDATE_EXAMPLES: &str = "Examples:
+  dealsim validate scenarios/base.toml
+  dealsim validate scenarios/deal-structures.toml --set deals.apr-2026.revenue_shares.openai-to-microsoft.cap=50B";
+
+const SENSITIVITY_EXAMPLES: &str = "Examples:
+  dealsim sensitivity scenarios/base.toml
+  dealsim sensitivity scenarios/base.toml --target party.microsoft.npv --paths 50000
+  dealsim sensitivity scenarios/deal-structures.toml --target revenue_share.openai-to-microsoft.paid --out output/tornado";
+
+const COMPARE_EXAMPLES: &str = "Examples (proposal.toml: a copy of base.toml's world with other deals):
+  dealsim compare scenarios/base.toml proposal.toml
+  dealsim compare scenarios/base.toml proposal.toml --paths 200000 --baseline apr-2026 --out output/proposal";
 
 const MERGE_EXAMPLES: &str = "Examples:
   dealsim run scenarios/base.toml --paths 4000000 --shard 1/2 --out runs/base-4m/shard-0
@@ -468,7 +481,7 @@ fn compare(args: &CompareArgs) -> Result<(), Failure> {
             listed.join("\n")
         )));
     }
-    let combined = combine(&first.scenario, &second_scenario, &stem(&args.second));
+    let combined = combine(&first.scenario, &second_scenario, &stem(&args.first), &stem(&args.second));
     let hash = format!("{}+{}", first.hash, second.hash);
     let default = Path::new("output").join(format!("{}-vs-{}", stem(&args.first), stem(&args.second)));
     let inputs = [scenario_input(&args.first), scenario_input(&args.second)];

@@ -254,3 +254,16 @@ fn a_closed_stdout_is_no_failure() {
     assert!(output.status.success() && !stderr.contains("panicked"), "{stderr}");
     assert!(dir.path().join("out/summary.csv").exists());
 }
+
+#[test]
+fn each_command_shows_its_own_examples() {
+    for command in ["validate", "sensitivity", "compare", "solve", "merge"] {
+        let help = dealsim().args([command, "--help"]).output().unwrap();
+        let text = String::from_utf8_lossy(&help.stdout);
+        let examples = text.split("Examples").nth(1).unwrap_or_else(|| panic!("{command} --help has examples"));
+        assert!(examples.contains(&format!("dealsim {command} ")), "{command} --help shows {command}:\n{examples}");
+        if command != "merge" {
+            assert!(!examples.contains("dealsim run "), "{command} --help shows no run examples:\n{examples}");
+        }
+    }
+}
