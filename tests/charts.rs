@@ -239,6 +239,10 @@ fn paired_npv_differences_are_charted_when_deals_are_compared() {
     let charts = charts::render_charts(&structures, &aggregates, &histories(&structures), ChartFormat::Png).unwrap();
     let difference = charts.iter().find(|c| c.file_name == "npv-difference.png").expect("a paired-difference chart");
     assert_png_chart(difference);
+    // Box plots across deals, and cash with the funding gap, come with the comparison.
+    for name in ["npv-boxes.png", "cash.png"] {
+        assert_png_chart(charts.iter().find(|c| c.file_name == name).unwrap_or_else(|| panic!("{name}")));
+    }
     assert!(difference.caption.contains("same sampled world"));
     // One deal alone has nothing to compare.
     let base = scenario("base.toml");

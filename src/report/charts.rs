@@ -658,8 +658,13 @@ pub fn spread_chart(
     format: ChartFormat,
 ) -> Result<Vec<u8>, ChartError> {
     let row_height = 46;
-    let heights: Vec<u32> = parties.iter().map(|p| p.rows.len().max(1) as u32 * row_height + 110).collect();
-    let height = (heights.iter().sum::<u32>() + 70).max(HEIGHT / 2);
+    let mut heights: Vec<u32> = parties.iter().map(|p| p.rows.len().max(1) as u32 * row_height + 110).collect();
+    // At least as tall as every other chart: a few short panels are stretched to fill it.
+    let panels: u32 = heights.iter().sum();
+    if panels + 70 < HEIGHT {
+        heights.iter_mut().for_each(|h| *h = *h * (HEIGHT - 70) / panels.max(1));
+    }
+    let height = (heights.iter().sum::<u32>() + 70).max(HEIGHT);
     render!(format, (WIDTH, height), |root| {
         let mut rest = root.titled(title, title_style())?;
         for (party, panel_height) in parties.iter().zip(&heights) {
@@ -793,6 +798,62 @@ fn npv_panels(title: &str, x_desc: &str, parties: &[PartyNpv], format: ChartForm
                 }
                 chart.draw_series(LineSeries::new(histogram.steps(), hue.stroke_width(2)))?;
             }
+        }
+    })
+}
+
+/// One party's cash over time ($B) under the baseline deal, with the other deals' medians.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CashPanel {
+    pub party: String,
+    pub baseline: (String, Bands),
+    pub others: Vec<(String, Vec<f64>)>,
+    /// Under each deal (baseline first): the mean funding gap ($B) and the share of paths on
+    /// which cash runs out (percent).
+    pub gaps: Vec<(f64, f64)>,
+}
+
+/// Cash and the funding gap: a panel per party with initial cash, the baseline deal's fan and the
+/// other deals' medians, zero marked (below it the party needs funding).
+pub fn cash_chart(panels: &[CashPanel], format: ChartFormat) -> Result<Vec<u8>, ChartError> {
+    let height = (panels.len() as u32 * 520 + 60).max(HEIGHT);
+    render!(format, (WIDTH, height), |root| {
+        let root = root.titled("Cash and the funding gap", title_style())?;
+        for (panel, area) in panels.iter().zip(root.split_evenly((panels.len().max(1), 1))) {
+            let (name, bands) = &panel.baseline;
+            let low = bands.min().min(panel.others.iter().flat_map(|(_, m)| m.iter().copied()).fold(0.0, f64::min));
+            let high = bands.max().max(panel.others.iter().flat_map(|(_, m)| m.iter().copied()).fold(0.0, f64::max));
+            let pad = (high - low).max(1e-6) * 0.06;
+            let x_range = (bands.first_x() - 0.25).floor()..bands.last_x();
+            let mut chart = ChartBuilder::on(&area)
+                .caption(format!("{}: cash", capitalized(&panel.party)), panel_title_style())
+                .margin(16)
+                .x_label_area_size(50)
+                .y_label_area_size(90)
+                .build_cartesian_2d(x_range.clone(), (low - pad)..(high + pad))?;
+            mesh!(chart, year_labels(&x_range), "year", "cash ($B)", &year_tick, &money_tick);
+            chart.draw_series(LineSeries::new([(x_range.start, 0.0), (x_range.end, 0.0)], LIMIT.stroke_width(2)))?;
+            draw_bands(&mut chart, bands, color(0), name)?;
+            let gap_text = |(gap, short): (f64, f64)| {
+                format!("mean gap {}, runs out on {short:.1}% of paths", format::money(gap * B))
+            };
+            if let Some(&gap) = panel.gaps.first() {
+                chart
+                    .draw_series(std::iter::empty::<Circle<(f64, f64), u32>>())?
+                    .label(format!("{name}: {}", gap_text(gap)))
+                    .legend(|(x, y)| Circle::new((x + 10, y), 0, WHITE.filled()));
+            }
+            for (d, ((deal, medians), &gap)) in panel.others.iter().zip(panel.gaps.iter().skip(1)).enumerate() {
+                let hue = color(d + 1);
+                chart
+                    .draw_series(LineSeries::new(
+                        bands.x.iter().copied().zip(medians.iter().copied()),
+                        hue.stroke_width(2),
+                    ))?
+                    .label(format!("{deal}: median; {}", gap_text(gap)))
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], hue.stroke_width(2)));
+            }
+            legend!(chart, SeriesLabelPosition::LowerLeft);
         }
     })
 }
@@ -1495,6 +1556,7 @@ pub fn render_charts(
     run.npv()?;
     run.npv_differences()?;
     run.npv_boxes()?;
+    run.cash()?;
     for d in 0..scenario.deals.len() {
         run.equity(d)?;
     }
@@ -1763,19 +1825,68 @@ impl Charting<'_> {
         Ok(())
     }
 
+    /// Each party's cash with the baseline's fan and the other deals' medians, and how often and
+    /// by how much it runs out (the funding gap: the share of paths is exact, from the sketch's
+    /// count of positive gaps).
+    fn cash(&mut self) -> Result<(), ChartError> {
+        let (scenario, aggregates) = (self.scenario, self.aggregates);
+        let baseline = aggregates.layout.comparisons.first().map_or(0, |c| c.baseline);
+        let order: Vec<usize> =
+            std::iter::once(baseline).chain((0..scenario.deals.len()).filter(|&d| d != baseline)).collect();
+        let mut panels = Vec::new();
+        for party in &scenario.parties {
+            let series = format!("party.{}.cash", party.name);
+            let gap_metric = format!("party.{}.funding_gap", party.name);
+            let Some(bands) = self.bands(Scope::Deal(baseline), &series, B) else { continue };
+            let gap = |d: usize| {
+                self.slot(Scope::Deal(d), &gap_metric).map_or((0.0, 0.0), |slot| {
+                    let sketch = &aggregates.sketches[slot];
+                    let short = 100.0 * sketch.count_positive() as f64 / sketch.count().max(1) as f64;
+                    (mean_of(aggregates, slot) / B, short)
+                })
+            };
+            let others = order[1..]
+                .iter()
+                .filter_map(|&d| Some((scenario.deals[d].name.clone(), self.bands(Scope::Deal(d), &series, B)?.p50)))
+                .collect();
+            panels.push(CashPanel {
+                party: party.name.clone(),
+                baseline: (scenario.deals[baseline].name.clone(), bands),
+                others,
+                gaps: order.iter().map(|&d| gap(d)).collect(),
+            });
+        }
+        if panels.is_empty() {
+            return Ok(());
+        }
+        let bytes = cash_chart(&panels, self.format)?;
+        self.push(
+            "cash".to_string(),
+            "Cash and the funding gap".to_string(),
+            "Each party's cash (initial cash plus its cumulative cash flows) at the end of each period: the fan is the \
+             baseline deal's (median line, middle 50% and 90% of paths), the other lines are the other deals' \
+             medians. Below the red zero line the party needs funding; the legend gives the mean funding gap (the \
+             deepest shortfall over the horizon, zero where cash never runs out) and the share of paths on which \
+             cash runs out, counted exactly."
+                .to_string(),
+            bytes,
+        );
+        Ok(())
+    }
+
     /// Each party's NPV under each deal, as box plots side by side.
     fn npv_boxes(&mut self) -> Result<(), ChartError> {
         let (scenario, aggregates) = (self.scenario, self.aggregates);
-        if scenario.deals.len() < 2 {
-            return Ok(());
-        }
         let mut parties = Vec::new();
         for party in &scenario.parties {
             let name = format!("party.{}.npv", party.name);
             let rows: Vec<Spread> = (0..scenario.deals.len())
                 .filter_map(|d| {
                     let slot = self.slot(Scope::Deal(d), &name)?;
-                    Some(spread(scenario.deals[d].name.clone(), &aggregates.sketches[slot], mean_of(aggregates, slot)))
+                    let sketch = &aggregates.sketches[slot];
+                    let positive = sketch.count_positive() as f64 / sketch.count().max(1) as f64;
+                    let label = format!("{} (NPV > 0: {})", scenario.deals[d].name, format::percent(positive, 1));
+                    Some(spread(label, sketch, mean_of(aggregates, slot)))
                 })
                 .collect();
             if !rows.is_empty() {
@@ -1793,7 +1904,8 @@ impl Charting<'_> {
             "npv-boxes".to_string(),
             "NPV by party and deal".to_string(),
             "Each party's NPV under each deal: the box holds the middle 50% of paths, the whiskers 90%, the tick is the \
-             median and the circle the mean."
+             median and the circle the mean. Beside each deal, the share of paths on which the NPV is above zero \
+             (counted exactly)."
                 .to_string(),
             bytes,
         );
