@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::analysis::sensitivity::{self, SensitivityOptions};
-use crate::analysis::solve::{self, EvaluateOptions, Target, bisect};
+use crate::analysis::solve::{self, EvaluateOptions, SearchRange, Target, bisect};
 use crate::engine::metrics::Layout;
 use crate::engine::{self, RunOptions};
 use crate::io::batch::{Placement, ShardSpec};
@@ -68,23 +68,36 @@ enum Command {
     #[command(after_help = EXAMPLES)]
     Run(RunArgs),
     /// Check a scenario and list its parties, deals and uncertain inputs, without simulating.
-    #[command(after_help = EXAMPLES)]
+    #[command(after_help = VALIDATE_EXAMPLES)]
     Validate(ScenarioArgs),
-    /// Rank the uncertain inputs by how much each moves the target metrics (tornado), and write
-    /// sensitivity.csv.
-    #[command(after_help = EXAMPLES)]
+    /// Rank the uncertain inputs by how much each moves the target metrics, print the largest
+    /// swings and write sensitivity.csv (`run` also charts them as tornadoes).
+    #[command(after_help = SENSITIVITY_EXAMPLES)]
     Sensitivity(SensitivityArgs),
     /// Find the value of one scalar term at which a target holds, e.g. the cap at which
     /// Microsoft's mean NPV is the same under two deals.
     #[command(after_help = SOLVE_EXAMPLES)]
     Solve(SolveArgs),
     /// Run the deals of two scenario files on one shared world and compare them path by path.
-    #[command(after_help = EXAMPLES)]
+    #[command(after_help = COMPARE_EXAMPLES)]
     Compare(CompareArgs),
     /// Combine the shards of a run (`run --shard K/N`) into the run's outputs.
     #[command(after_help = MERGE_EXAMPLES)]
     Merge(MergeArgs),
 }
+
+const VALIDATE_EXAMPLES: &str = "Examples:
+  dealsim validate scenarios/base.toml
+  dealsim validate scenarios/deal-structures.toml --set deals.apr-2026.revenue_shares.openai-to-microsoft.cap=50B";
+
+const SENSITIVITY_EXAMPLES: &str = "Examples:
+  dealsim sensitivity scenarios/base.toml
+  dealsim sensitivity scenarios/base.toml --target party.microsoft.npv --paths 50000
+  dealsim sensitivity scenarios/deal-structures.toml --target revenue_share.openai-to-microsoft.paid --out output/tornado";
+
+const COMPARE_EXAMPLES: &str = "Examples (proposal.toml: a copy of base.toml's world with other deals):
+  dealsim compare scenarios/base.toml proposal.toml
+  dealsim compare scenarios/base.toml proposal.toml --paths 200000 --baseline apr-2026 --out output/proposal";
 
 const MERGE_EXAMPLES: &str = "Examples:
   dealsim run scenarios/base.toml --paths 4000000 --shard 1/2 --out runs/base-4m/shard-0
@@ -108,7 +121,7 @@ struct SolveArgs {
     /// The scalar to vary, by key path (as for --set).
     #[arg(long, value_name = "KEY")]
     vary: String,
-    /// The range to search (numbers; K/M/B/T suffixes allowed).
+    /// The range to search, as a scenario file writes values: 10B, 2%, 0.3.
     #[arg(long, num_args = 2, value_names = ["LOW", "HIGH"], allow_hyphen_values = true)]
     between: Vec<String>,
     /// `DEAL:METRIC = DEAL:METRIC` or `DEAL:METRIC = NUMBER`, on mean values.
@@ -458,7 +471,7 @@ fn compare(args: &CompareArgs) -> Result<(), Failure> {
         second_scenario.simulation.seed = first.scenario.simulation.seed;
     }
     let files = format!("{} and {}", args.first.display(), args.second.display());
-    let combined = pair(&first.scenario, &second_scenario, &files, &stem(&args.second))
+    let combined = pair(&first.scenario, &second_scenario, &files, &stem(&args.first), &stem(&args.second))
         .map_err(|error| Failure::Input(format!("error: {error}")))?;
     let hash = format!("{}+{}", first.hash, second.hash);
     let default = Path::new("output").join(format!("{}-vs-{}", stem(&args.first), stem(&args.second)));
@@ -740,11 +753,9 @@ impl Progress {
 fn solve(args: &SolveArgs) -> Result<(), Failure> {
     // The scenario as given must be valid before any value is tried.
     load(&args.scenario)?;
-    let bound = |text: &String| {
-        crate::scenario::parse_money(text)
-            .ok_or_else(|| Failure::Input(format!("error: --between: expected a number, found `{text}`")))
-    };
-    let (low, high) = (bound(&args.between[0])?, bound(&args.between[1])?);
+    let range = SearchRange::parse(&args.between[0], &args.between[1])
+        .map_err(|message| Failure::Input(format!("error: --between: {message}")))?;
+    let (low, high) = (range.low, range.high);
     let options = |scenario: &Scenario| EvaluateOptions {
         paths: args.paths.unwrap_or(scenario.simulation.paths),
         seed: args.seed.unwrap_or(scenario.simulation.seed),
@@ -773,8 +784,8 @@ fn solve(args: &SolveArgs) -> Result<(), Failure> {
     sayln!(
         "{} = {} ± {} (95%) makes {} = {}",
         args.vary,
-        breakeven.value,
-        breakeven.band,
+        range.show(breakeven.value),
+        range.show(breakeven.band),
         args.target.left,
         args.target.right
     );

@@ -312,12 +312,12 @@ fn set_reaches_an_equity_stake_and_an_inherited_field() {
         }
         command.assert()
     };
-    validate(&["deals.base.equity.microsoft=30%"]).success().stdout(predicate::str::contains("microsoft holds 0.3"));
+    validate(&["deals.base.equity.microsoft=30%"]).success().stdout(predicate::str::contains("microsoft holds 30%"));
     // A stake only an override gives, and a field the variant only inherits.
     validate(&["deals.base.equity.amazon=5%", "deals.variant.revenue_shares.to-ms.cap=50B"])
         .success()
-        .stdout(predicate::str::contains("amazon holds 0.05"))
-        .stdout(predicate::str::contains("cap 50000000000"));
+        .stdout(predicate::str::contains("amazon holds 5%"))
+        .stdout(predicate::str::contains("cap $50B"));
     validate(&["deals.variant.equity.amazon=80%"])
         .code(2)
         .stderr(predicate::str::contains("stakes can add up to 1.07, more than 100% of the company"));

@@ -117,8 +117,8 @@ fn each_chart_function_renders_into_memory() {
     let format = ChartFormat::Png;
     let rendered = [
         charts::revenue_fan("s", &bands, Some(&history), 2026.0, format).unwrap(),
-        charts::revenue_share_chart("t", &bands, Some(cap), Some(&bars), format).unwrap(),
-        charts::revenue_share_chart("t", &bands, None, None, format).unwrap(),
+        charts::revenue_share_chart("t", &bands, 2026.75, Some(cap), Some(&bars), format).unwrap(),
+        charts::revenue_share_chart("t", &bands, 2027.0, None, None, format).unwrap(),
         charts::commitment_chart("t", &bands, cap, charts::Level::fixed(2026.8), &histogram, 50.0, format).unwrap(),
         charts::npv_chart(&[npv.clone(), npv], format).unwrap(),
         charts::equity_chart("d", &[holding], format).unwrap(),
@@ -176,16 +176,23 @@ fn the_report_embeds_every_chart_and_the_key_table() {
     assert!(html.contains("April 2026 amended terms"), "scenario name");
     assert!(html.contains("<th>seed</th><td class=\"text\">7</td>"), "seed");
     assert!(html.contains("<th>paths</th><td class=\"text\">500</td>"), "paths");
-    assert!(html.contains("Key figures per deal") && html.contains("revenue_share.openai-to-microsoft.cap_hit"));
+    // The answer comes first, by readable names; the details follow, closed.
+    let answer = html.find("<h2 id=\"answer\">The answer</h2>").expect("the answer");
+    assert!(answer < html.find("<details").unwrap(), "the answer before the details");
+    assert!(html.contains(">Revenue share openai-to-microsoft: cap reached (% of paths)</td>"));
+    assert!(html.contains(">Microsoft NPV ($B)</td>"));
     assert!(html.contains("streams.openai.growth.start"), "uncertain inputs are listed");
     assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("src=\"https"), "self-contained");
     let images: Vec<&str> = html.split("src=\"data:image/png;base64,").skip(1).collect();
     assert_eq!(images.len(), charts.len(), "one image per chart");
-    for (image, chart) in images.iter().zip(&charts) {
-        let encoded = &image[..image.find('"').unwrap()];
-        let bytes = STANDARD.decode(encoded).unwrap();
-        assert_eq!(bytes, chart.bytes);
-        decode_png(&bytes);
+    // The key charts come first, so each chart is found by its bytes, once.
+    for chart in &charts {
+        let matching = images.iter().filter(|image| {
+            let encoded = &image[..image.find('"').unwrap()];
+            STANDARD.decode(encoded).unwrap() == chart.bytes
+        });
+        assert_eq!(matching.count(), 1, "{} is embedded once", chart.file_name);
+        decode_png(&chart.bytes);
         assert!(html.contains(&format!("<b>{}.</b>", chart.title)), "caption of {}", chart.file_name);
     }
 }
@@ -201,13 +208,24 @@ fn the_report_shows_the_comparison_and_sensitivity_tables() {
     let info = RunInfo::new(&structures, Path::new("structures.toml"), "ab".repeat(32), vec![], &aggregates);
     let tables = ReportTables { summary: &summary, comparison: &comparison, sensitivity: &sensitivity, outcomes: &[] };
     let html = render_report(&structures, &info, tables, &[]);
-    assert!(html.contains("<h2 id=\"comparison\">Deal against deal</h2>"));
+    assert!(html.contains("<details id=\"comparison\">"));
+    // The answer has a column per deal, and the paired difference against the baseline.
+    let answer = &html[html.find("<table class=\"answer\">").unwrap()..];
+    let answer = &answer[..answer.find("</table>").unwrap()];
+    for deal in &structures.deals {
+        assert!(answer.contains(&format!(">{}", deal.name)), "a column for {}", deal.name);
+    }
+    assert!(answer.contains("apr-2026 (baseline)"));
+    assert!(answer.contains("<span class=\"diff\">+$"), "a paired difference");
     let uncapped = html.split("<h3>apr-2026-uncapped − apr-2026</h3>").nth(1).expect("a table per deal pair");
     let uncapped = &uncapped[..uncapped.find("</table>").unwrap()];
-    assert!(uncapped.contains("<td class=\"name\">party.microsoft.npv</td>"), "the NPV difference has its row");
+    assert!(
+        uncapped.contains("<td class=\"text\" title=\"party.microsoft.npv\">Microsoft NPV ($B)</td>"),
+        "the NPV difference has its row"
+    );
     assert!(!uncapped.contains("commitment.azure-250b.met"), "a commitment both deals share is left out");
-    assert!(html.contains("<h2 id=\"sensitivity\">What moves the results</h2>"));
-    assert!(html.contains("<h3>apr-2026: party.microsoft.npv</h3>"));
+    assert!(html.contains("<details id=\"sensitivity\"><summary>What moves the results</summary>"));
+    assert!(html.contains("<h3>apr-2026: Microsoft NPV ($B)</h3>"));
     let largest = &sensitivity[0];
     assert!(html.contains(&format!("<td class=\"name\">{}</td>", largest.input)), "the largest swing is listed");
     let shown = html.matches("<table class=\"sensitivity\">").count();
@@ -221,6 +239,10 @@ fn paired_npv_differences_are_charted_when_deals_are_compared() {
     let charts = charts::render_charts(&structures, &aggregates, &histories(&structures), ChartFormat::Png).unwrap();
     let difference = charts.iter().find(|c| c.file_name == "npv-difference.png").expect("a paired-difference chart");
     assert_png_chart(difference);
+    // Box plots across deals, and cash with the funding gap, come with the comparison.
+    for name in ["npv-boxes.png", "cash.png"] {
+        assert_png_chart(charts.iter().find(|c| c.file_name == name).unwrap_or_else(|| panic!("{name}")));
+    }
     assert!(difference.caption.contains("same sampled world"));
     // One deal alone has nothing to compare.
     let base = scenario("base.toml");

@@ -58,9 +58,17 @@ fn base_scenario_reports_the_deal_terms() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("base");
     let stdout = run_to(&base(), &out, &[]);
-    for figure in ["revenue_share.", ".cap_hit", "commitment.", "investment.", "party.microsoft.npv"] {
+    for figure in [
+        "Revenue share openai-to-microsoft: paid ($B)",
+        ": cap reached (% of paths)",
+        "Commitment azure-250b: shortfall ($B)",
+        "Investment amazon-50b: paid in ($B)",
+        "Microsoft NPV ($B)",
+    ] {
         assert!(stdout.contains(figure), "key figures show {figure}:\n{stdout}");
     }
+    // Money reads with a true minus sign: OpenAI's NPV is negative on most paths.
+    assert!(stdout.contains("−$") && !stdout.contains("$-"), "negative money reads −$:\n{stdout}");
     let summary = fs::read_to_string(out.join("summary.csv")).unwrap();
     for metric in
         [".paid,", ".cap_hit,", ".cap_hit_year,", ".shortfall,", ".penalty,", ".met,", ".stake,", ".multiple,"]
@@ -169,7 +177,7 @@ fn sensitivity_writes_a_tornado() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("what moves party.microsoft.npv"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("what moves Microsoft NPV ($B)"));
     let csv = fs::read_to_string(out.join("sensitivity.csv")).unwrap();
     let mut lines = csv.lines();
     assert_eq!(
@@ -245,4 +253,17 @@ fn a_closed_stdout_is_no_failure() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success() && !stderr.contains("panicked"), "{stderr}");
     assert!(dir.path().join("out/summary.csv").exists());
+}
+
+#[test]
+fn each_command_shows_its_own_examples() {
+    for command in ["validate", "sensitivity", "compare", "solve", "merge"] {
+        let help = dealsim().args([command, "--help"]).output().unwrap();
+        let text = String::from_utf8_lossy(&help.stdout);
+        let examples = text.split("Examples").nth(1).unwrap_or_else(|| panic!("{command} --help has examples"));
+        assert!(examples.contains(&format!("dealsim {command} ")), "{command} --help shows {command}:\n{examples}");
+        if command != "merge" {
+            assert!(!examples.contains("dealsim run "), "{command} --help shows no run examples:\n{examples}");
+        }
+    }
 }

@@ -60,7 +60,17 @@ fn deals_with_the_same_name_are_told_apart() {
     let dir = tempfile::tempdir().unwrap();
     let copy = variant(dir.path(), "copy", |text| text);
     let out = dir.path().join("same");
-    dealsim().arg("compare").arg(base()).arg(&copy).arg("--out").arg(&out).args(QUICK).assert().success();
+    dealsim()
+        .arg("compare")
+        .arg(base())
+        .arg(&copy)
+        .arg("--out")
+        .arg(&out)
+        .args(QUICK)
+        .assert()
+        .success()
+        // Two files of one name are told apart by their stems.
+        .stdout(contains("April 2026 amended terms: base vs copy:"));
     let comparison = fs::read_to_string(out.join("comparison.csv")).unwrap();
     // Same terms, same identities, so the same draws: every difference is exactly zero.
     assert!(comparison.contains("copy/apr-2026,apr-2026,party.microsoft.npv,800,0.0,0.0,"), "{comparison}");

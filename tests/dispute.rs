@@ -426,7 +426,7 @@ fn the_report_shows_npvs_by_outcome() {
     let chart = std::fs::read(out.join("charts/outcomes-ruling.png")).unwrap();
     assert!(chart.starts_with(b"\x89PNG"), "a PNG chart of NPVs by outcome");
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
-    let section = &report[report.find("<h2 id=\"outcomes\">By outcome").expect("a By outcome section")..];
+    let section = &report[report.find("<details id=\"outcomes\"><summary>By outcome").expect("a By outcome section")..];
     assert!(section.contains("<figure id=\"outcomes-ruling.png\">"), "the section shows the chart");
     assert!(section.contains("microsoft_wins"), "the section's table names the outcomes");
 }

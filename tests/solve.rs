@@ -151,3 +151,26 @@ fn a_solved_outcome_weight_reads_as_the_outcomes_probability() {
     assert!((share - 25.0).abs() < 4.0 * 0.685, "{line}");
     assert!(line.ends_with("of the paths where ruling occurs"), "{line}");
 }
+
+#[test]
+fn takes_percents_and_answers_in_them() {
+    // `flat` pays its rate on 200 of revenue, so 30 is paid at a rate of 15%.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("breakeven.toml");
+    fs::write(&file, SCENARIO).unwrap();
+    Command::cargo_bin("dealsim")
+        .unwrap()
+        .arg("solve")
+        .arg(&file)
+        .args(["--vary", "deals.flat.revenue_shares.share.rate", "--between", "1%", "50%"])
+        .args(["--target", "flat:revenue_share.share.paid = 30"])
+        .assert()
+        .success()
+        .stdout(contains("deals.flat.revenue_shares.share.rate = 15.00% ± 0.00% (95%)"));
+}
+
+#[test]
+fn a_target_may_be_a_percent() {
+    let dir = tempfile::tempdir().unwrap();
+    solve(dir.path(), ["0", "100"], "capped:revenue_share.share.cap_hit = 50%").success();
+}

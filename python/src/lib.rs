@@ -91,8 +91,11 @@ fn compare<'py>(
             other.simulation.seed = one.simulation.seed;
         }
         let files = format!("{} and {}", first.display(), second.display());
-        let label = second.file_stem().map_or_else(|| "scenario".into(), |stem| stem.to_string_lossy().into_owned());
-        let combined = pair(&one, &other, &files, &label).map_err(|error| ScenarioError::new_err(error.to_string()))?;
+        let stem = |path: &PathBuf| {
+            path.file_stem().map_or_else(|| "scenario".into(), |stem| stem.to_string_lossy().into_owned())
+        };
+        let combined = pair(&one, &other, &files, &stem(&first), &stem(&second))
+            .map_err(|error| ScenarioError::new_err(error.to_string()))?;
         run_scenario(&combined, &settings)
     })?;
     Ok(as_bytes(py, files))

@@ -9,7 +9,8 @@ use crate::engine::means::MetricPaths;
 use crate::engine::metrics::Layout;
 use crate::engine::stats::Moments;
 use crate::engine::{BLOCK_PATHS, RunError};
-use crate::scenario::{Scalar, Scenario, parse_money};
+use crate::format::{self, Unit};
+use crate::scenario::{Scalar, Scenario, parse_amount_or_share};
 
 /// One side of a target: a deal's metric mean, or a number.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,13 +30,14 @@ impl fmt::Display for Side {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Side::Metric { deal, metric } => write!(f, "{deal}:{metric}"),
-            Side::Value(value) => write!(f, "{value}"),
+            Side::Value(value) => f.write_str(&format::scenario_number(*value)),
         }
     }
 }
 
 impl Target {
-    /// Parses `DEAL:METRIC = DEAL:METRIC` or `DEAL:METRIC = NUMBER` (money suffixes allowed).
+    /// Parses `DEAL:METRIC = DEAL:METRIC` or `DEAL:METRIC = NUMBER` (money suffixes and percents
+    /// allowed, as in a scenario file).
     pub fn parse(text: &str) -> Result<Target, String> {
         let (left, right) = text
             .split_once('=')
@@ -45,7 +47,7 @@ impl Target {
             if let Some((deal, metric)) = part.split_once(':') {
                 return Ok(Side::Metric { deal: deal.trim().to_string(), metric: metric.trim().to_string() });
             }
-            parse_money(part).map(Side::Value).ok_or_else(|| {
+            parse_amount_or_share(part).map(Side::Value).ok_or_else(|| {
                 format!("expected DEAL:METRIC (e.g. apr-2026:party.microsoft.npv) or a number, found `{part}`")
             })
         };
@@ -156,6 +158,42 @@ impl Column {
     }
 }
 
+/// The range `--between` searches, and how its values read: in percent when given in percent,
+/// as money when it spans amounts of money, otherwise as plain numbers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SearchRange {
+    pub low: f64,
+    pub high: f64,
+    unit: Option<Unit>,
+}
+
+impl SearchRange {
+    /// Reads the two bounds as a scenario file writes values: `10B`, `2%`, `0.3`.
+    pub fn parse(low: &str, high: &str) -> Result<SearchRange, String> {
+        let bound = |text: &str| {
+            parse_amount_or_share(text)
+                .ok_or_else(|| format!("expected a number such as 10B, 2% or 0.3, found `{text}`"))
+        };
+        let (low_value, high_value) = (bound(low)?, bound(high)?);
+        let unit = if low.trim().ends_with('%') || high.trim().ends_with('%') {
+            Some(Unit::Share)
+        } else if low_value.abs().max(high_value.abs()) >= 1e6 {
+            Some(Unit::Money)
+        } else {
+            None
+        };
+        Ok(SearchRange { low: low_value, high: high_value, unit })
+    }
+
+    /// A value of the range, or a width on it, in the range's unit.
+    pub fn show(&self, value: f64) -> String {
+        match self.unit {
+            Some(unit) => unit.format(value),
+            None => format::scenario_number(value),
+        }
+    }
+}
+
 /// How many paths each evaluation of a target runs, from which seed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EvaluateOptions {
@@ -208,10 +246,13 @@ pub enum SolveError {
 impl fmt::Display for SolveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SolveError::NoRoot { low, high, at_low, at_high } => write!(
-                f,
-                "no root in [{low}, {high}]: the target (left − right) is {at_low} at {low} and {at_high} at {high}, the same sign; widen --between or check the target"
-            ),
+            SolveError::NoRoot { low, high, at_low, at_high } => {
+                let [low, high, at_low, at_high] = [low, high, at_low, at_high].map(|v| format::scenario_number(*v));
+                write!(
+                    f,
+                    "no root in [{low}, {high}]: the target (left − right) is {at_low} at {low} and {at_high} at {high}, the same sign; widen --between or check the target"
+                )
+            }
             SolveError::Evaluation(message) => f.write_str(message),
         }
     }
@@ -273,6 +314,20 @@ mod tests {
         assert!(Target::parse("1 = 2").is_err());
         assert!(Target::parse("a:b").is_err());
         assert!(Target::parse("a:b = lots").is_err());
+        assert_eq!(Target::parse("a:b.cap_hit = 80%").unwrap().right, Side::Value(0.8));
+        assert_eq!(value.right.to_string(), "$38B");
+    }
+
+    #[test]
+    fn a_range_reads_in_the_unit_it_was_given_in() {
+        let money = SearchRange::parse("10B", "400B").unwrap();
+        assert_eq!((money.low, money.high), (10e9, 400e9));
+        assert_eq!(format!("{} ± {}", money.show(42_837_443_351.7), money.show(31_471_336.2)), "$42.84B ± $0.03B");
+        let percent = SearchRange::parse("2%", "30%").unwrap();
+        assert_eq!((percent.low, percent.high), (0.02, 0.3));
+        assert_eq!(percent.show(0.08346), "8.35%");
+        assert_eq!(SearchRange::parse("0", "100").unwrap().show(20.0), "20");
+        assert!(SearchRange::parse("0", "lots").is_err());
     }
 
     #[test]

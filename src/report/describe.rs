@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::format::{self, Unit};
 use crate::scenario::{EventTiming, Scenario};
 
 /// The human summary `validate` prints: what the scenario simulates and what is uncertain.
@@ -17,12 +18,12 @@ pub fn describe_scenario(scenario: &Scenario) -> String {
         grid.label(0),
         grid.horizon_label(),
         grid.periods(),
-        scenario.simulation.paths,
+        format::count(scenario.simulation.paths as f64),
         scenario.simulation.seed
     );
     let _ = writeln!(text, "\nparties:");
     for p in &scenario.parties {
-        let _ = writeln!(text, "  {} (discount rate {})", p.name, p.discount_rate);
+        let _ = writeln!(text, "  {} (discount rate {})", p.name, format::percent_short(p.discount_rate));
     }
     let _ = writeln!(text, "\nstreams:");
     for s in &scenario.streams {
@@ -39,11 +40,15 @@ pub fn describe_scenario(scenario: &Scenario) -> String {
         for event in &scenario.events {
             let timing = match event.timing {
                 EventTiming::Dated { period, probability } => {
-                    format!("in {} with probability {}", grid.label(period), scenario.describe_scalar(probability))
+                    format!(
+                        "in {} with probability {}",
+                        grid.label(period),
+                        scenario.describe_scalar(probability, Some(Unit::Probability))
+                    )
                 }
                 EventTiming::Hazard { annual_rate, first, last } => format!(
                     "at {} a year from {} through {}",
-                    scenario.describe_scalar(annual_rate),
+                    scenario.describe_scalar(annual_rate, None),
                     grid.label(first),
                     grid.label(last)
                 ),
@@ -53,7 +58,7 @@ pub fn describe_scenario(scenario: &Scenario) -> String {
                 .outcomes
                 .iter()
                 .map(|&(weight, outcome)| {
-                    format!("{} ({})", scenario.events[outcome].name, scenario.describe_scalar(weight))
+                    format!("{} ({})", scenario.events[outcome].name, scenario.describe_scalar(weight, None))
                 })
                 .collect();
             let outcomes =
@@ -66,7 +71,12 @@ pub fn describe_scenario(scenario: &Scenario) -> String {
         let description = if deal.description.is_empty() { String::new() } else { format!(": {}", deal.description) };
         let _ = writeln!(text, "  {}{description}", deal.name);
         for (holder, stake) in &deal.equity {
-            let _ = writeln!(text, "    equity: {} holds {}", party(*holder), scenario.describe_scalar(*stake));
+            let _ = writeln!(
+                text,
+                "    equity: {} holds {}",
+                party(*holder),
+                scenario.describe_scalar(*stake, Some(Unit::Share))
+            );
         }
         for term in &deal.terms {
             let _ = writeln!(text, "    {} {}: {}", term.kind().label(), term.name(), term.describe(scenario));
@@ -77,7 +87,7 @@ pub fn describe_scenario(scenario: &Scenario) -> String {
     }
     let _ = writeln!(text, "\nuncertain inputs ({}):", scenario.inputs.len());
     for input in &scenario.inputs {
-        let _ = writeln!(text, "  {}  ~ {}", input.key, input.distribution.describe());
+        let _ = writeln!(text, "  {}  ~ {}", input.key, input.distribution.describe_with(format::scenario_number));
     }
     text
 }

@@ -1,6 +1,8 @@
 //! `report.html`: one self-contained page (charts as base64 data URIs, no scripts, no network)
-//! with the run's facts, the key figures per deal, the deals compared, every chart with how to
-//! read it, the sensitivity tables, the summary tables and the uncertain inputs.
+//! that reads as a memo: the answer first (a column per deal: the key metrics by their readable
+//! names, mean, P5–P95 and the paired difference against the baseline), then the few charts that
+//! matter, then the details in closed sections (the deals compared, outcomes, every other chart,
+//! sensitivity, the summary tables, the inputs and the run's facts).
 
 use std::fmt::Write as _;
 
@@ -8,10 +10,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::analysis::sensitivity::SensitivityRow;
+use crate::format;
+use crate::report::catalogue;
 use crate::report::charts::Chart;
 use crate::report::run_info::RunInfo;
 use crate::report::terminal::is_key_figure;
-use crate::report::unit::Unit;
 use crate::report::{ComparisonRow, OutcomeTable, SummaryRow};
 use crate::scenario::Scenario;
 
@@ -44,36 +47,8 @@ pub fn escape(text: &str) -> String {
     escaped
 }
 
-/// How a metric's values read: probabilities and stakes in percent, years and multiples as
-/// numbers, everything else as money in $B; negatives carry a true minus sign.
 fn figure(metric: &str, value: f64) -> String {
-    let magnitude = value.abs();
-    let text = match Unit::of(metric) {
-        Unit::Probability => format!("{:.1}%", magnitude * 100.0),
-        Unit::Stake => format!("{:.2}%", magnitude * 100.0),
-        Unit::Year => format!("{magnitude:.2}"),
-        Unit::Multiple => format!("{magnitude:.2}×"),
-        Unit::Money => format!("${}B", grouped(&format!("{:.2}", magnitude / 1e9))),
-    };
-    // A value that rounds to zero shows no sign.
-    if value < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') { format!("−{text}") } else { text }
-}
-
-/// `26597.34` → `26,597.34`.
-fn grouped(number: &str) -> String {
-    let (whole, fraction) = number.split_once('.').map_or((number, None), |(w, f)| (w, Some(f)));
-    let mut text = String::with_capacity(number.len() + whole.len() / 3);
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            text.push(',');
-        }
-        text.push(digit);
-    }
-    if let Some(fraction) = fraction {
-        text.push('.');
-        text.push_str(fraction);
-    }
-    text
+    catalogue::metric(metric).format(value)
 }
 
 fn cell(metric: &str, value: Option<f64>) -> String {
@@ -86,7 +61,7 @@ fn is_world_metric(metric: &str) -> bool {
 
 const STYLE: &str = "
 body { font-family: 'DejaVu Sans', 'Helvetica Neue', Arial, sans-serif; color: #212121; margin: 0; background: #f4f5f7; }
-main { max-width: 1240px; margin: 0 auto; padding: 28px 36px 60px; background: #fff; }
+main { max-width: 1340px; margin: 0 auto; padding: 28px 36px 60px; background: #fff; }
 h1 { font-size: 28px; margin: 0 0 6px; }
 h2 { font-size: 21px; margin: 36px 0 10px; border-bottom: 2px solid #1f77b4; padding-bottom: 4px; }
 h3 { font-size: 17px; margin: 22px 0 8px; }
@@ -110,6 +85,17 @@ figcaption b { color: #111; }
 nav { font-size: 14px; margin: 10px 0 0; }
 nav a { margin-right: 14px; color: #1f77b4; }
 .note { font-size: 13px; color: #555; }
+p.facts { font-size: 13.5px; color: #444; margin: 4px 0 0; }
+table.answer { font-size: 13.5px; }
+table.answer th.deal { text-align: right; }
+table.answer td { vertical-align: top; padding: 6px 8px; }
+table.answer td.metric { text-align: left; font-weight: 600; white-space: normal; min-width: 12em; }
+table.answer .range, table.answer .diff { display: block; font-size: 12px; color: #555; }
+table.answer .diff { color: #1f4e79; }
+details { margin: 10px 0; border: 1px solid #e3e3e3; border-radius: 4px; padding: 0 14px; }
+details[open] { padding-bottom: 12px; }
+summary { font-size: 17px; font-weight: 600; padding: 9px 0; cursor: pointer; color: #1f3b57; }
+nav.contents a { white-space: nowrap; }
 ";
 
 /// The whole page. `charts` may be empty (then the page says so).
@@ -127,26 +113,60 @@ pub fn render_report(scenario: &Scenario, info: &RunInfo<'_>, tables: ReportTabl
     if !scenario.description.is_empty() {
         let _ = writeln!(html, "<p class=\"description\">{}</p>", escape(&scenario.description));
     }
-    html.push_str("<nav><a href=\"#run\">Run</a><a href=\"#key-figures\">Key figures</a>");
-    if !tables.comparison.is_empty() {
-        html.push_str("<a href=\"#comparison\">Deal against deal</a>");
+    let grid = scenario.grid();
+    let _ = writeln!(
+        html,
+        "<p class=\"facts\">{} paths · seed {} · {} to {} · money undiscounted except NPV</p>",
+        format::count(info.paths as f64),
+        info.seed,
+        grid.label(0),
+        grid.horizon_label()
+    );
+    let key_files = key_chart_files(charts);
+    let (key_charts, other_charts): (Vec<&Chart>, Vec<&Chart>) =
+        charts.iter().partition(|chart| key_files.contains(&chart.file_name.as_str()));
+    let mut contents = vec![("answer", "The answer".to_string())];
+    if !key_charts.is_empty() {
+        contents.push(("key-charts", "Key charts".to_string()));
     }
-    if !tables.outcomes.is_empty() {
-        html.push_str("<a href=\"#outcomes\">By outcome</a>");
+    let mut details: Vec<(&str, String, String)> = Vec::new();
+    let mut section = |id: &'static str, title: String, write: &dyn Fn(&mut String)| {
+        let mut body = String::new();
+        write(&mut body);
+        if !body.is_empty() {
+            details.push((id, title, body));
+        }
+    };
+    section("comparison", "Deal against deal: every key metric, path by path".to_string(), &|h| {
+        comparison(h, tables.comparison)
+    });
+    section("outcomes", "By outcome".to_string(), &|h| outcomes(h, tables.outcomes, charts));
+    section("charts", format!("All charts ({})", other_charts.len()), &|h| {
+        for chart in other_charts.iter().filter(|chart| !chart.file_name.starts_with("outcomes-")) {
+            figure_of(h, chart);
+        }
+    });
+    section("sensitivity", "What moves the results".to_string(), &|h| sensitivity(h, tables.sensitivity));
+    section("tables", "Summary tables".to_string(), &|h| summary_tables(h, scenario, tables.summary));
+    section("inputs", format!("Uncertain inputs ({})", scenario.inputs.len()), &|h| inputs(h, scenario));
+    section("run", "The run".to_string(), &|h| run_facts(h, scenario, info));
+    contents.extend(details.iter().map(|(id, title, _)| (*id, title.clone())));
+    html.push_str("<nav class=\"contents\">");
+    for (id, title) in &contents {
+        let _ = write!(html, "<a href=\"#{id}\">{}</a>", escape(title));
     }
-    html.push_str("<a href=\"#charts\">Charts</a>");
-    if !tables.sensitivity.is_empty() {
-        html.push_str("<a href=\"#sensitivity\">Sensitivity</a>");
+    html.push_str("</nav>\n");
+    answer(&mut html, scenario, tables);
+    if !key_charts.is_empty() {
+        html.push_str("<h2 id=\"key-charts\">Key charts</h2>\n");
+        for chart in key_charts {
+            figure_of(&mut html, chart);
+        }
     }
-    html.push_str("<a href=\"#tables\">Tables</a><a href=\"#inputs\">Uncertain inputs</a></nav>\n");
-    run_facts(&mut html, scenario, info);
-    key_figures(&mut html, scenario, tables.summary);
-    comparison(&mut html, tables.comparison);
-    outcomes(&mut html, tables.outcomes, charts);
-    chart_section(&mut html, charts);
-    sensitivity(&mut html, tables.sensitivity);
-    summary_tables(&mut html, scenario, tables.summary);
-    inputs(&mut html, info);
+    html.push_str("<h2 id=\"details\">Details</h2>\n");
+    for (id, title, body) in details {
+        let _ = write!(html, "<details id=\"{id}\"><summary>{}</summary>\n{body}</details>\n", escape(&title));
+    }
     html.push_str("</main>\n</body>\n</html>\n");
     html
 }
@@ -172,50 +192,11 @@ fn run_facts(html: &mut String, scenario: &Scenario, info: &RunInfo<'_>) {
             info.correlations.iter().map(|c| format!("{} ~ {}: {}", c.between[0], c.between[1], c.rank)).collect();
         rows.push(("rank correlations", pairs.join("; ")));
     }
-    html.push_str("<h2 id=\"run\">Run</h2>\n<table class=\"facts\"><tbody>\n");
+    html.push_str("<table class=\"facts\"><tbody>\n");
     for (label, value) in rows {
         let _ = writeln!(html, "<tr><th>{}</th><td class=\"text\">{}</td></tr>", escape(label), escape(&value));
     }
     html.push_str("</tbody></table>\n");
-}
-
-fn key_figures(html: &mut String, scenario: &Scenario, summary: &[SummaryRow]) {
-    html.push_str(
-        "<h2 id=\"key-figures\">Key figures per deal</h2>\n<p class=\"note\">Mean ± standard error of the mean, \
-         and the 5th, 50th and 95th percentiles over all paths. Money in $B, undiscounted except NPV; \
-         0/1 outcomes (cap hit, met) read as probabilities; cap-hit years only over the paths that hit the cap.</p>\n",
-    );
-    for deal in &scenario.deals {
-        let rows: Vec<&SummaryRow> =
-            summary.iter().filter(|row| row.deal == deal.name && is_key_figure(&row.metric)).collect();
-        let _ = writeln!(html, "<h3>{}</h3>", escape(&deal.name));
-        if !deal.description.is_empty() {
-            let _ = writeln!(html, "<p class=\"note\">{}</p>", escape(&deal.description));
-        }
-        html.push_str(
-            "<table class=\"key\"><thead><tr><th class=\"name\">metric</th><th>mean ± s.e.</th><th>P5</th>\
-             <th>median</th><th>P95</th><th>paths</th></tr></thead><tbody>\n",
-        );
-        for row in rows {
-            let center = match (row.mean, row.std_error) {
-                (Some(mean), Some(error)) => format!("{} ± {}", figure(&row.metric, mean), figure(&row.metric, error)),
-                (Some(mean), None) => figure(&row.metric, mean),
-                _ => "no path".to_string(),
-            };
-            let _ = writeln!(
-                html,
-                "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                escape(&row.metric),
-                escape(&center),
-                escape(&cell(&row.metric, row.p05)),
-                escape(&cell(&row.metric, row.p50)),
-                escape(&cell(&row.metric, row.p95)),
-                row.count
-            );
-        }
-        html.push_str("</tbody></table>\n");
-    }
 }
 
 /// comparison.csv's key metrics: each deal against the baseline, path by path. Metrics the two
@@ -224,7 +205,7 @@ fn comparison(html: &mut String, rows: &[ComparisonRow]) {
     let Some(first) = rows.first() else { return };
     let _ = writeln!(
         html,
-        "<h2 id=\"comparison\">Deal against deal</h2>\n<p class=\"note\">Each deal minus the baseline ({}) on the \
+        "<p class=\"note\">Each deal minus the baseline ({}) on the \
          same paths. The paired standard error comes from the per-path differences; the unpaired one is what \
          independent runs would give. P(&gt; 0) is the share of paths where the deal gives more. Metrics equal \
          under both deals on every path are left out; comparison.csv has every metric.</p>",
@@ -248,9 +229,10 @@ fn comparison(html: &mut String, rows: &[ComparisonRow]) {
             let positive = row.prob_positive.map_or_else(|| "–".to_string(), |p| format!("{:.1}%", p * 100.0));
             let _ = writeln!(
                 html,
-                "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                "<tr><td class=\"text\" title=\"{}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
                  <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 escape(m),
+                escape(&catalogue::metric(m).heading()),
                 escape(&center),
                 escape(&cell(m, row.unpaired_std_error)),
                 escape(&cell(m, row.p05)),
@@ -269,7 +251,7 @@ fn outcomes(html: &mut String, tables: &[OutcomeTable], charts: &[Chart]) {
         return;
     }
     html.push_str(
-        "<h2 id=\"outcomes\">By outcome</h2>\n<p class=\"note\">Each party's mean NPV over the paths where the event \
+        "<p class=\"note\">Each party's mean NPV over the paths where the event \
          ends each way, and where it does not occur by the horizon. The share of paths in each case heads its column; \
          conditional.csv has the percentiles and the other key metrics.</p>\n",
     );
@@ -303,25 +285,20 @@ fn outcomes(html: &mut String, tables: &[OutcomeTable], charts: &[Chart]) {
     }
 }
 
-/// An input's value as drawn: money in $B, anything smaller as a plain number.
-fn input_value(value: f64) -> String {
-    if value.abs() >= 1e6 { figure("amount", value) } else { format!("{value:.4}") }
-}
-
 /// sensitivity.csv: the inputs that move each target most, largest swing first.
 fn sensitivity(html: &mut String, rows: &[SensitivityRow]) {
     if rows.is_empty() {
         return;
     }
     html.push_str(
-        "<h2 id=\"sensitivity\">What moves the results</h2>\n<p class=\"note\">Each uncertain input fixed at its \
+        "<p class=\"note\">Each uncertain input fixed at its \
          10th and then its 90th percentile, everything else random on the same paths: the target's mean at each, \
          and the swing between them. The rank correlation is between the input's draws and the target over \
          the unpinned paths. The largest swings are shown; sensitivity.csv has every input.</p>\n",
     );
     for target in rows.chunk_by(|a, b| a.deal == b.deal && a.metric == b.metric) {
         let (deal, metric) = (&target[0].deal, &target[0].metric);
-        let _ = writeln!(html, "<h3>{}: {}</h3>", escape(deal), escape(metric));
+        let _ = writeln!(html, "<h3>{}: {}</h3>", escape(deal), escape(&catalogue::metric(metric).heading()));
         html.push_str(
             "<table class=\"sensitivity\"><thead><tr><th class=\"name\">input</th><th>input P10</th><th>input P90</th>\
              <th>target at P10</th><th>target at P90</th><th>swing</th><th>rank corr.</th></tr></thead><tbody>\n",
@@ -332,8 +309,8 @@ fn sensitivity(html: &mut String, rows: &[SensitivityRow]) {
                 "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
                  <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:+.2}</td></tr>",
                 escape(&row.input),
-                escape(&input_value(row.input_low)),
-                escape(&input_value(row.input_high)),
+                escape(&crate::format::scenario_number(row.input_low)),
+                escape(&crate::format::scenario_number(row.input_high)),
                 escape(&figure(metric, row.metric_low)),
                 escape(&figure(metric, row.metric_high)),
                 escape(&figure(metric, row.swing)),
@@ -341,17 +318,6 @@ fn sensitivity(html: &mut String, rows: &[SensitivityRow]) {
             );
         }
         html.push_str("</tbody></table>\n");
-    }
-}
-
-fn chart_section(html: &mut String, charts: &[Chart]) {
-    html.push_str("<h2 id=\"charts\">Charts</h2>\n");
-    if charts.is_empty() {
-        html.push_str("<p class=\"note\">No charts were drawn for this run.</p>\n");
-    }
-    // The outcome charts stand with their tables, in "By outcome".
-    for chart in charts.iter().filter(|chart| !chart.file_name.starts_with("outcomes-")) {
-        figure_of(html, chart);
     }
 }
 
@@ -385,11 +351,12 @@ fn table_row(html: &mut String, row: &SummaryRow) {
     let m = &row.metric;
     let _ = writeln!(
         html,
-        "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+        "<tr><td class=\"text\" title=\"{}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
         escape(m),
-        row.count,
+        escape(&catalogue::metric(m).heading()),
+        format::count(row.count as f64),
         escape(&cell(m, row.mean)),
         escape(&cell(m, row.std_error)),
         escape(&cell(m, row.p05)),
@@ -405,7 +372,7 @@ fn table_row(html: &mut String, row: &SummaryRow) {
 /// summary.csv as tables: the world's metrics once, then each deal's own metrics.
 fn summary_tables(html: &mut String, scenario: &Scenario, summary: &[SummaryRow]) {
     html.push_str(
-        "<h2 id=\"tables\">Summary tables</h2>\n<p class=\"note\">The rows of summary.csv. Money in $B \
+        "<p class=\"note\">The rows of summary.csv. Money in $B \
          (undiscounted except NPV); percentiles are within 0.4% of the exact order statistic, min and max are \
          exact.</p>\n",
     );
@@ -432,9 +399,9 @@ fn summary_tables(html: &mut String, scenario: &Scenario, summary: &[SummaryRow]
     }
 }
 
-fn inputs(html: &mut String, info: &RunInfo<'_>) {
-    let _ = writeln!(html, "<h2 id=\"inputs\">Uncertain inputs ({})</h2>", info.uncertain_inputs.len());
-    if info.uncertain_inputs.is_empty() {
+/// The uncertain inputs and their distributions, amounts in $B.
+fn inputs(html: &mut String, scenario: &Scenario) {
+    if scenario.inputs.is_empty() {
         html.push_str("<p class=\"note\">Every input is fixed.</p>\n");
         return;
     }
@@ -442,15 +409,94 @@ fn inputs(html: &mut String, info: &RunInfo<'_>) {
         "<p class=\"note\">Each is drawn once per path.</p>\n<table class=\"inputs\"><thead><tr>\
          <th class=\"name\">key path</th><th class=\"name\">distribution</th></tr></thead><tbody>\n",
     );
-    for input in &info.uncertain_inputs {
+    for input in &scenario.inputs {
         let _ = writeln!(
             html,
             "<tr><td class=\"name\">{}</td><td class=\"name\">{}</td></tr>",
             escape(&input.key),
-            escape(&input.distribution)
+            escape(&input.distribution.describe_with(format::scenario_number))
         );
     }
     html.push_str("</tbody></table>\n");
+}
+
+/// The charts the memo shows before its details: each party's NPV difference against the
+/// baseline (with one deal, each party's NPV), cash and the funding gap, and the first tornado.
+fn key_chart_files(charts: &[Chart]) -> Vec<&str> {
+    let first = |prefix: &str| charts.iter().find(|chart| chart.file_name.starts_with(prefix));
+    let npv = first("npv-difference.").or_else(|| first("npv."));
+    [npv, first("cash."), first("tornado-")].into_iter().flatten().map(|chart| chart.file_name.as_str()).collect()
+}
+
+/// The answer: a column per deal and a row per key metric, by its readable name: the mean,
+/// the 5th–95th percentile range and, beside the baseline, the paired difference with its error.
+fn answer(html: &mut String, scenario: &Scenario, tables: ReportTables<'_>) {
+    let baseline = tables.comparison.first().map(|row| row.baseline.as_str());
+    let mut metrics: Vec<&str> = Vec::new();
+    for row in tables.summary.iter().filter(|row| is_key_figure(&row.metric)) {
+        if !metrics.contains(&row.metric.as_str()) {
+            metrics.push(&row.metric);
+        }
+    }
+    // Each party's NPV answers the first question; the terms' figures explain it.
+    metrics.sort_by_key(|metric| !(metric.starts_with("party.") && metric.ends_with(".npv")));
+    html.push_str("<h2 id=\"answer\">The answer</h2>\n");
+    let _ = writeln!(
+        html,
+        "<p class=\"note\">Mean over all paths, the 5th–95th percentile range under it{}. Money in $B, \
+         undiscounted except NPV.</p>",
+        match baseline {
+            Some(baseline) => format!(
+                ", and the paired difference against the baseline, {}, on the same paths, ± its standard error",
+                escape(baseline)
+            ),
+            None => String::new(),
+        }
+    );
+    html.push_str("<div class=\"wide\"><table class=\"answer\"><thead><tr><th class=\"name\"></th>");
+    for deal in &scenario.deals {
+        let role = if Some(deal.name.as_str()) == baseline { " (baseline)" } else { "" };
+        let _ = write!(
+            html,
+            "<th class=\"deal\" title=\"{}\">{}{role}</th>",
+            escape(&deal.description),
+            escape(&deal.name)
+        );
+    }
+    html.push_str("</tr></thead><tbody>\n");
+    for metric in metrics {
+        let entry = catalogue::metric(metric);
+        let _ = write!(html, "<tr><td class=\"metric\" title=\"{}\">{}</td>", escape(metric), escape(&entry.heading()));
+        for deal in &scenario.deals {
+            let row = tables.summary.iter().find(|row| row.deal == deal.name && row.metric == metric);
+            let Some((row, mean)) = row.and_then(|row| Some((row, row.mean?))) else {
+                html.push_str("<td class=\"num\">–</td>");
+                continue;
+            };
+            let _ = write!(html, "<td class=\"num\">{}", escape(&entry.format(mean)));
+            if let (Some(p05), Some(p95)) = (row.p05, row.p95) {
+                let _ = write!(
+                    html,
+                    "<span class=\"range\">{} – {}</span>",
+                    escape(&entry.format(p05)),
+                    escape(&entry.format(p95))
+                );
+            }
+            let difference = tables.comparison.iter().find(|c| c.deal == deal.name && c.metric == metric);
+            if let Some((difference, error)) = difference.and_then(|c| Some((c.mean_difference?, c.std_error?))) {
+                let text = if difference == 0.0 && error == 0.0 {
+                    "same on every path".to_string()
+                } else {
+                    let sign = if difference > 0.0 { "+" } else { "" };
+                    format!("{sign}{} ± {}", entry.format(difference), entry.format(error))
+                };
+                let _ = write!(html, "<span class=\"diff\">{}</span>", escape(&text));
+            }
+            html.push_str("</td>");
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</tbody></table></div>\n");
 }
 
 #[cfg(test)]
@@ -465,7 +511,7 @@ mod tests {
     #[test]
     fn figures_read_by_kind() {
         assert_eq!(figure("revenue_share.x.paid", 38e9), "$38.00B");
-        assert_eq!(figure("party.microsoft.npv", 26_597.341e9), "$26,597.34B");
+        assert_eq!(figure("party.microsoft.npv", 26_597.341e9), "$26.60T");
         assert_eq!(figure("party.openai.npv", -1.5e9), "−$1.50B");
         assert_eq!(figure("commitment.x.met", 0.51), "51.0%");
         assert_eq!(figure("investment.x.multiple", 2.0), "2.00×");

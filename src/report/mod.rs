@@ -1,6 +1,7 @@
 //! What a run reports, as rows, text and bytes: CSV tables, the terminal's tables, charts and
 //! the HTML report. Nothing here touches the file system.
 
+pub mod catalogue;
 pub mod charts;
 pub mod describe;
 pub mod html;
@@ -8,7 +9,6 @@ pub mod run_info;
 mod run_tables;
 mod tables;
 pub mod terminal;
-pub mod unit;
 pub mod workbook;
 
 pub use run_tables::{RunTables, Sensitivity};

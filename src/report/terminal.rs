@@ -3,23 +3,12 @@
 use std::fmt::Write as _;
 
 use crate::analysis::sensitivity::SensitivityRow;
+use crate::format;
+use crate::report::catalogue;
 use crate::report::{ComparisonRow, OutcomeTable, SummaryRow};
 
-/// Money in billions, the scale analysts read these deals at.
-pub fn billions(value: f64) -> String {
-    format!("${:.2}B", value / 1e9)
-}
-
 fn figure(metric: &str, value: f64) -> String {
-    if metric.ends_with(".cap_hit") || metric.ends_with(".met") || metric.ends_with(".occurred") {
-        format!("{:.1}%", value * 100.0)
-    } else if metric.ends_with(".stake") {
-        format!("{:.2}%", value * 100.0)
-    } else if metric.ends_with("_year") || metric.ends_with(".year") || metric.ends_with(".multiple") {
-        format!("{value:.2}")
-    } else {
-        billions(value)
-    }
+    catalogue::metric(metric).format(value)
 }
 
 /// Which summary metrics the terminal and the report's key tables show: the answers to an
@@ -37,16 +26,16 @@ pub fn key_figures_table(rows: &[SummaryRow]) -> String {
         if row.deal != current_deal {
             current_deal = &row.deal;
             let _ = writeln!(table, "\n{current_deal}");
-            let _ = writeln!(table, "  {:<44} {:>22} {:>26}", "metric", "mean ± s.e.", "P5 .. P95");
+            let _ = writeln!(table, "  {:<62} {:>22} {:>24}", "metric", "mean ± s.e.", "P5 .. P95");
         }
         let (Some(mean), Some(p05), Some(p95)) = (row.mean, row.p05, row.p95) else {
-            let _ = writeln!(table, "  {:<44} {:>22}", row.metric, "no path");
+            let _ = writeln!(table, "  {:<62} {:>22}", catalogue::metric(&row.metric).heading(), "no path");
             continue;
         };
         let error = row.std_error.unwrap_or(0.0);
         let center = format!("{} ± {}", figure(&row.metric, mean), figure(&row.metric, error));
         let range = format!("{} .. {}", figure(&row.metric, p05), figure(&row.metric, p95));
-        let _ = writeln!(table, "  {:<44} {:>22} {:>26}", row.metric, center, range);
+        let _ = writeln!(table, "  {:<62} {:>22} {:>24}", catalogue::metric(&row.metric).heading(), center, range);
     }
     table
 }
@@ -61,7 +50,7 @@ pub fn comparison_table(rows: &[ComparisonRow]) -> String {
             let header = ("deal − baseline", "metric", "mean ± s.e.", "unpaired s.e.", "P(> 0)");
             let _ = writeln!(
                 table,
-                "  {:<34} {:<26} {:>22} {:>14} {:>8}",
+                "  {:<34} {:<28} {:>22} {:>14} {:>8}",
                 header.0, header.1, header.2, header.3, header.4
             );
         }
@@ -71,10 +60,14 @@ pub fn comparison_table(rows: &[ComparisonRow]) -> String {
             continue;
         };
         let pair = format!("{} − {}", row.deal, row.baseline);
-        let center = format!("{} ± {}", billions(mean), billions(se));
-        let positive = format!("{:.1}%", positive * 100.0);
-        let _ =
-            writeln!(table, "  {pair:<34} {:<26} {center:>22} {:>14} {positive:>8}", row.metric, billions(unpaired));
+        let center = format!("{} ± {}", format::money(mean), format::money(se));
+        let positive = format::percent(positive, 1);
+        let _ = writeln!(
+            table,
+            "  {pair:<34} {:<28} {center:>22} {:>14} {positive:>8}",
+            catalogue::metric(&row.metric).heading(),
+            format::money(unpaired)
+        );
     }
     table
 }
@@ -93,7 +86,7 @@ pub fn outcome_tables_text(tables: &[OutcomeTable]) -> String {
         for row in &table.rows {
             let mut line = format!("  {:<28} {:<12}", row.deal, row.party);
             for mean in &row.means {
-                line.push_str(&format!(" {:>22}", mean.map_or("no path".to_string(), billions)));
+                line.push_str(&format!(" {:>22}", mean.map_or("no path".to_string(), format::money)));
             }
             let _ = writeln!(text, "{line}");
         }
@@ -113,19 +106,24 @@ pub fn tornado_table(rows: &[SensitivityRow], top: usize) -> String {
             let _ = writeln!(
                 table,
                 "\nwhat moves {} under {} (input at P10 / P90, all else random):",
-                row.metric, row.deal
+                catalogue::metric(&row.metric).heading(),
+                row.deal
             );
         }
         if shown == top {
             continue;
         }
         shown += 1;
-        let money = !row.metric.ends_with(".cap_hit") && !row.metric.ends_with(".met");
-        let show = |value: f64| if money { billions(value) } else { format!("{value:.3}") };
+        let show = |value: f64| figure(&row.metric, value);
         let _ = writeln!(
             table,
             "  {:<58} {:>11} .. {:<11} swing {:>10}  rank corr. {:+.2}",
-            row.input,
+            format!(
+                "{} ({} .. {})",
+                row.input,
+                format::scenario_number(row.input_low),
+                format::scenario_number(row.input_high)
+            ),
             show(row.metric_low),
             show(row.metric_high),
             show(row.swing),
@@ -144,6 +142,7 @@ mod tests {
         assert_eq!(figure("revenue_share.x.paid", 38e9), "$38.00B");
         assert_eq!(figure("revenue_share.x.cap_hit", 0.25), "25.0%");
         assert_eq!(figure("party.microsoft.stake", 0.27), "27.00%");
-        assert_eq!(figure("revenue_share.x.cap_hit_year", 2029.5), "2029.50");
+        assert_eq!(figure("revenue_share.x.cap_hit_year", 2029.5), "2029.5");
+        assert_eq!(figure("party.openai.npv", -106.85e9), "−$106.85B");
     }
 }

@@ -7,7 +7,8 @@ use rust_xlsxwriter::{
 };
 
 use crate::analysis::sensitivity::SensitivityRow;
-use crate::report::unit::Unit;
+use crate::format::Unit;
+use crate::report::catalogue;
 use crate::report::{RunTables, SummaryRow, TimeseriesRow};
 use crate::scenario::Scenario;
 
@@ -54,9 +55,10 @@ impl Formats {
         match unit {
             Unit::Money => &self.money,
             Unit::Probability => &self.probability,
-            Unit::Stake => &self.stake,
+            Unit::Share => &self.stake,
             Unit::Year => &self.year,
             Unit::Multiple => &self.multiple,
+            Unit::Count => &self.count,
         }
     }
 
@@ -137,7 +139,7 @@ fn summary_sheet(
     }
     let mut row = 1;
     for metric in metrics {
-        let format = formats.of(Unit::of(metric));
+        let format = formats.of(catalogue::metric(metric).unit);
         for (statistic, pick) in STATISTICS {
             sheet.write_string(row, 0, metric)?;
             sheet.write_string(row, 1, statistic)?;
@@ -169,7 +171,7 @@ fn comparison_sheet(sheet: &mut Worksheet, tables: &RunTables, formats: &Formats
     header(sheet, &columns, formats)?;
     for (i, comparison) in tables.comparison.iter().enumerate() {
         let row = 1 + i as u32;
-        let format = formats.of(Unit::of(&comparison.metric));
+        let format = formats.of(catalogue::metric(&comparison.metric).unit);
         sheet.write_string(row, 0, &comparison.deal)?;
         sheet.write_string(row, 1, &comparison.baseline)?;
         sheet.write_string(row, 2, &comparison.metric)?;
@@ -211,7 +213,7 @@ fn sensitivity_sheet(
     header(sheet, &columns, formats)?;
     for (i, sensitivity) in rows.iter().enumerate() {
         let row = 1 + i as u32;
-        let format = formats.of(Unit::of(&sensitivity.metric));
+        let format = formats.of(catalogue::metric(&sensitivity.metric).unit);
         let input_format = formats.of_input(sensitivity.input_high);
         sheet.write_string(row, 0, &sensitivity.deal)?;
         sheet.write_string(row, 1, &sensitivity.metric)?;
@@ -246,7 +248,7 @@ fn sensitivity_sheet(
     if let Some(mean) = mean {
         chart.y_axis().set_crossing(ChartAxisCrossing::AxisValue(mean));
     }
-    chart.y_axis().set_num_format(chart_number_format(Unit::of(&first.metric)));
+    chart.y_axis().set_num_format(chart_number_format(catalogue::metric(&first.metric).unit));
     chart.set_width(900).set_height(60 + 36 * bars as u32);
     sheet.insert_chart(1, columns.len() as u16 + 1, &chart)?;
     Ok(())
@@ -256,9 +258,10 @@ fn sensitivity_sheet(
 fn chart_number_format(unit: Unit) -> &'static str {
     match unit {
         Unit::Money => r#"$#,##0,,,"B";-$#,##0,,,"B""#,
-        Unit::Probability | Unit::Stake => "0%",
+        Unit::Probability | Unit::Share => "0%",
         Unit::Year => "0",
         Unit::Multiple => r#"0.0"×""#,
+        Unit::Count => "#,##0",
     }
 }
 
@@ -284,7 +287,7 @@ fn time_series_sheet(
     header(sheet, &columns, formats)?;
     for (i, point) in timeseries.iter().enumerate() {
         let row = 1 + i as u32;
-        let format = formats.of(Unit::of(&point.series));
+        let format = formats.of(catalogue::series(&point.series).unit);
         sheet.write_string(row, 0, &point.deal)?;
         sheet.write_string(row, 1, &point.series)?;
         sheet.write_string(row, 2, &point.period)?;
@@ -307,7 +310,7 @@ fn time_series_sheet(
             ));
         }
         chart.title().set_name(&format!("{series}: P5, P50 and P95 by period"));
-        chart.y_axis().set_num_format(chart_number_format(Unit::of(series)));
+        chart.y_axis().set_num_format(chart_number_format(catalogue::metric(series).unit));
         chart.set_width(900).set_height(420);
         sheet.insert_chart(1, columns.len() as u16 + 1, &chart)?;
     }
@@ -365,7 +368,7 @@ fn conditional_sheet(sheet: &mut Worksheet, tables: &RunTables, formats: &Format
     header(sheet, &columns, formats)?;
     for (i, conditional) in tables.conditional.iter().enumerate() {
         let row = 1 + i as u32;
-        let format = formats.of(Unit::of(&conditional.metric));
+        let format = formats.of(catalogue::metric(&conditional.metric).unit);
         sheet.write_string(row, 0, &conditional.deal)?;
         sheet.write_string(row, 1, &conditional.metric)?;
         sheet.write_string(row, 2, &conditional.event)?;

@@ -66,7 +66,7 @@ pub enum DistributionError {
     AllWeightsZero,
     #[error(
         "truncation to {} keeps only {} of the probability mass, below the minimum of {MIN_KEPT_MASS}",
-        Bounds { min: *.min, max: *.max }.interval(),
+        Bounds { min: *.min, max: *.max }.interval(&|value: f64| value.to_string()),
         three_significant_digits(*.kept_mass)
     )]
     TooLittleMassKept { parameter: &'static str, min: Option<f64>, max: Option<f64>, kept_mass: f64 },
@@ -253,10 +253,17 @@ impl Distribution {
 
     /// Short description for reports, e.g. `normal(mean=0.1, sd=0.05) truncated to [0, inf)`.
     pub fn describe(&self) -> String {
+        self.describe_with(|value| value.to_string())
+    }
+
+    /// [`describe`](Self::describe) with each parameter written by `number`, e.g. as money:
+    /// `pert(low=$60B, mode=$72B, high=$90B)`.
+    pub fn describe_with(&self, number: impl Fn(f64) -> String) -> String {
+        let family = self.family.describe_with(&number);
         if self.bounds.is_unbounded() {
-            self.family.to_string()
+            family
         } else {
-            format!("{} truncated to {}", self.family, self.bounds.interval())
+            format!("{family} truncated to {}", self.bounds.interval(&number))
         }
     }
 
@@ -347,34 +354,39 @@ enum Family {
 
 impl fmt::Display for Family {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Normal { mean, sd } => write!(f, "normal(mean={mean}, sd={sd})"),
-            Self::LogNormal { mean, sd } => write!(f, "lognormal(mean={mean}, sd={sd})"),
-            Self::Uniform { low, high } => write!(f, "uniform(low={low}, high={high})"),
-            Self::Triangular { low, mode, high } => {
-                write!(f, "triangular(low={low}, mode={mode}, high={high})")
-            }
-            Self::Pert { low, mode, high } => {
-                write!(f, "pert(low={low}, mode={mode}, high={high})")
-            }
-            Self::Beta { alpha, beta, low, high } => {
-                write!(f, "beta(alpha={alpha}, beta={beta}")?;
-                // The scale is optional in scenarios; mention it only when it was changed.
-                if (*low, *high) != (0.0, 1.0) {
-                    write!(f, ", low={low}, high={high}")?;
-                }
-                f.write_str(")")
-            }
-            Self::Discrete { values, weights } => {
-                write!(f, "discrete(values=[{}], weights=[{}])", comma_separated(values), comma_separated(weights))
-            }
-            Self::Bernoulli { p } => write!(f, "bernoulli(p={p})"),
-        }
+        f.write_str(&self.describe_with(&|value: f64| value.to_string()))
     }
 }
 
-fn comma_separated(numbers: &[f64]) -> String {
-    numbers.iter().map(f64::to_string).collect::<Vec<_>>().join(", ")
+impl Family {
+    fn describe_with(&self, number: &dyn Fn(f64) -> String) -> String {
+        let n = number;
+        match self {
+            Self::Normal { mean, sd } => format!("normal(mean={}, sd={})", n(*mean), n(*sd)),
+            Self::LogNormal { mean, sd } => format!("lognormal(mean={}, sd={})", n(*mean), n(*sd)),
+            Self::Uniform { low, high } => format!("uniform(low={}, high={})", n(*low), n(*high)),
+            Self::Triangular { low, mode, high } => {
+                format!("triangular(low={}, mode={}, high={})", n(*low), n(*mode), n(*high))
+            }
+            Self::Pert { low, mode, high } => format!("pert(low={}, mode={}, high={})", n(*low), n(*mode), n(*high)),
+            Self::Beta { alpha, beta, low, high } => {
+                // The scale is optional in scenarios; mention it only when it was changed.
+                let scale = if (*low, *high) != (0.0, 1.0) {
+                    format!(", low={}, high={}", n(*low), n(*high))
+                } else {
+                    String::new()
+                };
+                // The shape parameters are plain numbers whatever the scale's unit.
+                format!("beta(alpha={alpha}, beta={beta}{scale})")
+            }
+            Self::Discrete { values, weights } => {
+                let values: Vec<String> = values.iter().map(|&v| n(v)).collect();
+                let weights: Vec<String> = weights.iter().map(f64::to_string).collect();
+                format!("discrete(values=[{}], weights=[{}])", values.join(", "), weights.join(", "))
+            }
+            Self::Bernoulli { p } => format!("bernoulli(p={p})"),
+        }
+    }
 }
 
 /// Truncation bounds as requested, accumulated over successive `truncated` calls.
@@ -401,11 +413,11 @@ impl Bounds {
     }
 
     /// Interval notation, e.g. `[0, inf)` or `[0.5, 2]`.
-    fn interval(self) -> String {
+    fn interval(self, number: &dyn Fn(f64) -> String) -> String {
         match (self.min, self.max) {
-            (Some(min), Some(max)) => format!("[{min}, {max}]"),
-            (Some(min), None) => format!("[{min}, inf)"),
-            (None, Some(max)) => format!("(-inf, {max}]"),
+            (Some(min), Some(max)) => format!("[{}, {}]", number(min), number(max)),
+            (Some(min), None) => format!("[{}, inf)", number(min)),
+            (None, Some(max)) => format!("(-inf, {}]", number(max)),
             (None, None) => "(-inf, inf)".to_owned(),
         }
     }

@@ -2011,10 +2011,13 @@ fn show(value: f64) -> String {
     if extreme { format!("{value:e}") } else { format!("{value}") }
 }
 
-/// An amount as scenario files write money: `38e9`, `"38B"`, `"$1.2T"`, `"900M"`. For command-line
-/// values that name amounts (`solve --between`, targets), so they read the same as the files.
-pub fn parse_money(text: &str) -> Option<f64> {
-    parse_number_text(text, Kind::Money).ok().filter(|value| value.is_finite())
+/// An amount or a fraction as scenario files write them, for command-line values that may be
+/// either (`solve --between 2% 30%`, a target of `= 80%` or `= 38B`), so they read the same as
+/// the files: `"20%"` is 0.2, as in a `--set`; anything else is money (`38e9`, `"38B"`,
+/// `"$1.2T"`, `"900M"`) or a plain number.
+pub fn parse_amount_or_share(text: &str) -> Option<f64> {
+    let kind = if text.trim().ends_with('%') { Kind::Fraction } else { Kind::Money };
+    parse_number_text(text, kind).ok().filter(|value| value.is_finite())
 }
 
 fn parse_number_text(text: &str, kind: Kind) -> Result<f64, String> {

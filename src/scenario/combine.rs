@@ -189,23 +189,36 @@ fn listed(differences: &WorldDifferences) -> String {
 
 /// The deals of two files on one world, for a paired comparison: [`combine`] once the files are
 /// checked to be pairable and their worlds to be the same. `files` names them in an error.
-pub fn pair(first: &Scenario, second: &Scenario, files: &str, label: &str) -> Result<Scenario, PairError> {
+pub fn pair(
+    first: &Scenario,
+    second: &Scenario,
+    files: &str,
+    first_label: &str,
+    label: &str,
+) -> Result<Scenario, PairError> {
     check_pairable(first, second).map_err(|source| PairError::NotPairable { files: files.to_string(), source })?;
     let differences = world_differences(first, second);
     if !differences.is_empty() {
         return Err(PairError::WorldsDiffer { files: files.to_string(), differences });
     }
-    Ok(combine(first, second, label))
+    Ok(combine(first, second, first_label, label))
 }
 
 /// The first scenario with the second's deals added after its own, for two files whose worlds
 /// are the same (see [`world_differences`]). Deals of the second whose names the first already
 /// uses are renamed `<label>/<name>`. An input of the second is the first's where both have the
 /// same identity and distribution; latents and coins match by identity, so a term both files
-/// name draws alike in both.
-pub fn combine(first: &Scenario, second: &Scenario, label: &str) -> Scenario {
+/// name draws alike in both. The labels (the files' stems) name the scenarios where their own
+/// names do not tell them apart.
+pub fn combine(first: &Scenario, second: &Scenario, first_label: &str, label: &str) -> Scenario {
     let mut combined = first.clone();
-    combined.name = format!("{} vs {}", first.name, second.name);
+    combined.name = if first.name.is_empty() || second.name.is_empty() {
+        format!("{first_label} vs {label}")
+    } else if first.name == second.name {
+        format!("{}: {first_label} vs {label}", first.name)
+    } else {
+        format!("{} vs {}", first.name, second.name)
+    };
     let latent_map: Vec<LatentId> =
         second.latents.iter().map(|identity| find_or_push(&mut combined.latents, identity)).collect();
     let coin_map: Vec<CoinId> =

@@ -8,10 +8,11 @@ mod document;
 pub mod grid;
 pub(crate) mod reader;
 
+use crate::format::{self, Unit};
 use crate::sampling::distribution::Distribution;
 pub use crate::sampling::random::Identity;
 use crate::terms::{Term, TermKind};
-pub use build::{MAX_PATHS, Override, parse_money, parse_scenario, parse_scenario_file};
+pub use build::{MAX_PATHS, Override, parse_amount_or_share, parse_scenario, parse_scenario_file};
 pub use combine::{
     NotPairable, PairError, WorldDifferences, check_pairable, combine, pair, world_differences, world_values,
 };
@@ -210,7 +211,7 @@ impl ChannelRoute {
         let shares: Vec<String> = self
             .providers
             .iter()
-            .map(|(p, share)| format!("{} {}", compute.providers[*p].name, scenario.describe_curve(share)))
+            .map(|(p, share)| format!("{} {}", compute.providers[*p].name, scenario.describe_curve(share, None)))
             .collect();
         format!("{channel}'s compute to {}", shares.join(", "))
     }
@@ -304,30 +305,29 @@ impl Scenario {
         self.simulation.grid
     }
 
-    /// A value as `validate` shows it: the number, or the uncertain input's key.
-    pub fn describe_scalar(&self, value: Scalar) -> String {
-        match value {
-            Scalar::Const(value) => format!("{value}"),
-            Scalar::Input(id) => format!("<{}>", self.inputs[id].key),
+    /// A value as `validate` shows it: the number in `unit` (money as `$250B`, shares as `20%`;
+    /// without a unit, as the file would write it), or the uncertain input's key.
+    pub fn describe_scalar(&self, value: Scalar, unit: Option<Unit>) -> String {
+        match (value, unit) {
+            (Scalar::Const(value), Some(unit)) => unit.format_short(value),
+            (Scalar::Const(value), None) => format::scenario_number(value),
+            (Scalar::Input(id), _) => format!("<{}>", self.inputs[id].key),
         }
     }
 
-    /// An amount of money as `validate` shows it.
-    pub fn describe_money(&self, value: Scalar) -> String {
-        self.describe_scalar(value)
-    }
-
-    pub fn describe_curve(&self, curve: &Curve) -> String {
+    pub fn describe_curve(&self, curve: &Curve, unit: Option<Unit>) -> String {
         match curve {
-            Curve::Flat(value) => self.describe_scalar(*value),
-            Curve::Trajectory { start, end, half_life, .. } => {
-                format!("{} -> {} (half-life {half_life} y)", self.describe_scalar(*start), self.describe_scalar(*end))
-            }
+            Curve::Flat(value) => self.describe_scalar(*value, unit),
+            Curve::Trajectory { start, end, half_life, .. } => format!(
+                "{} -> {} (half-life {half_life} y)",
+                self.describe_scalar(*start, unit),
+                self.describe_scalar(*end, unit)
+            ),
             Curve::Schedule { dates, values, .. } => {
                 let steps: Vec<String> = dates
                     .iter()
                     .zip(values)
-                    .map(|(date, value)| format!("{date}: {}", self.describe_scalar(*value)))
+                    .map(|(date, value)| format!("{date}: {}", self.describe_scalar(*value, unit)))
                     .collect();
                 format!("schedule {{{}}}", steps.join(", "))
             }

@@ -1,8 +1,9 @@
 //! Compute commitments: the buyer undertakes to spend a total with a provider over a window, and
 //! pays take-or-pay on any shortfall when the window ends.
 
-use super::{Activation, DealState, PathContext, transfer};
+use super::{Activation, DealState, Measure, PathContext, transfer};
 use crate::engine::metrics::{Scope, Sink};
+use crate::format::Unit;
 use crate::scenario::build::{Bound, Builder, Kind, Shape};
 use crate::scenario::reader::{KeyPath, Table};
 use crate::scenario::{Curve, PartyId, ProviderId, Scalar, Scenario};
@@ -28,6 +29,18 @@ pub struct Commitment {
     /// the period after; with `ends_on`, an event before its last period cancels it, no penalty due.
     pub activation: Activation,
 }
+
+/// What a commitment reports: summary.csv's `commitment.<name>.<key>` and timeseries.csv's,
+/// in words.
+pub(crate) const METRICS: &[Measure] = &[
+    Measure { key: "spend", label: "spend counted", unit: Unit::Money },
+    Measure { key: "shortfall", label: "shortfall", unit: Unit::Money },
+    Measure { key: "penalty", label: "take-or-pay penalty", unit: Unit::Money },
+    Measure { key: "met", label: "met in full", unit: Unit::Probability },
+    Measure { key: "in_force", label: "in force", unit: Unit::Probability },
+];
+pub(crate) const SERIES: &[Measure] =
+    &[Measure { key: "spend_cumulative", label: "spend counted to date", unit: Unit::Money }];
 
 /// What a commitment did on one path.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -93,14 +106,14 @@ impl Commitment {
         let provider = scenario.compute.as_ref().map_or("", |compute| compute.providers[self.provider].name.as_str());
         let end = match self.window {
             CommitmentWindow::Through(last) => format!("through {}", grid.label(last)),
-            CommitmentWindow::Years(years) => format!("for {} years", scenario.describe_scalar(years)),
+            CommitmentWindow::Years(years) => format!("for {} years", scenario.describe_scalar(years, None)),
         };
         format!(
             "{} buys {} from {provider} from {} {end}, take-or-pay {}{}",
             scenario.parties[self.buyer].name,
-            scenario.describe_money(self.total),
+            scenario.describe_scalar(self.total, Some(Unit::Money)),
             grid.label(self.first),
-            scenario.describe_scalar(self.take_or_pay),
+            scenario.describe_scalar(self.take_or_pay, Some(Unit::Share)),
             self.activation.describe(|event| scenario.events[event].name.clone()),
         )
     }

@@ -1,8 +1,9 @@
 //! Equity investments: tranches that buy stakes in the valued company at its value when paid,
 //! diluting every existing stake; and the stakes over time that follow from them.
 
-use super::{Activation, DealState, PathContext, Term, TermOutcome, transfer};
+use super::{Activation, DealState, Measure, PathContext, Term, TermOutcome, transfer};
 use crate::engine::metrics::{Scope, Sink};
+use crate::format::Unit;
 use crate::scenario::build::{Bound, Builder, Kind, Shape};
 use crate::scenario::reader::{KeyPath, Table};
 use crate::scenario::{CoinId, Curve, Deal, EventId, PartyId, Scalar, Scenario};
@@ -46,6 +47,14 @@ pub struct Investment {
     /// Tranches due outside the periods it is in force are not paid.
     pub activation: Activation,
 }
+
+/// What an investment reports: summary.csv's `investment.<name>.<key>`, in words.
+pub(crate) const METRICS: &[Measure] = &[
+    Measure { key: "paid", label: "paid in", unit: Unit::Money },
+    Measure { key: "stake", label: "stake bought, at the horizon", unit: Unit::Share },
+    Measure { key: "value", label: "stake's value at the horizon", unit: Unit::Money },
+    Measure { key: "multiple", label: "value per dollar paid", unit: Unit::Multiple },
+];
 
 /// What an investment did on one path.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -135,9 +144,12 @@ impl Tranche {
                 format!("on {} by {}", scenario.events[event].name, grid.label(last))
             }
         };
-        let mut text = format!("{} {when}", scenario.describe_money(self.amount));
+        let mut text = format!("{} {when}", scenario.describe_scalar(self.amount, Some(Unit::Money)));
         if self.probability != Scalar::Const(1.0) {
-            text.push_str(&format!(" with probability {}", scenario.describe_scalar(self.probability)));
+            text.push_str(&format!(
+                " with probability {}",
+                scenario.describe_scalar(self.probability, Some(Unit::Probability))
+            ));
         }
         if let Some(event) = self.unless {
             text.push_str(&format!(" unless {} by then", scenario.events[event].name));

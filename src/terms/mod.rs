@@ -2,8 +2,9 @@
 //! the path and moves money between parties; it draws nothing and does no I/O.
 //!
 //! Each kind's module owns its fields, how they are read from a scenario, what the term does to a
-//! path, the metrics it reports and how `validate` describes it. [`TermKind`] and [`Term`] are
-//! where a kind is added: every `match` on them is a place the compiler then asks to extend.
+//! path, the metrics it reports (with the words and units they read in) and how `validate`
+//! describes it. [`TermKind`] and [`Term`] are where a kind is added: every `match` on them is
+//! a place the compiler then asks to extend.
 
 pub mod activation;
 pub mod commitment;
@@ -20,6 +21,7 @@ pub use revenue_share::RevenueShare;
 pub use route::Route;
 
 use crate::engine::metrics::{Scope, Sink};
+use crate::format::Unit;
 use crate::sampling::world::WorldPath;
 use crate::scenario::build::Builder;
 use crate::scenario::reader::{KeyPath, Table};
@@ -74,10 +76,44 @@ impl TermKind {
         }
     }
 
+    /// What terms of this kind report in summary.csv (`<prefix>.<term>.<key>`), in words.
+    pub fn metrics(self) -> &'static [Measure] {
+        match self {
+            TermKind::Route => route::METRICS,
+            TermKind::RevenueShare => revenue_share::METRICS,
+            TermKind::Commitment => commitment::METRICS,
+            TermKind::Investment => investment::METRICS,
+            TermKind::Payment => payment::METRICS,
+        }
+    }
+
+    /// What terms of this kind report in timeseries.csv, in words.
+    pub fn series(self) -> &'static [Measure] {
+        match self {
+            TermKind::RevenueShare => revenue_share::SERIES,
+            TermKind::Commitment => commitment::SERIES,
+            TermKind::Route | TermKind::Investment | TermKind::Payment => &[],
+        }
+    }
+
+    /// The kind whose metric names start with `prefix`.
+    pub fn of_prefix(prefix: &str) -> Option<TermKind> {
+        TermKind::ALL.into_iter().find(|kind| kind.prefix() == prefix)
+    }
+
     /// The kind whose collection is `key`.
     pub fn of_collection(key: &str) -> Option<TermKind> {
         TermKind::ALL.into_iter().find(|kind| kind.collection() == key)
     }
+}
+
+/// One measure a kind of term reports: the last part of its metric or series name (`cap_hit`
+/// in `revenue_share.<term>.cap_hit`), what it is in words and its unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Measure {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub unit: Unit,
 }
 
 /// One term of a deal.

@@ -1,8 +1,9 @@
 //! One-off payments between parties: settlements, milestone fees, damages. Due at a date or in
 //! the period an event occurs, paid with a probability.
 
-use super::{Activation, DealState, PathContext, TrancheTiming, transfer};
+use super::{Activation, DealState, Measure, PathContext, TrancheTiming, transfer};
 use crate::engine::metrics::{Scope, Sink};
+use crate::format::Unit;
 use crate::scenario::build::{Bound, Builder, Kind, Shape};
 use crate::scenario::reader::{KeyPath, Table};
 use crate::scenario::{CoinId, Curve, PartyId, Scalar, Scenario};
@@ -19,6 +20,12 @@ pub struct Payment {
     /// Not paid when due outside the periods it is in force.
     pub activation: Activation,
 }
+
+/// What a payment reports: summary.csv's `payment.<name>.<key>`, in words.
+pub(crate) const METRICS: &[Measure] = &[
+    Measure { key: "paid", label: "paid", unit: Unit::Money },
+    Measure { key: "year", label: "year paid", unit: Unit::Year },
+];
 
 /// What a payment did on one path.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -74,10 +81,13 @@ impl Payment {
             "{} pays {} {} {when}",
             scenario.parties[self.payer].name,
             scenario.parties[self.payee].name,
-            scenario.describe_money(self.amount)
+            scenario.describe_scalar(self.amount, Some(Unit::Money))
         );
         if self.probability != Scalar::Const(1.0) {
-            text.push_str(&format!(" with probability {}", scenario.describe_scalar(self.probability)));
+            text.push_str(&format!(
+                " with probability {}",
+                scenario.describe_scalar(self.probability, Some(Unit::Probability))
+            ));
         }
         text + &self.activation.describe(|event| scenario.events[event].name.clone())
     }

@@ -1,8 +1,9 @@
 //! Revenue shares: a rate of a stream's revenue (all or some of its channels) that one party pays
 //! another in the periods the term is in force, up to an optional total cap.
 
-use super::{Activation, DealState, PathContext, transfer};
+use super::{Activation, DealState, Measure, PathContext, transfer};
 use crate::engine::metrics::{Scope, Sink};
+use crate::format::Unit;
 use crate::scenario::build::{Bound, Builder, Kind, Shape};
 use crate::scenario::reader::{KeyPath, Table};
 use crate::scenario::{Curve, PartyId, Scalar, Scenario, StreamId};
@@ -23,6 +24,15 @@ pub struct RevenueShare {
     pub paid_before: Scalar,
     pub activation: Activation,
 }
+
+/// What a revenue share reports: summary.csv's `revenue_share.<name>.<key>` and
+/// timeseries.csv's, in words.
+pub(crate) const METRICS: &[Measure] = &[
+    Measure { key: "paid", label: "paid", unit: Unit::Money },
+    Measure { key: "cap_hit", label: "cap reached", unit: Unit::Probability },
+    Measure { key: "cap_hit_year", label: "year the cap is reached", unit: Unit::Year },
+];
+pub(crate) const SERIES: &[Measure] = &[Measure { key: "paid_cumulative", label: "paid to date", unit: Unit::Money }];
 
 /// What a revenue share did on one path.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -94,12 +104,14 @@ impl RevenueShare {
             let channels: Vec<&str> = self.channels.iter().map(|&c| stream.channels[c].name.as_str()).collect();
             format!("{} ({})", stream.name, channels.join(", "))
         };
-        let cap = self.cap.map_or("no cap".to_string(), |cap| format!("cap {}", scenario.describe_scalar(cap)));
+        let cap = self
+            .cap
+            .map_or("no cap".to_string(), |cap| format!("cap {}", scenario.describe_scalar(cap, Some(Unit::Money))));
         format!(
             "{} pays {} {} of {base} from {} through {}, {cap}{}",
             scenario.parties[self.payer].name,
             scenario.parties[self.payee].name,
-            scenario.describe_curve(&self.rate),
+            scenario.describe_curve(&self.rate, Some(Unit::Share)),
             grid.label(self.first),
             grid.label(self.last),
             self.activation.describe(|event| scenario.events[event].name.clone()),

@@ -3,8 +3,9 @@
 //! (`[[deals.routes]]`). The lab's bill is the same either way: a route moves spend, and the
 //! margin on it, from provider to provider.
 
-use super::{Activation, DealState, PathContext};
+use super::{Activation, DealState, Measure, PathContext};
 use crate::engine::metrics::{Scope, Sink};
+use crate::format::Unit;
 use crate::scenario::build::Builder;
 use crate::scenario::reader::{KeyPath, Table};
 use crate::scenario::{ChannelRoute, Scalar, Scenario};
@@ -16,6 +17,10 @@ pub struct Route {
     pub split: ChannelRoute,
     pub activation: Activation,
 }
+
+/// What a compute route reports: summary.csv's `route.<name>.<key>`, in words.
+pub(crate) const METRICS: &[Measure] =
+    &[Measure { key: "moved", label: "compute spend moved to other providers", unit: Unit::Money }];
 
 /// What a route did on one path.
 #[derive(Clone, Debug, Default, PartialEq)]
