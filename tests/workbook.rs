@@ -67,7 +67,10 @@ fn the_workbook_holds_the_summary_with_formats_and_charts() {
     // A column per deal, in the scenario's order; four statistics per metric.
     let summary = workbook.worksheet_range("Summary").unwrap();
     let rows = summary_csv(&out);
-    let deals: Vec<String> = (2..summary.width()).map(|col| text(summary.get_value((0, col as u32)))).collect();
+    // Readable names first, the identifiers of summary.csv in the last column.
+    let identifier_column = summary.width() as u32 - 1;
+    assert_eq!(text(summary.get_value((0, identifier_column))), "identifier");
+    let deals: Vec<String> = (2..identifier_column).map(|col| text(summary.get_value((0, col)))).collect();
     let mut expected_deals: Vec<String> = Vec::new();
     for row in &rows {
         if !expected_deals.contains(&row["deal"]) {
@@ -77,7 +80,8 @@ fn the_workbook_holds_the_summary_with_formats_and_charts() {
     assert_eq!(deals, expected_deals);
     let mut checked = 0;
     for row in 1..summary.height() as u32 {
-        let metric = text(summary.get_value((row, 0)));
+        let metric = text(summary.get_value((row, identifier_column)));
+        assert_eq!(text(summary.get_value((row, 0))), dealsim::report::catalogue::metric(&metric).heading());
         let statistic = text(summary.get_value((row, 1)));
         let column = match statistic.as_str() {
             "mean" => "mean",
@@ -105,7 +109,9 @@ fn the_workbook_holds_the_summary_with_formats_and_charts() {
     // Money in $B, probabilities and stakes in percent.
     let styles = workbook.worksheet_style("Summary").unwrap();
     let format_of = |metric: &str| {
-        let row = (1..summary.height() as u32).find(|&row| text(summary.get_value((row, 0))) == metric).unwrap();
+        let row = (1..summary.height() as u32)
+            .find(|&row| text(summary.get_value((row, identifier_column))) == metric)
+            .unwrap();
         styles.get((row, 2)).and_then(|style| style.number_format.as_ref()).map(|f| f.format_code.clone())
     };
     assert_eq!(format_of("party.microsoft.npv").as_deref(), Some(r#"$#,##0.00,,,"B";-$#,##0.00,,,"B""#));

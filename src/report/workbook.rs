@@ -117,7 +117,8 @@ type Statistic = fn(&SummaryRow) -> Option<f64>;
 const STATISTICS: [(&str, Statistic); 4] =
     [("mean", |r| r.mean), ("P5", |r| r.p05), ("P50", |r| r.p50), ("P95", |r| r.p95)];
 
-/// A column per deal, four rows per metric (mean, P5, P50, P95): the deals side by side.
+/// A column per deal, four rows per metric (mean, P5, P50, P95): the deals side by side, each
+/// metric by its readable name, with its identifier (as in summary.csv) in the last column.
 fn summary_sheet(
     sheet: &mut Worksheet,
     scenario: &Scenario,
@@ -127,6 +128,8 @@ fn summary_sheet(
     sheet.set_name(SUMMARY)?;
     let mut columns = vec![("metric", 46.0), ("statistic", 10.0)];
     columns.extend(scenario.deals.iter().map(|deal| (deal.name.as_str(), 16.0)));
+    columns.push(("identifier", 46.0));
+    let identifier_column = (columns.len() - 1) as u16;
     header(sheet, &columns, formats)?;
     sheet.set_freeze_panes(1, 2)?;
     // Metrics in the order summary.csv first lists them; a metric of one deal only leaves the
@@ -139,10 +142,12 @@ fn summary_sheet(
     }
     let mut row = 1;
     for metric in metrics {
-        let format = formats.of(catalogue::metric(metric).unit);
+        let entry = catalogue::metric(metric);
+        let format = formats.of(entry.unit);
         for (statistic, pick) in STATISTICS {
-            sheet.write_string(row, 0, metric)?;
+            sheet.write_string(row, 0, entry.heading())?;
             sheet.write_string(row, 1, statistic)?;
+            sheet.write_string(row, identifier_column, metric)?;
             for (d, deal) in scenario.deals.iter().enumerate() {
                 let found = tables.summary.iter().find(|r| r.deal == deal.name && r.metric == metric);
                 number(sheet, row, 2 + d as u16, found.and_then(pick), format)?;
