@@ -187,6 +187,38 @@ macro_rules! render {
     }};
 }
 
+/// Horizontal rows (bars or boxes), labelled from the top, against money along x: no horizontal
+/// grid, a label centred on each row.
+macro_rules! row_mesh {
+    ($chart:expr, $x_desc:expr, $labels:expr) => {
+        $chart
+            .configure_mesh()
+            .y_labels($labels.len().max(1) * 2 + 1)
+            .disable_y_mesh()
+            .max_light_lines(0)
+            .x_labels(8)
+            .x_desc($x_desc)
+            .x_label_formatter(&money_tick)
+            .y_label_formatter(&|y: &f64| row_label($labels, *y))
+            .axis_desc_style((FONT, AXIS_DESC_SIZE).into_font().color(&INK))
+            .label_style((FONT, TICK_SIZE).into_font().color(&INK))
+            .bold_line_style(GRID.stroke_width(1))
+            .axis_style(MUTED.stroke_width(1))
+            .draw()?
+    };
+}
+
+/// The label of the row whose middle a tick at `y` marks (rows of height 1, the first at the
+/// top); none between rows.
+fn row_label(labels: &[String], y: f64) -> String {
+    let index = labels.len().max(1) as f64 - y - 0.5;
+    if (index - index.round()).abs() < 1e-6 && index >= 0.0 {
+        labels.get(index.round() as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
 /// Grid lines, axis descriptions and tick labels, the same on every chart.
 macro_rules! mesh {
     ($chart:expr, $x_labels:expr, $x_desc:expr, $y_desc:expr, $x_format:expr, $y_format:expr) => {
@@ -688,34 +720,13 @@ pub fn spread_chart(
                 (plotters::style::text_anchor::HPos::Left, "  same on every path")
             };
             let labels: Vec<String> = party.rows.iter().map(|r| r.label.clone()).collect();
-            let row_label = |y: &f64| {
-                let index = rows as f64 - y - 0.5;
-                if (index - index.round()).abs() < 1e-6 && index >= 0.0 {
-                    labels.get(index.round() as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            };
             let mut chart = ChartBuilder::on(&panel)
                 .caption(&party.party, panel_title_style())
                 .margin(12)
                 .x_label_area_size(50)
                 .y_label_area_size(300)
                 .build_cartesian_2d((low - pad)..(high + pad), 0.0..rows as f64)?;
-            chart
-                .configure_mesh()
-                .y_labels(rows * 2 + 1)
-                .disable_y_mesh()
-                .max_light_lines(0)
-                .x_labels(8)
-                .x_desc(x_desc)
-                .x_label_formatter(&money_tick)
-                .y_label_formatter(&row_label)
-                .axis_desc_style((FONT, AXIS_DESC_SIZE).into_font().color(&INK))
-                .label_style((FONT, TICK_SIZE).into_font().color(&INK))
-                .bold_line_style(GRID.stroke_width(1))
-                .axis_style(MUTED.stroke_width(1))
-                .draw()?;
+            row_mesh!(chart, x_desc, &labels);
             if zero && low < 0.0 && high > 0.0 {
                 chart.draw_series(LineSeries::new([(0.0, 0.0), (0.0, rows as f64)], INK.stroke_width(2)))?;
             }
@@ -1011,28 +1022,7 @@ pub fn tornado_chart(
             .y_label_area_size(380)
             .build_cartesian_2d((low - pad)..(high + pad), 0.0..rows as f64)?;
         // Row i (from the top) holds the i-th largest swing.
-        let row_label = |y: &f64| {
-            let index = rows as f64 - y - 0.5;
-            if (index - index.round()).abs() < 1e-6 && index >= 0.0 {
-                labels.get(index.round() as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        };
-        chart
-            .configure_mesh()
-            .y_labels(rows * 2 + 1)
-            .disable_y_mesh()
-            .max_light_lines(0)
-            .x_labels(8)
-            .x_desc(x_desc)
-            .x_label_formatter(&money_tick)
-            .y_label_formatter(&row_label)
-            .axis_desc_style((FONT, AXIS_DESC_SIZE).into_font().color(&INK))
-            .label_style((FONT, TICK_SIZE).into_font().color(&INK))
-            .bold_line_style(GRID.stroke_width(1))
-            .axis_style(MUTED.stroke_width(1))
-            .draw()?;
+        row_mesh!(chart, x_desc, &labels);
         for (i, bar) in bars.iter().enumerate() {
             let top = (rows - i) as f64 - 0.15;
             let bottom = top - 0.7;
