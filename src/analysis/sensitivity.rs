@@ -86,10 +86,8 @@ fn tornado_block(
     block: u64,
 ) -> Result<BlockSums, RunError> {
     let (inputs, targets) = (levels.len(), slots.len());
-    let first = block * BLOCK_PATHS;
-    let count = (options.paths - first).min(BLOCK_PATHS) as usize;
-    let mut work = paths.work();
-    paths.draw_block(options.seed, first..first + count as u64, &mut work);
+    let (block_paths, mut work) = paths.start_block(options.seed, options.paths, block);
+    let count = block_paths.clone().count();
     let metrics = paths.layout.metrics.len();
     let (mut base, mut pinned) = (vec![0.0; metrics], vec![0.0; metrics]);
     let mut result = BlockSums {
@@ -97,8 +95,7 @@ fn tornado_block(
         inputs: Vec::with_capacity(count * inputs),
         sums: vec![0.0; inputs * 2 * targets],
     };
-    for i in 0..count {
-        let path = first + i as u64;
+    for (i, path) in block_paths.enumerate() {
         paths.evaluate(options.seed, path, i, &mut work, &mut base)?;
         result.values.extend(slots.iter().map(|&slot| base[slot]));
         result.inputs.extend_from_slice(&paths.block_draws(&work, i)[..inputs]);

@@ -86,14 +86,11 @@ impl Target {
         let parts: Vec<Result<[Moments; 3], RunError>> = (0..blocks)
             .into_par_iter()
             .map(|block| {
-                let first = block * BLOCK_PATHS;
-                let count = (options.paths - first).min(BLOCK_PATHS) as usize;
-                let mut work = evaluator.work();
-                evaluator.draw_block(options.seed, first..first + count as u64, &mut work);
+                let (block_paths, mut work) = evaluator.start_block(options.seed, options.paths, block);
                 let mut metrics = vec![0.0; evaluator.layout.metrics.len()];
                 let mut values: [Vec<f64>; 3] = Default::default();
-                for i in 0..count {
-                    evaluator.evaluate(options.seed, first + i as u64, i, &mut work, &mut metrics)?;
+                for (i, path) in block_paths.enumerate() {
+                    evaluator.evaluate(options.seed, path, i, &mut work, &mut metrics)?;
                     let (left, right) = (left.of(&metrics), right.of(&metrics));
                     for (values, value) in values.iter_mut().zip([left, right, left - right]) {
                         if !value.is_nan() {

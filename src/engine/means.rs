@@ -6,7 +6,7 @@
 use std::ops::Range;
 
 use super::metrics::{Layout, RowWriter, Scope, emit, emit_deal};
-use super::{DrawScratch, RunError, draws_per_path, first_unreportable, load_draws, sample_block_inputs};
+use super::{BLOCK_PATHS, DrawScratch, RunError, draws_per_path, first_unreportable, load_draws, sample_block_inputs};
 use crate::sampling::correlation::Copula;
 use crate::sampling::world::{WorldPath, sample_path};
 use crate::scenario::{InputId, Scalar, Scenario};
@@ -63,7 +63,7 @@ impl<'s> MetricPaths<'s> {
         }
     }
 
-    pub fn work(&self) -> PathWork {
+    fn work(&self) -> PathWork {
         let scenario = self.scenario;
         let outcomes = || scenario.deals.iter().map(|deal| DealOutcome::new(scenario, deal)).collect();
         PathWork {
@@ -81,11 +81,16 @@ impl<'s> MetricPaths<'s> {
         &self.reach[input]
     }
 
-    /// Draws the inputs of `paths` (a block) into `work`; [`Self::block_draws`] reads them back.
-    pub fn draw_block(&self, seed: u64, paths: Range<u64>, work: &mut PathWork) {
-        let width = draws_per_path(self.scenario);
-        work.draws.resize((paths.end - paths.start) as usize * width, 0.0);
-        sample_block_inputs(self.scenario, self.copula.as_ref(), seed, paths, &mut work.draws, &mut work.scratch);
+    /// Block `block` of a run of `paths` paths: its path indexes, and buffers holding their drawn
+    /// inputs ([`Self::block_draws`] reads them back).
+    pub fn start_block(&self, seed: u64, paths: u64, block: u64) -> (Range<u64>, PathWork) {
+        let first = block * BLOCK_PATHS;
+        let range = first..(first + BLOCK_PATHS).min(paths);
+        let mut work = self.work();
+        work.draws.resize((range.end - range.start) as usize * draws_per_path(self.scenario), 0.0);
+        let (draws, scratch) = (&mut work.draws, &mut work.scratch);
+        sample_block_inputs(self.scenario, self.copula.as_ref(), seed, range.clone(), draws, scratch);
+        (range, work)
     }
 
     /// The drawn row of the block's `i`-th path: its inputs, then its coins.
@@ -255,9 +260,8 @@ mod tests {
         assert_eq!(paths.reach(growth), &Reach::World);
         assert_eq!(paths.reach(cap), &Reach::Deals(vec![0]));
         assert_eq!(paths.reach(rate), &Reach::Deals(vec![1]));
-        let mut work = paths.work();
         let seed = 7;
-        paths.draw_block(seed, 0..64, &mut work);
+        let (_, mut work) = paths.start_block(seed, 64, 0);
         let metrics = paths.layout.metrics.len();
         let (mut base, mut pinned, mut full) = (vec![0.0; metrics], vec![0.0; metrics], vec![0.0; metrics]);
         for i in 0..64 {
