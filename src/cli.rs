@@ -28,7 +28,7 @@ use crate::report::html::{self, ReportTables};
 use crate::report::run_info::RunInfo;
 use crate::report::terminal;
 use crate::report::{self, RunTables, Sensitivity, describe, workbook};
-use crate::scenario::{Diagnostics, Override, Scenario, pair};
+use crate::scenario::{Diagnostics, Override, Scenario, pair, world_differences};
 
 /// Prints to stdout, ignoring a closed pipe (`dealsim run … | head`): whatever was to be written
 /// to disk is there already, and a reader that stopped reading is no failure.
@@ -78,7 +78,8 @@ enum Command {
     /// Microsoft's mean NPV is the same under two deals.
     #[command(after_help = SOLVE_EXAMPLES)]
     Solve(SolveArgs),
-    /// Run the deals of two scenario files on one shared world and compare them path by path.
+    /// Run the deals of two scenario files side by side and compare them path by path, each on
+    /// its own file's world where the worlds differ.
     #[command(after_help = COMPARE_EXAMPLES)]
     Compare(CompareArgs),
     /// Combine the shards of a run (`run --shard K/N`) into the run's outputs.
@@ -215,7 +216,7 @@ struct MergeArgs {
     outputs: OutputSettings,
 }
 
-/// `dealsim compare`: two scenario files on one world.
+/// `dealsim compare`: two scenario files side by side, paired path by path.
 #[derive(Debug, Args)]
 struct CompareArgs {
     /// The first scenario file; its deals come first and the first is the default baseline.
@@ -473,6 +474,15 @@ fn compare(args: &CompareArgs) -> Result<(), Failure> {
     let files = format!("{} and {}", args.first.display(), args.second.display());
     let combined = pair(&first.scenario, &second_scenario, &files, &stem(&args.first), &stem(&args.second))
         .map_err(|error| Failure::Input(format!("error: {error}")))?;
+    let differences = world_differences(&first.scenario, &second_scenario);
+    if !differences.is_empty() {
+        sayln!(
+            "{files}: the worlds differ at {} key(s) (first | second), so each file's deals run on its own world, \
+             both drawn from the same random numbers path by path:\n{}",
+            differences.0.len(),
+            differences.listed()
+        );
+    }
     let hash = format!("{}+{}", first.hash, second.hash);
     let default = Path::new("output").join(format!("{}-vs-{}", stem(&args.first), stem(&args.second)));
     let inputs = [scenario_input(&args.first), scenario_input(&args.second)];

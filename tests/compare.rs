@@ -122,10 +122,96 @@ fn two_files_differing_in_one_rate_differ_in_nothing_else() {
     assert_eq!(hit_positive, 0.0);
 }
 
+/// The rows of summary.csv under one deal, without the deal's name.
+fn summary_rows(out: &Path, deal: &str) -> Vec<String> {
+    let text = fs::read_to_string(out.join("summary.csv")).unwrap();
+    let prefix = format!("{deal},");
+    text.lines().filter_map(|line| line.strip_prefix(&prefix)).map(str::to_string).collect()
+}
+
+/// One column of a paths.parquet as bits, path by path.
+fn path_column(out: &Path, column: &str) -> Vec<u64> {
+    use polars::prelude::*;
+    let file = fs::File::open(out.join("paths.parquet")).unwrap();
+    let frame = ParquetReader::new(file).finish().unwrap();
+    let paths = frame.column("path").unwrap().u64().unwrap().into_no_null_iter().collect::<Vec<u64>>();
+    assert!(paths.windows(2).all(|pair| pair[0] + 1 == pair[1]), "paths in order");
+    frame.column(column).unwrap().f64().unwrap().iter().map(|v| v.map_or(u64::MAX, f64::to_bits)).collect()
+}
+
 #[test]
-fn different_worlds_are_refused_with_the_keys_named() {
+fn files_whose_worlds_differ_run_each_deal_on_its_own_world_path_by_path() {
     let dir = tempfile::tempdir().unwrap();
-    let other = variant(dir.path(), "other-world", |text| text.replacen("volatility = {", "volatility = 0.5 # {", 1));
+    let other = variant(dir.path(), "volatile", |text| {
+        let text = text.replacen("name = \"apr-2026\"", "name = \"volatile\"", 1);
+        text.replacen("volatility = {", "volatility = 0.25 # {", 1)
+    });
+    let out = dir.path().join("vs");
+    dealsim()
+        .arg("compare")
+        .arg(base())
+        .arg(&other)
+        .arg("--out")
+        .arg(&out)
+        .arg("--keep-paths")
+        .args(QUICK)
+        .assert()
+        .success()
+        .stdout(contains("the worlds differ at 1 key(s)"))
+        .stdout(contains("streams.openai.volatility: 0.3 to 0.15 with half-life 3 | 0.25"))
+        .stdout(contains("volatile − apr-2026"));
+    // Each deal gets exactly what a run of its own file gives, path by path.
+    for (file, deal) in [(base(), "apr-2026"), (other.clone(), "volatile")] {
+        let alone = dir.path().join(format!("alone-{deal}"));
+        dealsim().arg("run").arg(&file).arg("--out").arg(&alone).arg("--keep-paths").args(QUICK).assert().success();
+        let rows = summary_rows(&alone, deal);
+        assert_eq!(rows.len(), 39, "{rows:?}");
+        assert_eq!(summary_rows(&out, deal), rows, "{deal}");
+        for metric in ["party.microsoft.npv", "revenue_share.openai-to-microsoft.paid", "party.openai.funding_gap"] {
+            let column = |out: &Path| path_column(out, &format!("{deal}:{metric}"));
+            assert_eq!(column(&out), column(&alone), "{deal}:{metric}");
+        }
+    }
+    // The worlds share their shocks, so the paired difference in revenue is far more precise
+    // than the difference of two independent runs would be.
+    let text = fs::read_to_string(out.join("comparison.csv")).unwrap();
+    let row = text.lines().find(|line| line.starts_with("volatile,apr-2026,stream.openai.revenue,")).unwrap();
+    let cells: Vec<f64> = row.split(',').skip(3).map(|cell| cell.parse().unwrap()).collect();
+    let (paired, unpaired) = (cells[2], cells[3]);
+    assert!(paired > 0.0 && paired < unpaired / 3.0, "{row}");
+}
+
+#[test]
+fn the_growth_vintages_compare_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let out = dir.path().join("vintages");
+    dealsim()
+        .arg("compare")
+        .arg(scenarios.join("growth-q1-2025.toml"))
+        .arg(scenarios.join("growth-q1-2026.toml"))
+        .arg("--out")
+        .arg(&out)
+        .args(QUICK)
+        .assert()
+        .success()
+        .stdout(contains("streams.openai.growth: schedule {2026: pert(low=0.444"))
+        .stdout(contains("growth-q1-2026/apr-2026 − apr-2026"));
+    let rows = comparison(&out);
+    let row = |metric: &str| {
+        rows.iter().find(|(deal, m, ..)| deal == "growth-q1-2026/apr-2026" && m == metric).unwrap().clone()
+    };
+    // The deal's terms are the same in both: only the world moves them.
+    let (_, _, revenue, revenue_error, _) = row("stream.openai.revenue");
+    assert!(revenue > 0.0 && revenue_error > 0.0, "{revenue} {revenue_error}");
+    let (_, _, stake, stake_error, _) = row("party.microsoft.stake");
+    assert!(stake.is_finite() && stake_error.is_finite());
+}
+
+#[test]
+fn files_that_name_other_parties_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = variant(dir.path(), "newcomer", |text| text + "\n[parties.newcomer]\n");
     dealsim()
         .arg("compare")
         .arg(base())
@@ -133,7 +219,6 @@ fn different_worlds_are_refused_with_the_keys_named() {
         .args(QUICK)
         .assert()
         .code(2)
-        .stderr(contains("do not share a world"))
-        .stderr(contains("differ at 1 key(s)"))
-        .stderr(contains("streams.openai.volatility: 0.3 to 0.15 with half-life 3 | 0.5"));
+        .stderr(contains("the parties differ"))
+        .stderr(contains("openai, microsoft, amazon, others, newcomer in the second"));
 }

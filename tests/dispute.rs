@@ -5,12 +5,13 @@ use std::fs::File;
 use std::path::Path;
 
 use assert_cmd::Command;
-use dealsim::engine::{self, DrawScratch, RunOptions, draws_per_path, load_draws, sample_block_inputs};
+use dealsim::engine::path::PathModel;
+use dealsim::engine::{self, DrawScratch, RunOptions, draws_per_path, sample_block_inputs};
 use dealsim::report::{summary_rows, timeseries_rows};
 use dealsim::sampling::correlation::Copula;
-use dealsim::sampling::world::{WorldPath, sample_path};
+use dealsim::sampling::world::WorldPath;
 use dealsim::scenario::{Override, Scenario, parse_scenario};
-use dealsim::terms::{DealOutcome, Discounting, TermOutcome, apply_deal};
+use dealsim::terms::{DealOutcome, TermOutcome};
 use polars::prelude::*;
 
 /// A world with no randomness: revenue $100B a year in two channels (chat 75%, frontier 25%),
@@ -174,21 +175,17 @@ fn a_settlement_pays_microsoft_and_keeps_frontier_on_aws() {
 
 /// Each path's world and every deal's outcome on it.
 fn paths(scenario: &Scenario, count: u64, mut check: impl FnMut(&WorldPath, &[DealOutcome])) {
-    let discounting = Discounting::new(scenario);
-    let mut world = WorldPath::new(scenario);
-    let mut outcomes: Vec<DealOutcome> = scenario.deals.iter().map(|d| DealOutcome::new(scenario, d)).collect();
+    let model = PathModel::new(scenario);
+    let mut state = model.state();
     let copula = Copula::of(scenario);
     let mut scratch = DrawScratch::new(scenario);
     let mut draws = vec![0.0; draws_per_path(scenario)];
     let seed = scenario.simulation.seed;
     for path in 0..count {
         sample_block_inputs(scenario, copula.as_ref(), seed, path..path + 1, &mut draws, &mut scratch);
-        load_draws(scenario, &draws, &mut world);
-        sample_path(scenario, seed, path, &mut world);
-        for (deal, outcome) in scenario.deals.iter().zip(outcomes.iter_mut()) {
-            apply_deal(scenario, deal, &discounting, &world, outcome);
-        }
-        check(&world, &outcomes);
+        model.sample(seed, path, &mut draws, &mut state);
+        model.apply_all(&mut state);
+        check(&state.worlds[0], &state.outcomes);
     }
 }
 

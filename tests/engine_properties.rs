@@ -1,15 +1,16 @@
 //! Engine properties: identical results on any thread count and from merged shards, and
 //! percentiles within the sketch's bound of an exact sort of the same paths.
 
+use dealsim::engine::path::PathModel;
 use dealsim::engine::stats::{SKETCH_RELATIVE_ACCURACY, exact_quantile};
 use dealsim::engine::{self, Aggregates, MergeError, RunOptions, Shard};
-use dealsim::engine::{DrawScratch, draws_per_path, load_draws, sample_block_inputs};
+use dealsim::engine::{DrawScratch, draws_per_path, sample_block_inputs};
 use dealsim::report::csv_bytes;
 use dealsim::report::{PERCENTILES, summary_rows, timeseries_rows};
 use dealsim::sampling::correlation::Copula;
-use dealsim::sampling::world::{WorldPath, sample_path};
+use dealsim::sampling::world::WorldPath;
 use dealsim::scenario::{Scenario, parse_scenario};
-use dealsim::terms::{DealOutcome, Discounting, TermOutcome, apply_deal};
+use dealsim::terms::{DealOutcome, TermOutcome};
 
 const SCENARIO: &str = r#"
 [simulation]
@@ -165,21 +166,17 @@ type Pick = dyn Fn(&WorldPath, &[DealOutcome]) -> f64;
 
 /// Recomputes every path's values directly, outside the engine's aggregation.
 fn exact_values(scenario: &Scenario, paths: u64, pick: impl Fn(&WorldPath, &[DealOutcome]) -> f64) -> Vec<f64> {
-    let discounting = Discounting::new(scenario);
-    let mut world = WorldPath::new(scenario);
-    let mut outcomes: Vec<DealOutcome> = scenario.deals.iter().map(|d| DealOutcome::new(scenario, d)).collect();
+    let model = PathModel::new(scenario);
+    let mut state = model.state();
     let copula = Copula::of(scenario);
     let mut scratch = DrawScratch::new(scenario);
     let mut draws = vec![0.0; draws_per_path(scenario)];
     let mut values: Vec<f64> = (0..paths)
         .map(|path| {
             sample_block_inputs(scenario, copula.as_ref(), 99, path..path + 1, &mut draws, &mut scratch);
-            load_draws(scenario, &draws, &mut world);
-            sample_path(scenario, 99, path, &mut world);
-            for (deal, outcome) in scenario.deals.iter().zip(outcomes.iter_mut()) {
-                apply_deal(scenario, deal, &discounting, &world, outcome);
-            }
-            pick(&world, &outcomes)
+            model.sample(99, path, &mut draws, &mut state);
+            model.apply_all(&mut state);
+            pick(&state.worlds[0], &state.outcomes)
         })
         .collect();
     values.sort_by(f64::total_cmp);

@@ -8,14 +8,12 @@
 //! invariants` runs more.
 
 use dealsim::engine::metrics::{Layout, RowWriter, emit};
-use dealsim::engine::{
-    self, DrawScratch, RunOptions, draws_per_path, first_unreportable, load_draws, sample_block_inputs,
-};
+use dealsim::engine::path::PathModel;
+use dealsim::engine::{self, DrawScratch, RunOptions, draws_per_path, first_unreportable, sample_block_inputs};
 use dealsim::report;
 use dealsim::sampling::correlation::Copula;
-use dealsim::sampling::world::{WorldPath, sample_path};
 use dealsim::scenario::{Scenario, parse_scenario};
-use dealsim::terms::{DealOutcome, Discounting, Term, TermOutcome, apply_deal};
+use dealsim::terms::{Term, TermOutcome};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::Config;
@@ -324,9 +322,8 @@ fn check_paths(scenario: &Scenario) -> Result<(), TestCaseError> {
     let periods = scenario.grid().periods();
     let layout = Layout::of(scenario, 0);
     let conditional: Vec<bool> = (0..layout.width()).map(|slot| layout.conditional(slot)).collect();
-    let discounting = Discounting::new(scenario);
-    let mut world = WorldPath::new(scenario);
-    let mut outcomes: Vec<DealOutcome> = scenario.deals.iter().map(|deal| DealOutcome::new(scenario, deal)).collect();
+    let model = PathModel::new(scenario);
+    let mut state = model.state();
     let width = draws_per_path(scenario);
     let mut draws = vec![0.0; PATHS_CHECKED * width];
     let seed = scenario.simulation.seed;
@@ -335,12 +332,10 @@ fn check_paths(scenario: &Scenario) -> Result<(), TestCaseError> {
     sample_block_inputs(scenario, copula.as_ref(), seed, 0..PATHS_CHECKED as u64, &mut draws, &mut scratch);
     let mut row = vec![0.0; layout.width()];
     for path in 0..PATHS_CHECKED {
-        load_draws(scenario, &draws[path * width..(path + 1) * width], &mut world);
-        sample_path(scenario, seed, path as u64, &mut world);
-        for (deal, outcome) in scenario.deals.iter().zip(outcomes.iter_mut()) {
-            apply_deal(scenario, deal, &discounting, &world, outcome);
-        }
-        for (deal, outcome) in scenario.deals.iter().zip(&outcomes) {
+        model.sample(seed, path as u64, &mut draws[path * width..(path + 1) * width], &mut state);
+        model.apply_all(&mut state);
+        let (world, outcomes) = (&state.worlds[0], &state.outcomes);
+        for (deal, outcome) in scenario.deals.iter().zip(outcomes) {
             let name = &deal.name;
             let shares = deal.terms.iter().zip(&outcome.terms).filter_map(|pair| match pair {
                 (Term::RevenueShare(term), TermOutcome::RevenueShare(share)) => Some((term, share)),
@@ -387,7 +382,7 @@ fn check_paths(scenario: &Scenario) -> Result<(), TestCaseError> {
             prop_assert!(final_stakes <= 1.0 + TOLERANCE, "{name}: final stakes {final_stakes}");
         }
         let mut writer = RowWriter::new(&layout, &mut row);
-        emit(scenario, &world, &outcomes, &mut writer);
+        emit(scenario, &state.worlds, outcomes, &mut writer);
         prop_assert_eq!(writer.not_a_number(), None);
         layout.fill_derived(&mut row);
         if let Some(slot) = first_unreportable(&row, &conditional) {

@@ -163,3 +163,48 @@ fn the_ex_frontier_variant_never_pays_more_than_apr_2026() {
     let (npv, npv_ex) = (microsoft("apr-2026"), microsoft("apr-2026-ex-frontier"));
     assert!((0..npv.len()).all(|path| npv_ex[path] <= npv[path]), "Microsoft never gains from a narrower base");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    /// Two files whose worlds differ, side by side (`compare`): on every path, each file's deal
+    /// gets exactly the metrics a run of its own file gives, so the pair differs by the worlds
+    /// alone.
+    #[test]
+    fn each_world_of_a_comparison_is_the_world_its_file_runs_alone(volatility in 0.05f64..0.9, multiple in 5.0f64..40.0) {
+        let first = base_with(&[]);
+        let second = base_with(&[
+            Override { key: "streams.openai.volatility".into(), value: format!("{volatility}") },
+            Override { key: "valuation.multiple.end".into(), value: format!("{multiple}") },
+        ]);
+        let paired = dealsim::scenario::pair(&first, &second, "test", "first", "second").unwrap();
+        prop_assert_eq!(paired.other_worlds.len(), 1);
+        let (both, alone, other) = (Paths::of(&paired, 300), Paths::of(&first, 300), Paths::of(&second, 300));
+        for metric in ["party.openai.npv", "party.microsoft.npv", "stream.openai.revenue", "commitment.azure-250b.shortfall"] {
+            let bits = |column: Vec<f64>| column.into_iter().map(f64::to_bits).collect::<Vec<u64>>();
+            let world = |paths: &Paths, deal: &str| match paths.names.iter().any(|(d, m)| d.is_none() && m == metric) {
+                true => paths.metrics.iter().map(|row| row[paths.names.iter().position(|(d, m)| d.is_none() && m == metric).unwrap()]).collect(),
+                false => paths.column(deal, metric),
+            };
+            prop_assert_eq!(bits(both.column("apr-2026", metric)), bits(world(&alone, "apr-2026")), "{}", metric);
+            prop_assert_eq!(bits(both.column("second/apr-2026", metric)), bits(world(&other, "apr-2026")), "{}", metric);
+        }
+    }
+}
+
+/// A compared file's world keeps every value it was written with: its drawn values point at the
+/// combined scenario's inputs of the same distribution.
+#[test]
+fn a_compared_files_world_is_described_as_its_file_describes_it() {
+    let load = |name: &str| read_scenario(&shipped(name), &[]).unwrap_or_else(|e| panic!("{e}")).scenario;
+    let (first, second) = (load("growth-q1-2025.toml"), load("growth-q1-2026.toml"));
+    let paired = dealsim::scenario::pair(&first, &second, "test", "q1-2025", "q1-2026").unwrap();
+    let worlds: Vec<&Scenario> = paired.worlds().collect();
+    assert_eq!(worlds.len(), 2);
+    assert_eq!(dealsim::scenario::world_values(worlds[0]), dealsim::scenario::world_values(&first));
+    assert_eq!(dealsim::scenario::world_values(worlds[1]), dealsim::scenario::world_values(&second));
+    // One key, two distributions: the second file's input is named apart.
+    assert!(paired.inputs.iter().any(|input| input.key == "q1-2026/streams.openai.growth.schedule.2027"));
+    assert_eq!(paired.world_of(0), 0);
+    assert_eq!(paired.world_of(1), 1);
+}

@@ -125,12 +125,14 @@ def compare(
     sensitivity: bool = True,
     keep_paths: bool = True,
 ) -> Result:
-    """Runs the deals of two scenario files on one shared world, as `dealsim compare` does.
+    """Runs the deals of two scenario files side by side, as `dealsim compare` does.
 
     The first file's deals come first (the first is the default baseline), then the second's,
-    renamed `<second file stem>/<deal>` where a name is taken. The files' worlds (everything
-    but the deals) must be the same: ScenarioError lists the keys where they differ. The
-    keywords are those of `run`; `set` applies to both files.
+    renamed `<second file stem>/<deal>` where a name is taken. Where the files' worlds
+    (everything but the deals) differ, each file's deals run on that file's own world, both
+    sampled from the same random numbers path by path, and the world's metrics are reported
+    under each deal. The files must name the same parties. The keywords are those of `run`;
+    `set` applies to both files.
     """
     return _result(_compare, [first, second], set, keep_paths, paths=paths, seed=seed, threads=threads,
                    baseline=baseline, sensitivity=sensitivity)

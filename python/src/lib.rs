@@ -60,7 +60,7 @@ fn run<'py>(
     Ok(as_bytes(py, files))
 }
 
-/// Runs the deals of two scenario files on one shared world, as `dealsim compare` does: the
+/// Runs the deals of two scenario files side by side, as `dealsim compare` does: the
 /// first file's deals first, then the second's (renamed `<second file stem>/<deal>` where a name
 /// is taken); the tables as [`run`] returns them.
 #[pyfunction]

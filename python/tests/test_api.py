@@ -133,9 +133,20 @@ def test_compare_runs_two_files_on_one_world(tmp_path, base):
     assert "cap-50b:party.microsoft.npv" in both.paths().collect_schema().names()
 
 
-def test_compare_refuses_two_worlds(tmp_path):
+def test_compare_runs_each_file_on_its_own_world(tmp_path):
     other = tmp_path / "other.toml"
-    other.write_text((SCENARIOS / "base.toml").read_text().replace("volatility = {", "volatility = 0.5 # {", 1))
-    with pytest.raises(dealsim.ScenarioError, match="do not share a world") as raised:
+    other.write_text((SCENARIOS / "base.toml").read_text().replace("volatility = {", "volatility = 0.25 # {", 1))
+    both = dealsim.compare(SCENARIOS / "base.toml", other, paths=500, seed=3, sensitivity=False, keep_paths=False)
+    for file, deal in [(SCENARIOS / "base.toml", "apr-2026"), (other, "other/apr-2026")]:
+        alone = dealsim.run(file, paths=500, seed=3, sensitivity=False, keep_paths=False)
+        mine = both.summary.filter(pl.col("deal") == deal).drop("deal")
+        assert mine.equals(alone.summary.drop("deal")), deal
+    revenue = both.comparison.filter(pl.col("metric") == "stream.openai.revenue")
+    assert revenue["std_error"][0] < revenue["unpaired_std_error"][0]
+
+
+def test_compare_refuses_other_parties(tmp_path):
+    other = tmp_path / "other.toml"
+    other.write_text((SCENARIOS / "base.toml").read_text() + "\n[parties.newcomer]\n")
+    with pytest.raises(dealsim.ScenarioError, match="the parties differ"):
         dealsim.compare(SCENARIOS / "base.toml", other, paths=100)
-    assert "streams.openai.volatility" in str(raised.value)

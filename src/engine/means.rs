@@ -6,11 +6,10 @@
 use std::ops::Range;
 
 use super::metrics::{Layout, RowWriter, Scope, emit, emit_deal};
-use super::{BLOCK_PATHS, DrawScratch, RunError, draws_per_path, first_unreportable, load_draws, sample_block_inputs};
+use super::path::{PathModel, PathState};
+use super::{BLOCK_PATHS, DrawScratch, RunError, draws_per_path, first_unreportable, sample_block_inputs};
 use crate::sampling::correlation::Copula;
-use crate::sampling::world::{WorldPath, sample_path};
 use crate::scenario::{InputId, Scalar, Scenario};
-use crate::terms::{DealOutcome, Discounting, apply_deal};
 
 /// What fixing an input changes on a path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,22 +26,21 @@ pub struct MetricPaths<'s> {
     pub layout: Layout,
     /// Whether each metric may be missing on some paths.
     conditional: Vec<bool>,
-    discounting: Discounting,
+    model: PathModel<'s>,
     copula: Option<Copula>,
     /// Each deal's first metric: its walk ([`emit_deal`]) fills the metrics from there.
     first_metric: Vec<usize>,
     reach: Vec<Reach>,
 }
 
-/// One thread's buffers: a block's draws, the world and the deals' outcomes of the path at hand.
+/// One thread's buffers: a block's draws, the worlds and the deals' outcomes of the path at hand.
 pub struct PathWork {
     draws: Vec<f64>,
     scratch: DrawScratch,
-    world: WorldPath,
-    outcomes: Vec<DealOutcome>,
-    /// The world with an input pinned, for inputs that reach it.
-    pinned_world: WorldPath,
-    pinned_outcomes: Vec<DealOutcome>,
+    state: PathState,
+    /// The worlds with an input pinned, for inputs that reach them; only the outcomes of the
+    /// deals an input reaches otherwise.
+    pinned: PathState,
 }
 
 impl<'s> MetricPaths<'s> {
@@ -56,7 +54,7 @@ impl<'s> MetricPaths<'s> {
             scenario,
             layout,
             conditional,
-            discounting: Discounting::new(scenario),
+            model: PathModel::new(scenario),
             copula: Copula::of(scenario),
             first_metric,
             reach: reach_of_inputs(scenario),
@@ -64,15 +62,11 @@ impl<'s> MetricPaths<'s> {
     }
 
     fn work(&self) -> PathWork {
-        let scenario = self.scenario;
-        let outcomes = || scenario.deals.iter().map(|deal| DealOutcome::new(scenario, deal)).collect();
         PathWork {
             draws: Vec::new(),
-            scratch: DrawScratch::new(scenario),
-            world: WorldPath::new(scenario),
-            outcomes: outcomes(),
-            pinned_world: WorldPath::new(scenario),
-            pinned_outcomes: outcomes(),
+            scratch: DrawScratch::new(self.scenario),
+            state: self.model.state(),
+            pinned: self.model.state(),
         }
     }
 
@@ -110,10 +104,9 @@ impl<'s> MetricPaths<'s> {
         metrics: &mut [f64],
     ) -> Result<(), RunError> {
         let width = draws_per_path(self.scenario);
-        let PathWork { draws, world, outcomes, .. } = work;
-        load_draws(self.scenario, &draws[i * width..(i + 1) * width], world);
-        sample_path(self.scenario, seed, path, world);
-        let not_a_number = self.apply_all(world, outcomes, metrics);
+        let PathWork { draws, state, .. } = work;
+        self.model.sample(seed, path, &mut draws[i * width..(i + 1) * width], state);
+        let not_a_number = self.apply_all(state, metrics);
         self.check(metrics, not_a_number, path, None)
     }
 
@@ -132,27 +125,27 @@ impl<'s> MetricPaths<'s> {
         metrics: &mut [f64],
     ) -> Result<(), RunError> {
         let width = draws_per_path(self.scenario);
-        let PathWork { draws, world, pinned_world, pinned_outcomes, .. } = work;
+        let PathWork { draws, state, pinned, .. } = work;
         let not_a_number = match &self.reach[input] {
             Reach::World => {
-                load_draws(self.scenario, &draws[i * width..(i + 1) * width], pinned_world);
-                // Pinning after the draw keeps every other random number where it was.
-                pinned_world.inputs[input] = value;
-                sample_path(self.scenario, seed, path, pinned_world);
-                self.apply_all(pinned_world, pinned_outcomes, metrics)
+                let row = &draws[i * width..(i + 1) * width];
+                self.model.sample_pinned(seed, path, row, (input, value), pinned);
+                self.apply_all(pinned, metrics)
             }
             Reach::Deals(deals) => {
                 metrics.copy_from_slice(base);
-                let drawn = std::mem::replace(&mut world.inputs[input], value);
                 let mut not_a_number = None;
                 for &d in deals {
-                    let outcome = &mut pinned_outcomes[d];
-                    apply_deal(self.scenario, &self.scenario.deals[d], &self.discounting, world, outcome);
+                    let worlds = &mut state.worlds;
+                    let world = self.model.world_of(d);
+                    let drawn = std::mem::replace(&mut worlds[world].inputs[input], value);
+                    let outcome = &mut pinned.outcomes[d];
+                    self.model.apply(d, worlds, outcome);
+                    worlds[world].inputs[input] = drawn;
                     let mut writer = RowWriter::metrics_only(&self.layout, metrics, self.first_metric[d]);
-                    emit_deal(self.scenario, d, outcome, &mut writer);
+                    emit_deal(self.scenario, worlds, d, outcome, &mut writer);
                     not_a_number = not_a_number.or(writer.not_a_number());
                 }
-                world.inputs[input] = drawn;
                 not_a_number
             }
         };
@@ -161,12 +154,10 @@ impl<'s> MetricPaths<'s> {
 
     /// Applies every deal and writes the metrics; returns the first conditional metric that is
     /// NaN rather than missing.
-    fn apply_all(&self, world: &WorldPath, outcomes: &mut [DealOutcome], metrics: &mut [f64]) -> Option<usize> {
-        for (deal, outcome) in self.scenario.deals.iter().zip(outcomes.iter_mut()) {
-            apply_deal(self.scenario, deal, &self.discounting, world, outcome);
-        }
+    fn apply_all(&self, state: &mut PathState, metrics: &mut [f64]) -> Option<usize> {
+        self.model.apply_all(state);
         let mut writer = RowWriter::metrics_only(&self.layout, metrics, 0);
-        emit(self.scenario, world, outcomes, &mut writer);
+        emit(self.scenario, &state.worlds, &state.outcomes, &mut writer);
         writer.not_a_number()
     }
 
@@ -268,13 +259,9 @@ mod tests {
             paths.evaluate(seed, i as u64, i, &mut work, &mut base).unwrap();
             for (input, value) in [(cap, 4e9), (rate, 0.06), (growth, 0.9)] {
                 paths.pinned(seed, i as u64, i, (input, value), &base, &mut work, &mut pinned).unwrap();
-                let mut world = WorldPath::new(&scenario);
-                load_draws(&scenario, paths.block_draws(&work, i), &mut world);
-                world.inputs[input] = value;
-                sample_path(&scenario, seed, i as u64, &mut world);
-                let mut outcomes: Vec<DealOutcome> =
-                    scenario.deals.iter().map(|deal| DealOutcome::new(&scenario, deal)).collect();
-                paths.apply_all(&world, &mut outcomes, &mut full);
+                let mut state = paths.model.state();
+                paths.model.sample_pinned(seed, i as u64, paths.block_draws(&work, i), (input, value), &mut state);
+                paths.apply_all(&mut state, &mut full);
                 let bits = |values: &[f64]| values.iter().map(|v| v.to_bits()).collect::<Vec<u64>>();
                 assert_eq!(bits(&pinned), bits(&full), "path {i}, input {}", scenario.inputs[input].key);
             }

@@ -40,36 +40,52 @@ pub(crate) fn flag(value: bool) -> f64 {
     if value { 1.0 } else { 0.0 }
 }
 
-/// Walks one path: the world's metrics and series, then each deal's.
-pub fn emit<S: Sink>(scenario: &Scenario, world: &WorldPath, outcomes: &[DealOutcome], sink: &mut S) {
+/// Walks one path: the world's metrics and series, then each deal's. `worlds` holds the path's
+/// worlds by index (see [`Scenario::worlds`]).
+pub fn emit<S: Sink>(scenario: &Scenario, worlds: &[WorldPath], outcomes: &[DealOutcome], sink: &mut S) {
+    if scenario.other_worlds.is_empty() {
+        emit_world(scenario, &worlds[0], Scope::World, sink);
+    }
+    for (d, outcome) in outcomes.iter().enumerate() {
+        emit_deal(scenario, worlds, d, outcome, sink);
+    }
+}
+
+/// A world's metrics and series: its streams, events and valuation.
+fn emit_world<S: Sink>(scenario: &Scenario, world: &WorldPath, scope: Scope, sink: &mut S) {
     let periods = world.periods;
     let grid = scenario.grid();
     for (s, stream) in scenario.streams.iter().enumerate() {
         let revenue = WorldPath::series(&world.revenue, s, periods);
         let run_rate = WorldPath::series(&world.run_rate, s, periods);
-        sink.metric(Scope::World, format_args!("stream.{}.revenue", stream.name), revenue.iter().sum());
-        sink.metric(Scope::World, format_args!("stream.{}.run_rate_final", stream.name), run_rate[periods - 1]);
-        sink.series(Scope::World, format_args!("stream.{}.run_rate", stream.name), run_rate);
-        sink.series(Scope::World, format_args!("stream.{}.revenue", stream.name), revenue);
+        sink.metric(scope, format_args!("stream.{}.revenue", stream.name), revenue.iter().sum());
+        sink.metric(scope, format_args!("stream.{}.run_rate_final", stream.name), run_rate[periods - 1]);
+        sink.series(scope, format_args!("stream.{}.run_rate", stream.name), run_rate);
+        sink.series(scope, format_args!("stream.{}.revenue", stream.name), revenue);
     }
     for (e, event) in scenario.events.iter().enumerate() {
         let period = world.event_period[e];
-        sink.metric(Scope::World, format_args!("event.{}.occurred", event.name), flag(period.is_some()));
-        sink.year_metric(Scope::World, format_args!("event.{}.year", event.name), period.map(|k| grid.year_end(k)));
+        sink.metric(scope, format_args!("event.{}.occurred", event.name), flag(period.is_some()));
+        sink.year_metric(scope, format_args!("event.{}.year", event.name), period.map(|k| grid.year_end(k)));
     }
     if scenario.valuation.is_some() {
-        sink.series(Scope::World, format_args!("valuation.value"), &world.valuation);
-    }
-    for (d, outcome) in outcomes.iter().enumerate() {
-        emit_deal(scenario, d, outcome, sink);
+        sink.series(scope, format_args!("valuation.value"), &world.valuation);
     }
 }
 
-/// Walks one deal's metrics and series on one path: the part of [`emit`] after the world's.
-pub fn emit_deal<S: Sink>(scenario: &Scenario, d: usize, outcome: &DealOutcome, sink: &mut S) {
+/// Walks one deal's metrics and series on one path: the part of [`emit`] after the world's. In
+/// a scenario of several worlds (a `compare` of files whose worlds differ), the deal's world
+/// comes first, as the deal's own metrics, so that comparison.csv pairs the worlds too.
+pub fn emit_deal<S: Sink>(scenario: &Scenario, worlds: &[WorldPath], d: usize, outcome: &DealOutcome, sink: &mut S) {
     let deal = &scenario.deals[d];
     let periods = outcome.state.periods;
     let scope = Scope::Deal(d);
+    let several_worlds = !scenario.other_worlds.is_empty();
+    let world = scenario.world_of(d);
+    let scenario = scenario.world_scenario(d);
+    if several_worlds {
+        emit_world(scenario, &worlds[world], scope, sink);
+    }
     for (term, term_outcome) in deal.terms.iter().zip(&outcome.terms) {
         term.emit(term_outcome, scope, sink);
     }
@@ -258,17 +274,16 @@ impl Layout {
     /// Names the slots by walking a path of zeros; with two or more deals, pairs every deal's
     /// metrics with the baseline deal's (by index).
     pub fn of(scenario: &Scenario, baseline: usize) -> Layout {
-        let world = WorldPath::new(scenario);
-        let outcomes: Vec<DealOutcome> = scenario.deals.iter().map(|deal| DealOutcome::new(scenario, deal)).collect();
+        let state = super::path::PathModel::new(scenario).state();
         let mut layout = Layout {
-            periods: world.periods,
+            periods: scenario.grid().periods(),
             start_year: f64::from(scenario.grid().start_year),
             metrics: Vec::new(),
             series: Vec::new(),
             comparisons: Vec::new(),
             conditionals: Vec::new(),
         };
-        emit(scenario, &world, &outcomes, &mut layout);
+        emit(scenario, &state.worlds, &state.outcomes, &mut layout);
         if scenario.deals.len() > 1 {
             layout.comparisons = layout.pair_with(baseline, scenario.deals.len());
         }
@@ -276,15 +291,14 @@ impl Layout {
         layout
     }
 
-    /// Every key metric of every deal, given each event (and outcome) occurred, and given it
-    /// did not.
+    /// Every key metric of every deal, given each event (and outcome) of its world occurred, and
+    /// given it did not.
     fn conditions(&self) -> Vec<ConditionalSlot> {
-        let events: Vec<(usize, &str)> = self
+        let events: Vec<(usize, Scope, &str)> = self
             .metrics
             .iter()
             .enumerate()
-            .filter(|(_, m)| m.scope == Scope::World)
-            .filter_map(|(slot, m)| Some((slot, m.name.strip_prefix("event.")?.strip_suffix(".occurred")?)))
+            .filter_map(|(slot, m)| Some((slot, m.scope, m.name.strip_prefix("event.")?.strip_suffix(".occurred")?)))
             .collect();
         let mut conditionals = Vec::new();
         for (metric_slot, metric) in self.metrics.iter().enumerate() {
@@ -292,7 +306,7 @@ impl Layout {
             if !is_key_for_conditions(&metric.name) {
                 continue;
             }
-            for &(event_slot, event) in &events {
+            for &(event_slot, _, event) in events.iter().filter(|(_, scope, _)| scope.reported_under(deal)) {
                 for occurred in [true, false] {
                     conditionals.push(ConditionalSlot {
                         deal,

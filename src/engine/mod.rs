@@ -4,6 +4,7 @@
 
 pub mod means;
 pub mod metrics;
+pub mod path;
 pub mod stats;
 
 use std::ops::Range;
@@ -13,11 +14,11 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use crate::engine::metrics::{Layout, RowWriter, emit};
+use crate::engine::path::{PathModel, PathState};
 use crate::engine::stats::{Moments, QuantileSketch};
 use crate::sampling::correlation::Copula;
-use crate::sampling::world::{WorldPath, sample_inputs, sample_path};
+use crate::sampling::world::sample_inputs;
 use crate::scenario::Scenario;
-use crate::terms::{DealOutcome, Discounting, apply_deal};
 
 /// Paths per block. Blocks are the unit of work and of ordered merging; the size is fixed,
 /// never derived from the thread count, so every thread count merges the same blocks.
@@ -242,11 +243,10 @@ pub trait PathSink {
 
 /// One worker's reusable buffers and its share of the quantile sketches.
 struct Worker {
-    world: WorldPath,
+    state: PathState,
     /// The block's input draws, `draws[i * inputs + input]`.
     draws: Vec<f64>,
     scratch: DrawScratch,
-    outcomes: Vec<DealOutcome>,
     /// Path-major values of one block: `rows[i * width + slot]`.
     rows: Vec<f64>,
     /// Slot-major values of `GATHER` slots: `gathered[j * BLOCK_PATHS + i]`.
@@ -255,13 +255,13 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(scenario: &Scenario, layout: &Layout) -> Worker {
+    fn new(model: &PathModel<'_>, layout: &Layout) -> Worker {
+        let scenario = model.scenario;
         let block = BLOCK_PATHS as usize;
         Worker {
-            world: WorldPath::new(scenario),
+            state: model.state(),
             draws: vec![0.0; block * draws_per_path(scenario)],
             scratch: DrawScratch::new(scenario),
-            outcomes: scenario.deals.iter().map(|deal| DealOutcome::new(scenario, deal)).collect(),
             rows: vec![0.0; block * layout.width()],
             gathered: vec![0.0; block * GATHER],
             sketches: vec![QuantileSketch::new(); layout.width()],
@@ -273,7 +273,7 @@ struct Job<'s> {
     scenario: &'s Scenario,
     layout: &'s Layout,
     conditional: Vec<bool>,
-    discounting: Discounting,
+    model: PathModel<'s>,
     copula: Option<Copula>,
     options: RunOptions,
     /// Whether blocks return their paths' inputs and metrics for a [`PathSink`].
@@ -324,12 +324,12 @@ fn run_observed(
         scenario,
         layout: &layout,
         conditional,
-        discounting: Discounting::new(scenario),
+        model: PathModel::new(scenario),
         copula: Copula::of(scenario),
         options,
         recording: sink.is_some(),
     };
-    let workers: Vec<Mutex<Worker>> = (0..threads).map(|_| Mutex::new(Worker::new(scenario, &layout))).collect();
+    let workers: Vec<Mutex<Worker>> = (0..threads).map(|_| Mutex::new(Worker::new(&job.model, &layout))).collect();
     let blocks = options.paths.div_ceil(BLOCK_PATHS);
     let chunks = match options.shard {
         Some(shard) => shard.chunks(chunk_count(options.paths)),
@@ -429,7 +429,7 @@ impl Job<'_> {
         let width = self.layout.width();
         let first_path = block * BLOCK_PATHS;
         let count = (self.options.paths - first_path).min(BLOCK_PATHS) as usize;
-        let Worker { world, draws, scratch, outcomes, rows, gathered, sketches } = worker;
+        let Worker { state, draws, scratch, rows, gathered, sketches } = worker;
         let seed = self.options.seed;
         sample_block_inputs(
             scenario,
@@ -441,14 +441,11 @@ impl Job<'_> {
         );
         let draw_width = draws_per_path(scenario);
         for i in 0..count {
-            load_draws(scenario, &draws[i * draw_width..(i + 1) * draw_width], world);
-            sample_path(scenario, seed, first_path + i as u64, world);
-            for (deal, outcome) in scenario.deals.iter().zip(outcomes.iter_mut()) {
-                apply_deal(scenario, deal, &self.discounting, world, outcome);
-            }
+            self.model.sample(seed, first_path + i as u64, &mut draws[i * draw_width..(i + 1) * draw_width], state);
+            self.model.apply_all(state);
             let row = &mut rows[i * width..(i + 1) * width];
             let mut writer = RowWriter::new(self.layout, row);
-            emit(scenario, world, outcomes, &mut writer);
+            emit(scenario, &state.worlds, &state.outcomes, &mut writer);
             debug_assert!(writer.filled(self.layout), "the layout and the walk disagree");
             let not_a_number = writer.not_a_number();
             self.layout.fill_derived(row);
@@ -549,13 +546,6 @@ pub fn sample_block_inputs(
 /// Values drawn before each path's world: its uncertain inputs, then its coin flips.
 pub fn draws_per_path(scenario: &Scenario) -> usize {
     scenario.inputs.len() + scenario.coins.len()
-}
-
-/// Copies one path's drawn row into the world it is about to sample.
-pub fn load_draws(scenario: &Scenario, row: &[f64], world: &mut WorldPath) {
-    let (inputs, coins) = row.split_at(scenario.inputs.len());
-    world.inputs.copy_from_slice(inputs);
-    world.coins.copy_from_slice(coins);
 }
 
 /// Moves the non-NaN values to the front; returns how many there are.

@@ -1613,32 +1613,51 @@ impl Charting<'_> {
         metric_slot(self.aggregates, scope, name)
     }
 
+    /// A fan per stream; in a comparison of files whose worlds differ, a fan per stream of each
+    /// world, read from the first deal that runs on it.
     fn revenue_fans(&mut self) -> Result<(), ChartError> {
-        let start = f64::from(self.scenario.grid().start_year);
-        for stream in &self.scenario.streams {
-            let Some(bands) = self.bands(Scope::World, &format!("stream.{}.run_rate", stream.name), B) else {
-                continue;
-            };
-            let history = self.histories.get(&stream.name);
-            let bytes = revenue_fan(&stream.name, &bands, history, start, self.format)?;
-            let actuals = match history {
-                Some(h) if !h.is_empty() => format!(
-                    " Points are reported actuals from data/{}_revenue.csv, from {} on (circles: run-rate on the \
-                     date; triangles: booked revenue of the year, at mid-year).",
-                    stream.name,
-                    start - ACTUAL_YEARS
-                ),
-                _ => " No actuals are on file for this stream.".to_string(),
-            };
-            self.push(
-                format!("revenue-{}", slug(&stream.name)),
-                format!("{}: revenue run-rate", stream.name),
-                format!(
-                    "Annualized revenue run-rate at the end of each period on a log scale: the line is the median \
-                     path, the bands hold the middle 50% and 90% of the simulated paths.{actuals}"
-                ),
-                bytes,
-            );
+        let scenario = self.scenario;
+        let start = f64::from(scenario.grid().start_year);
+        let worlds: Vec<(Scope, &Scenario, String)> = if scenario.other_worlds.is_empty() {
+            vec![(Scope::World, scenario, String::new())]
+        } else {
+            (0..scenario.deals.len())
+                .filter(|&d| d == 0 || scenario.world_of(d) != scenario.world_of(d - 1))
+                .map(|d| {
+                    (Scope::Deal(d), scenario.world_scenario(d), format!(" (world of {})", scenario.deals[d].name))
+                })
+                .collect()
+        };
+        for (scope, world, of_world) in worlds {
+            for stream in &world.streams {
+                let Some(bands) = self.bands(scope, &format!("stream.{}.run_rate", stream.name), B) else {
+                    continue;
+                };
+                let history = self.histories.get(&stream.name);
+                let bytes = revenue_fan(&stream.name, &bands, history, start, self.format)?;
+                let actuals = match history {
+                    Some(h) if !h.is_empty() => format!(
+                        " Points are reported actuals from data/{}_revenue.csv, from {} on (circles: run-rate on the \
+                         date; triangles: booked revenue of the year, at mid-year).",
+                        stream.name,
+                        start - ACTUAL_YEARS
+                    ),
+                    _ => " No actuals are on file for this stream.".to_string(),
+                };
+                let file_stem = match scope {
+                    Scope::World => format!("revenue-{}", slug(&stream.name)),
+                    Scope::Deal(d) => format!("revenue-{}-{}", slug(&stream.name), slug(&scenario.deals[d].name)),
+                };
+                self.push(
+                    file_stem,
+                    format!("{}: revenue run-rate{of_world}", stream.name),
+                    format!(
+                        "Annualized revenue run-rate at the end of each period on a log scale: the line is the median \
+                         path, the bands hold the middle 50% and 90% of the simulated paths.{actuals}"
+                    ),
+                    bytes,
+                );
+            }
         }
         Ok(())
     }

@@ -352,6 +352,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             inputs: self.inputs,
             latents: self.latents,
             coins: self.coins,
+            other_worlds: Vec::new(),
         })
     }
 

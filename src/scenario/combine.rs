@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{CoinId, Curve, Deal, EventTiming, Identity, InputId, JumpSize, LatentId, Scalar, Scenario};
+use super::{CoinId, Curve, Deal, EventTiming, Identity, InputId, JumpSize, LatentId, OtherWorld, Scalar, Scenario};
 
 /// What two scenario files' worlds say differently, key by key: each entry is a key path with
 /// the first file's value and the second's ("absent" where one has no such key).
@@ -16,9 +16,14 @@ impl WorldDifferences {
         self.0.is_empty()
     }
 
-    /// The keys that differ, for a message.
-    pub fn keys(&self) -> Vec<&str> {
-        self.0.iter().map(|(key, _, _)| key.as_str()).collect()
+    /// The first dozen differences, one an indented line (`key: first | second`), and how many
+    /// more there are.
+    pub fn listed(&self) -> String {
+        let listed: Vec<String> =
+            self.0.iter().take(12).map(|(key, first, second)| format!("  {key}: {first} | {second}")).collect();
+        let more = self.0.len().saturating_sub(listed.len());
+        let more = if more > 0 { format!("\n  and {more} more") } else { String::new() };
+        format!("{}{more}", listed.join("\n"))
     }
 }
 
@@ -165,30 +170,22 @@ pub fn check_pairable(first: &Scenario, second: &Scenario) -> Result<(), NotPair
     if differences.is_empty() { Ok(()) } else { Err(NotPairable(WorldDifferences(differences))) }
 }
 
-/// Why the deals of two files cannot run on one world; `files` names the two files.
+/// Why the deals of two files cannot be paired; `files` names the two files.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PairError {
     #[error("{files}: {source}")]
     NotPairable { files: String, source: NotPairable },
     #[error(
-        "{files} do not share a world, so their deals cannot run on one; they differ at {} key(s) (first | second):\n{}",
-        .differences.0.len(),
-        listed(.differences)
+        "{files}: the parties differ, so their deals cannot be paired party by party: {first} in the first, \
+         {second} in the second (both files must name the same parties in the same order)"
     )]
-    WorldsDiffer { files: String, differences: WorldDifferences },
+    PartiesDiffer { files: String, first: String, second: String },
 }
 
-/// The first dozen differences, one a line, and how many more there are.
-fn listed(differences: &WorldDifferences) -> String {
-    let listed: Vec<String> =
-        differences.0.iter().take(12).map(|(key, first, second)| format!("  {key}: {first} | {second}")).collect();
-    let more = differences.0.len().saturating_sub(listed.len());
-    let more = if more > 0 { format!("\n  and {more} more") } else { String::new() };
-    format!("{}{more}", listed.join("\n"))
-}
-
-/// The deals of two files on one world, for a paired comparison: [`combine`] once the files are
-/// checked to be pairable and their worlds to be the same. `files` names them in an error.
+/// Two files' deals side by side, for a paired comparison: [`combine`] once the files are
+/// checked to be pairable. Where their worlds differ (see [`world_differences`]), each file's
+/// deals run on that file's own world, both drawn from the same keyed random numbers. `files`
+/// names them in an error.
 pub fn pair(
     first: &Scenario,
     second: &Scenario,
@@ -197,19 +194,22 @@ pub fn pair(
     label: &str,
 ) -> Result<Scenario, PairError> {
     check_pairable(first, second).map_err(|source| PairError::NotPairable { files: files.to_string(), source })?;
-    let differences = world_differences(first, second);
-    if !differences.is_empty() {
-        return Err(PairError::WorldsDiffer { files: files.to_string(), differences });
+    let names = |scenario: &Scenario| scenario.parties.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+    if names(first) != names(second) {
+        return Err(PairError::PartiesDiffer { files: files.to_string(), first: names(first), second: names(second) });
     }
     Ok(combine(first, second, first_label, label))
 }
 
-/// The first scenario with the second's deals added after its own, for two files whose worlds
-/// are the same (see [`world_differences`]). Deals of the second whose names the first already
-/// uses are renamed `<label>/<name>`. An input of the second is the first's where both have the
-/// same identity and distribution; latents and coins match by identity, so a term both files
-/// name draws alike in both. The labels (the files' stems) name the scenarios where their own
-/// names do not tell them apart.
+/// The first scenario with the second's deals added after its own. Deals of the second whose
+/// names the first already uses are renamed `<label>/<name>`. An input of the second is the
+/// first's where both have the same identity and distribution; latents and coins match by
+/// identity, so a term both files name draws alike in both. Where the worlds differ (see
+/// [`world_differences`]), the second's deals run on the second's world, kept as an
+/// [`OtherWorld`]; its inputs that no input of the first matches are added, keyed
+/// `<label>/<key>` where the first uses the key. The labels (the files' stems) name the
+/// scenarios where their own names do not tell them apart. Both files must name the same
+/// parties in the same order (see [`pair`]).
 pub fn combine(first: &Scenario, second: &Scenario, first_label: &str, label: &str) -> Scenario {
     let mut combined = first.clone();
     combined.name = if first.name.is_empty() || second.name.is_empty() {
@@ -233,18 +233,21 @@ pub fn combine(first: &Scenario, second: &Scenario, first_label: &str, label: &s
             same.unwrap_or_else(|| {
                 let mut input = input.clone();
                 input.latent = latent;
-                // Keys name the deal: keep them unique when the deal was renamed.
+                // Keys name inputs in the outputs: keep them unique.
                 if let Some(rest) = input.key.strip_prefix("deals.")
                     && let Some((deal, term)) = rest.split_once('.')
                     && renamed(deal)
                 {
                     input.key = format!("deals.{label}/{deal}.{term}");
+                } else if combined.inputs.iter().any(|i| i.key == input.key) {
+                    input.key = format!("{label}/{}", input.key);
                 }
                 combined.inputs.push(input);
                 combined.inputs.len() - 1
             })
         })
         .collect();
+    let first_of_second = combined.deals.len();
     for deal in &second.deals {
         let mut deal = deal.clone();
         if renamed(&deal.name) {
@@ -253,16 +256,18 @@ pub fn combine(first: &Scenario, second: &Scenario, first_label: &str, label: &s
         remap(&mut deal, &|id| input_map[id], &|coin| coin_map[coin]);
         combined.deals.push(deal);
     }
-    for correlation in &second.correlations {
-        let mut correlation = correlation.clone();
-        correlation.between = correlation.between.map(|latent| latent_map[latent]);
-        let known = combined
-            .correlations
-            .iter()
-            .any(|c| c.between == correlation.between || c.between == [correlation.between[1], correlation.between[0]]);
-        if !known {
-            combined.correlations.push(correlation);
+    if !world_differences(first, second).is_empty() {
+        let mut world = second.clone();
+        world.visit_world_scalars(&mut |scalar| remap_scalar(scalar, &|id| input_map[id]));
+        for correlation in &mut world.correlations {
+            correlation.between = correlation.between.map(|latent| latent_map[latent]);
         }
+        world.inputs = combined.inputs.clone();
+        world.latents = combined.latents.clone();
+        world.coins = combined.coins.clone();
+        world.deals = combined.deals.clone();
+        let deals = first_of_second..combined.deals.len();
+        combined.other_worlds.push(OtherWorld { scenario: Box::new(world), deals });
     }
     combined
 }

@@ -298,11 +298,88 @@ pub struct Scenario {
     pub latents: Vec<Identity>,
     /// The identities of the deals' coin flips (`investment.<name>.tranches[<i>]`).
     pub coins: Vec<Identity>,
+    /// Worlds besides this scenario's own, on which some of its deals run: empty but for a
+    /// `compare` of two files whose worlds differ (see [`combine`]).
+    pub other_worlds: Vec<OtherWorld>,
+}
+
+/// Another file's world inside a compared scenario: that file's scenario, holding the compared
+/// scenario's deals, inputs, latents and coins (so every id means the same in both), whose
+/// world the deals `deals` run on. Both worlds draw from the same keyed random numbers, so a
+/// path of one is paired with the same path of the other.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OtherWorld {
+    pub scenario: Box<Scenario>,
+    pub deals: std::ops::Range<usize>,
 }
 
 impl Scenario {
     pub fn grid(&self) -> Grid {
         self.simulation.grid
+    }
+
+    /// The scenarios whose worlds each path samples, by world index: this one, then each other
+    /// world's.
+    pub fn worlds(&self) -> impl Iterator<Item = &Scenario> {
+        std::iter::once(self).chain(self.other_worlds.iter().map(|world| world.scenario.as_ref()))
+    }
+
+    /// The index in [`Self::worlds`] of the world deal `deal` runs on.
+    pub fn world_of(&self, deal: usize) -> usize {
+        self.other_worlds.iter().position(|world| world.deals.contains(&deal)).map_or(0, |w| w + 1)
+    }
+
+    /// The scenario whose world deal `deal` runs on.
+    pub fn world_scenario(&self, deal: usize) -> &Scenario {
+        self.worlds().nth(self.world_of(deal)).expect("world_of names a world")
+    }
+
+    /// Visits every value of the world (parties, streams, compute, valuation and events), constant or drawn; deals' values are their terms' to visit.
+    pub fn visit_world_scalars(&mut self, visit: &mut dyn FnMut(&mut Scalar)) {
+        for party in &mut self.parties {
+            if let Some(cash) = &mut party.initial_cash {
+                visit(cash);
+            }
+            if let Some(costs) = &mut party.other_costs {
+                costs.visit_scalars(visit);
+            }
+        }
+        for stream in &mut self.streams {
+            visit(&mut stream.initial);
+            stream.growth.visit_scalars(visit);
+            stream.volatility.visit_scalars(visit);
+            if let Some(jumps) = &mut stream.jumps {
+                visit(&mut jumps.annual_rate);
+            }
+            for channel in &mut stream.channels {
+                channel.share.visit_scalars(visit);
+            }
+        }
+        if let Some(compute) = &mut self.compute {
+            compute.cost_ratio.visit_scalars(visit);
+            for provider in &mut compute.providers {
+                provider.margin.visit_scalars(visit);
+                provider.share.visit_scalars(visit);
+            }
+            for route in &mut compute.routes {
+                for (_, share) in &mut route.providers {
+                    share.visit_scalars(visit);
+                }
+            }
+        }
+        if let Some(valuation) = &mut self.valuation {
+            valuation.multiple.visit_scalars(visit);
+        }
+        for event in &mut self.events {
+            match &mut event.timing {
+                EventTiming::Dated { probability, .. } => visit(probability),
+                EventTiming::Hazard { annual_rate, .. } => visit(annual_rate),
+                EventTiming::Outcome { .. } => {}
+            }
+            for (weight, _) in &mut event.outcomes {
+                visit(weight);
+            }
+        }
     }
 
     /// A value as `validate` shows it: the number in `unit` (money as `$250B`, shares as `20%`;

@@ -1,0 +1,148 @@
+//! One path from its drawn row to its deals' outcomes: each world sampled, each deal applied on
+//! its own world. Shared by the full run and the metric-only evaluation.
+
+use crate::sampling::correlation::Copula;
+use crate::sampling::world::{WorldPath, sample_inputs, sample_path};
+use crate::scenario::{InputId, Scalar, Scenario};
+use crate::terms::{DealOutcome, Discounting, apply_deal};
+
+/// How a scenario's paths are simulated: per world, how its deals are discounted and, for worlds
+/// after the first, how it draws its own inputs.
+pub struct PathModel<'s> {
+    pub scenario: &'s Scenario,
+    worlds: Vec<WorldModel<'s>>,
+    /// The world each deal runs on.
+    world_of_deal: Vec<usize>,
+}
+
+struct WorldModel<'s> {
+    scenario: &'s Scenario,
+    discounting: Discounting,
+    /// The world's own correlations. The first world's draws are the path's row, drawn by the
+    /// caller; every other world draws its inputs itself, from the same keyed uniforms, so each
+    /// file's world is exactly the world a run of that file alone samples.
+    copula: Option<Copula>,
+    /// Inputs this world reads and no earlier world does: the row records them as this world
+    /// drew them.
+    first_read: Vec<InputId>,
+}
+
+/// One path's worlds and deal outcomes, reused from path to path.
+pub struct PathState {
+    pub worlds: Vec<WorldPath>,
+    pub outcomes: Vec<DealOutcome>,
+    latents: Vec<f64>,
+    scores: Vec<f64>,
+}
+
+impl<'s> PathModel<'s> {
+    pub fn new(scenario: &'s Scenario) -> PathModel<'s> {
+        let world_of_deal: Vec<usize> = (0..scenario.deals.len()).map(|d| scenario.world_of(d)).collect();
+        let mut read_before = vec![false; scenario.inputs.len()];
+        let worlds = scenario
+            .worlds()
+            .enumerate()
+            .map(|(w, world)| {
+                let mut reads = vec![false; scenario.inputs.len()];
+                inputs_read(world, (0..scenario.deals.len()).filter(|&d| world_of_deal[d] == w), &mut reads);
+                let first_read = (0..reads.len()).filter(|&i| reads[i] && !read_before[i]).collect();
+                for (before, read) in read_before.iter_mut().zip(reads) {
+                    *before |= read;
+                }
+                WorldModel {
+                    scenario: world,
+                    discounting: Discounting::new(world),
+                    copula: if w == 0 { None } else { Copula::of(world) },
+                    first_read,
+                }
+            })
+            .collect();
+        PathModel { scenario, worlds, world_of_deal }
+    }
+
+    pub fn state(&self) -> PathState {
+        let scenario = self.scenario;
+        PathState {
+            worlds: self.worlds.iter().map(|world| WorldPath::new(world.scenario)).collect(),
+            outcomes: (0..scenario.deals.len())
+                .map(|d| DealOutcome::new(self.worlds[self.world_of_deal[d]].scenario, &scenario.deals[d]))
+                .collect(),
+            latents: vec![0.0; scenario.latents.len()],
+            scores: Vec::new(),
+        }
+    }
+
+    /// Samples path `path`'s worlds: the first from `row` (its inputs, then its coins), each
+    /// other from its own draws. The inputs only later worlds read are written back into `row`,
+    /// so the row holds each input as the world that reads it drew it.
+    pub fn sample(&self, seed: u64, path: u64, row: &mut [f64], state: &mut PathState) {
+        self.sample_worlds(seed, path, row, None, state);
+        for (model, world) in self.worlds.iter().zip(&state.worlds).skip(1) {
+            for &input in &model.first_read {
+                row[input] = world.inputs[input];
+            }
+        }
+    }
+
+    /// Samples path `path`'s worlds again with `input` fixed at `value` after the draw, so that
+    /// every other random number stays where it was.
+    pub fn sample_pinned(&self, seed: u64, path: u64, row: &[f64], pin: (InputId, f64), state: &mut PathState) {
+        self.sample_worlds(seed, path, row, Some(pin), state);
+    }
+
+    fn sample_worlds(&self, seed: u64, path: u64, row: &[f64], pin: Option<(InputId, f64)>, state: &mut PathState) {
+        let inputs = self.scenario.inputs.len();
+        for (w, (model, world)) in self.worlds.iter().zip(&mut state.worlds).enumerate() {
+            if w == 0 {
+                world.inputs.copy_from_slice(&row[..inputs]);
+                world.coins.copy_from_slice(&row[inputs..]);
+            } else {
+                let scratch = (state.latents.as_mut_slice(), &mut state.scores);
+                let (drawn, coins) = (&mut world.inputs, &mut world.coins);
+                sample_inputs(model.scenario, model.copula.as_ref(), (seed, path), scratch, drawn, coins);
+            }
+            if let Some((input, value)) = pin {
+                world.inputs[input] = value;
+            }
+            sample_path(model.scenario, seed, path, world);
+        }
+    }
+
+    /// The world deal `deal` runs on, by index into [`PathState::worlds`].
+    pub fn world_of(&self, deal: usize) -> usize {
+        self.world_of_deal[deal]
+    }
+
+    /// Applies deal `deal` on its world.
+    pub fn apply(&self, deal: usize, worlds: &[WorldPath], outcome: &mut DealOutcome) {
+        let model = &self.worlds[self.world_of_deal[deal]];
+        let world = &worlds[self.world_of_deal[deal]];
+        apply_deal(model.scenario, &self.scenario.deals[deal], &model.discounting, world, outcome);
+    }
+
+    /// Applies every deal on its world.
+    pub fn apply_all(&self, state: &mut PathState) {
+        for (deal, outcome) in state.outcomes.iter_mut().enumerate() {
+            self.apply(deal, &state.worlds, outcome);
+        }
+    }
+}
+
+/// Marks the inputs a world reads: its own values, and the terms and stakes of its deals.
+fn inputs_read(world: &Scenario, deals: impl Iterator<Item = usize>, reads: &mut [bool]) {
+    let mut note = |scalar: &mut Scalar| {
+        if let Scalar::Input(input) = *scalar {
+            reads[input] = true;
+        }
+    };
+    world.clone().visit_world_scalars(&mut note);
+    for d in deals {
+        let mut deal = world.deals[d].clone();
+        for (_, stake) in &mut deal.equity {
+            note(stake);
+        }
+        for term in &mut deal.terms {
+            term.visit_draws(&mut note, &mut |_| {});
+        }
+    }
+}
