@@ -157,6 +157,10 @@ struct SensitivityArgs {
     /// each revenue share's paid).
     #[arg(long = "target", value_name = "METRIC")]
     targets: Vec<String>,
+    /// The deal whose targets every other deal's are also explained against, as paired
+    /// differences (default: the first).
+    #[arg(long, value_name = "DEAL")]
+    baseline: Option<String>,
     /// Output directory (default: output/<scenario file stem>): a new or empty directory, or a
     /// previous dealsim output; files dealsim did not write there are never touched.
     #[arg(long, value_name = "DIR")]
@@ -490,6 +494,15 @@ fn compare(args: &CompareArgs) -> Result<(), Failure> {
     execute(&combined, hash, &args.first, &args.overrides, &args.settings, output, None)
 }
 
+/// The index of the deal `--baseline` names; the first deal without it.
+fn baseline_deal(scenario: &Scenario, name: Option<&str>) -> Result<usize, Failure> {
+    let Some(name) = name else { return Ok(0) };
+    scenario.deals.iter().position(|d| d.name == name).ok_or_else(|| {
+        let deals: Vec<&str> = scenario.deals.iter().map(|d| d.name.as_str()).collect();
+        Failure::Input(format!("error: --baseline {name}: no such deal; expected one of: {}", deals.join(", ")))
+    })
+}
+
 /// Runs a loaded scenario and writes every output into `output` (or, for a shard, its shard
 /// file). `file` names the scenario in run.json and locates its data/ for the charts' history.
 fn execute(
@@ -501,13 +514,7 @@ fn execute(
     mut output: Output,
     placement: Option<Placement>,
 ) -> Result<(), Failure> {
-    let baseline = match &args.baseline {
-        None => 0,
-        Some(name) => scenario.deals.iter().position(|d| &d.name == name).ok_or_else(|| {
-            let deals: Vec<&str> = scenario.deals.iter().map(|d| d.name.as_str()).collect();
-            Failure::Input(format!("error: --baseline {name}: no such deal; expected one of: {}", deals.join(", ")))
-        })?,
-    };
+    let baseline = baseline_deal(scenario, args.baseline.as_deref())?;
     let options = RunOptions {
         paths: match args.target_se {
             Some(_) => args.max_paths,
@@ -562,6 +569,7 @@ fn execute(
         outputs: &args.outputs,
         paths: options.paths,
         threads: args.threads,
+        baseline,
     };
     write_results(&results, &aggregates, output, None)
 }
@@ -577,6 +585,8 @@ struct Results<'a> {
     /// runs at min(paths, 20000) paths per pinned run.
     paths: u64,
     threads: usize,
+    /// The deal comparison.csv and the tornado's paired differences are against.
+    baseline: usize,
 }
 
 fn cannot_write(out: &Path, error: &dyn std::fmt::Display) -> Failure {
@@ -598,7 +608,7 @@ fn write_results(
     let sensitivity = if outputs.no_sensitivity {
         Sensitivity::Skip
     } else {
-        Sensitivity::Compute { paths: results.paths, threads: results.threads }
+        Sensitivity::Compute { paths: results.paths, threads: results.threads, baseline: results.baseline }
     };
     // The key figures come first: the tornado reruns the scenario and takes the longest.
     let mut tables = RunTables::build(scenario, aggregates, Sensitivity::Skip).map_err(|e| runtime(&e))?;
@@ -629,7 +639,10 @@ fn write_results(
     say!("{}", terminal::comparison_table(&tables.comparison));
     say!("{}", terminal::outcome_tables_text(&tables.outcomes));
     tables.add_sensitivity(scenario, aggregates.seed, sensitivity).map_err(|e| runtime(&e))?;
-    say!("{}", terminal::tornado_table(tables.report_tables().sensitivity, 3));
+    // The deals' own targets; the paired differences' tornados are in sensitivity.csv and the report.
+    let own: Vec<_> =
+        tables.report_tables().sensitivity.iter().filter(|row| row.baseline.is_empty()).cloned().collect();
+    say!("{}", terminal::tornado_table(&own, 3));
     let mut files: Vec<(&str, Vec<u8>)> = tables.csv_files().map_err(|e| runtime(&e))?;
     files.push(("run.json", serde_json::to_vec_pretty(&info).map_err(|e| runtime(&e))?));
     if !outputs.no_xlsx {
@@ -684,6 +697,7 @@ fn merge(args: &MergeArgs) -> Result<(), Failure> {
         outputs: &args.outputs,
         paths: run.paths,
         threads: args.threads,
+        baseline: run.baseline,
     };
     write_results(&results, &merged, output, Some(run.shards))
 }
@@ -713,7 +727,7 @@ fn chart_files(
     let mut charts = charts::render_charts(scenario, aggregates, &histories, format)
         .map_err(|error| Failure::Runtime(error.to_string()))?;
     charts.extend(
-        charts::tornado_charts(tables.summary, tables.sensitivity, format)
+        charts::tornado_charts(tables.summary, tables.comparison, tables.sensitivity, format)
             .map_err(|error| Failure::Runtime(error.to_string()))?,
     );
     charts
@@ -824,6 +838,7 @@ fn sensitivity(args: &SensitivityArgs) -> Result<(), Failure> {
             )));
         }
     }
+    let baseline = baseline_deal(&scenario, args.baseline.as_deref())?;
     let file = &args.scenario.scenario;
     let mut output =
         Output::open(args.out.as_deref(), default_out(file), Writer::Sensitivity, &[scenario_input(file)])?;
@@ -832,6 +847,7 @@ fn sensitivity(args: &SensitivityArgs) -> Result<(), Failure> {
         seed: args.seed.unwrap_or(scenario.simulation.seed),
         threads: args.threads,
         targets: args.targets.clone(),
+        baseline,
     };
     let started = Instant::now();
     let rows = sensitivity::tornado(&scenario, &options).map_err(|error| Failure::Runtime(error.to_string()))?;

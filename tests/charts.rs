@@ -203,7 +203,13 @@ fn the_report_shows_the_comparison_and_sensitivity_tables() {
     let aggregates = small_run(&structures);
     let summary = summary_rows(&structures, &aggregates);
     let comparison = comparison_rows(&structures, &aggregates);
-    let options = SensitivityOptions { paths: 300, seed: 7, threads: 1, targets: vec!["party.microsoft.npv".into()] };
+    let options = SensitivityOptions {
+        paths: 300,
+        seed: 7,
+        threads: 1,
+        targets: vec!["party.microsoft.npv".into()],
+        baseline: 0,
+    };
     let sensitivity = tornado(&structures, &options).unwrap();
     let info = RunInfo::new(&structures, Path::new("structures.toml"), "ab".repeat(32), vec![], &aggregates);
     let tables = ReportTables { summary: &summary, comparison: &comparison, sensitivity: &sensitivity, outcomes: &[] };
@@ -229,7 +235,12 @@ fn the_report_shows_the_comparison_and_sensitivity_tables() {
     let largest = &sensitivity[0];
     assert!(html.contains(&format!("<td class=\"name\">{}</td>", largest.input)), "the largest swing is listed");
     let shown = html.matches("<table class=\"sensitivity\">").count();
-    assert_eq!(shown, structures.deals.len(), "one sensitivity table per deal for the one target");
+    assert_eq!(
+        shown,
+        2 * structures.deals.len() - 1,
+        "per deal, a table for the one target and one for its difference"
+    );
+    assert!(html.contains("<h3>apr-2026-uncapped − apr-2026: difference in Microsoft NPV ($B)</h3>"));
 }
 
 #[test]
@@ -254,15 +265,49 @@ fn paired_npv_differences_are_charted_when_deals_are_compared() {
 fn tornado_charts_render_one_per_target_of_the_first_deal() {
     let base = scenario("base.toml");
     let summary = dealsim::report::summary_rows(&base, &small_run(&base));
-    let options =
-        dealsim::analysis::sensitivity::SensitivityOptions { paths: 300, seed: 7, threads: 1, targets: Vec::new() };
+    let options = dealsim::analysis::sensitivity::SensitivityOptions {
+        paths: 300,
+        seed: 7,
+        threads: 1,
+        targets: Vec::new(),
+        baseline: 0,
+    };
     let rows = dealsim::analysis::sensitivity::tornado(&base, &options).unwrap();
-    let tornadoes = charts::tornado_charts(&summary, &rows, ChartFormat::Png).unwrap();
+    let tornadoes = charts::tornado_charts(&summary, &[], &rows, ChartFormat::Png).unwrap();
     let names: Vec<&str> = tornadoes.iter().map(|c| c.file_name.as_str()).collect();
     assert!(names.contains(&"tornado-apr-2026-party-microsoft-npv.png"), "{names:?}");
     assert!(names.contains(&"tornado-apr-2026-revenue-share-openai-to-microsoft-paid.png"), "{names:?}");
     for chart in &tornadoes {
         assert_png_chart(chart);
     }
-    assert!(charts::tornado_charts(&summary, &[], ChartFormat::Png).unwrap().is_empty());
+    assert!(charts::tornado_charts(&summary, &[], &[], ChartFormat::Png).unwrap().is_empty());
+}
+
+#[test]
+fn each_deal_gets_a_tornado_of_its_difference_from_the_baseline() {
+    let structures = scenario("deal-structures.toml");
+    let run = small_run(&structures);
+    let (summary, comparison) =
+        (dealsim::report::summary_rows(&structures, &run), dealsim::report::comparison_rows(&structures, &run));
+    let options = dealsim::analysis::sensitivity::SensitivityOptions {
+        paths: 300,
+        seed: 7,
+        threads: 1,
+        targets: Vec::new(),
+        baseline: 0,
+    };
+    let rows = dealsim::analysis::sensitivity::tornado(&structures, &options).unwrap();
+    let tornadoes = charts::tornado_charts(&summary, &comparison, &rows, ChartFormat::Png).unwrap();
+    let differences: Vec<&str> =
+        tornadoes.iter().map(|c| c.file_name.as_str()).filter(|name| name.starts_with("tornado-difference-")).collect();
+    // One per deal other than the baseline, each for a party's NPV.
+    assert_eq!(differences.len(), structures.deals.len() - 1, "{differences:?}");
+    for (name, deal) in differences.iter().zip(&structures.deals[1..]) {
+        assert!(name.starts_with(&format!("tornado-difference-{}-party-", deal.name)), "{name}");
+        assert!(name.ends_with("-npv.png"), "{name}");
+    }
+    for chart in tornadoes.iter().filter(|c| c.file_name.starts_with("tornado-difference-")) {
+        assert_png_chart(chart);
+        assert!(chart.title.contains(" − apr-2026: what moves the difference in "), "{}", chart.title);
+    }
 }

@@ -31,8 +31,13 @@ rate = { dist = "uniform", low = 0.1, high = 0.3 }
 #[test]
 fn the_dominant_input_ranks_first_with_the_hand_computed_swing() {
     let scenario = parse_scenario("tornado.toml", SCENARIO, &[]).unwrap();
-    let options =
-        SensitivityOptions { paths: 2_000, seed: 3, threads: 0, targets: vec!["revenue_share.share.paid".into()] };
+    let options = SensitivityOptions {
+        paths: 2_000,
+        seed: 3,
+        threads: 0,
+        targets: vec!["revenue_share.share.paid".into()],
+        baseline: 0,
+    };
     let rows = tornado(&scenario, &options).unwrap();
     assert_eq!(rows.len(), 2, "one row per input for the one target");
     let first = &rows[0];
@@ -52,7 +57,7 @@ fn the_dominant_input_ranks_first_with_the_hand_computed_swing() {
 #[test]
 fn default_targets_are_party_npvs_and_shares_paid() {
     let scenario = parse_scenario("tornado.toml", SCENARIO, &[]).unwrap();
-    let options = SensitivityOptions { paths: 500, seed: 3, threads: 1, targets: Vec::new() };
+    let options = SensitivityOptions { paths: 500, seed: 3, threads: 1, targets: Vec::new(), baseline: 0 };
     let rows = tornado(&scenario, &options).unwrap();
     let mut metrics: Vec<&str> = rows.iter().map(|r| r.metric.as_str()).collect();
     metrics.dedup();
@@ -61,4 +66,35 @@ fn default_targets_are_party_npvs_and_shares_paid() {
     // 0.32 × 200 in the lab's NPV (undiscounted here), whatever the share's rate.
     let cost = rows.iter().find(|r| r.metric == "party.lab.npv" && r.input == "parties.lab.other_costs").unwrap();
     assert!((cost.swing - 0.32 * 200.0).abs() < 1e-9, "{}", cost.swing);
+}
+
+/// The tornado of a deal's paired difference from the baseline: with an input fixed, the
+/// difference of the two deals' means on the same paths, computed here by hand.
+#[test]
+fn paired_differences_are_explained_against_the_baseline() {
+    let text =
+        SCENARIO.replacen("[[deals]]\nname = \"deal\"", "[[deals]]\nname = \"none\"\n[[deals]]\nname = \"deal\"", 1);
+    let scenario = parse_scenario("tornado.toml", &text, &[]).unwrap();
+    assert_eq!(scenario.deals.len(), 2);
+    let options = SensitivityOptions { paths: 500, seed: 3, threads: 1, targets: Vec::new(), baseline: 0 };
+    let rows = tornado(&scenario, &options).unwrap();
+    let difference = |metric: &str, input: &str| {
+        rows.iter()
+            .find(|r| r.deal == "deal" && r.baseline == "none" && r.metric == metric && r.input.ends_with(input))
+            .unwrap_or_else(|| panic!("{metric} {input}"))
+    };
+    // The cloud gets the share on top of what it has without the deal: rate × 200, on every path.
+    let rate = difference("party.cloud.npv", "rate");
+    assert!((rate.metric_low - 0.12 * 200.0).abs() < 1e-9, "{}", rate.metric_low);
+    assert!((rate.metric_high - 0.28 * 200.0).abs() < 1e-9, "{}", rate.metric_high);
+    assert!((rate.rank_correlation - 1.0).abs() < 1e-12);
+    let lab = difference("party.lab.npv", "rate");
+    assert!((lab.metric_high + 0.28 * 200.0).abs() < 1e-9, "{}", lab.metric_high);
+    assert!((lab.rank_correlation + 1.0).abs() < 1e-12);
+    // Other costs weigh on the lab alike under both deals: no swing in the difference.
+    let costs = difference("party.lab.npv", "other_costs");
+    assert!(costs.swing.abs() < 1e-9, "{}", costs.swing);
+    // The baseline has no difference rows, and the deal's own rows stay.
+    assert!(rows.iter().all(|r| r.deal != "none" || r.baseline.is_empty()));
+    assert!(rows.iter().any(|r| r.deal == "deal" && r.baseline.is_empty() && r.metric == "party.cloud.npv"));
 }

@@ -141,7 +141,7 @@ fn run_scenario(scenario: &Scenario, settings: &Settings) -> PyResult<Vec<(Strin
         None => engine::run(scenario, options, &|_| {}).map_err(|e| failed(&e))?,
     };
     let sensitivity = if settings.sensitivity {
-        Sensitivity::Compute { paths: options.paths, threads: settings.threads }
+        Sensitivity::Compute { paths: options.paths, threads: settings.threads, baseline: options.baseline }
     } else {
         Sensitivity::Skip
     };

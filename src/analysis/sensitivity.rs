@@ -25,12 +25,17 @@ pub struct SensitivityOptions {
     pub threads: usize,
     /// Metric names to explain; empty means each party's NPV and each revenue share's `paid`.
     pub targets: Vec<String>,
+    /// The deal every other deal's targets are also explained against, as paired differences.
+    pub baseline: usize,
 }
 
 /// One row of `sensitivity.csv`: one input's effect on one deal's metric.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SensitivityRow {
     pub deal: String,
+    /// Empty for the deal's own metric; for a paired difference, the baseline deal, and the
+    /// row's metric values are the deal's minus the baseline's, path by path.
+    pub baseline: String,
     pub metric: String,
     pub input: String,
     /// The input's P10 and P90.
@@ -147,33 +152,57 @@ pub fn tornado(scenario: &Scenario, options: &SensitivityOptions) -> Result<Vec<
         }
     }
     let count = options.paths as f64;
+    // Each target of a deal other than the baseline, with the baseline's target of that name:
+    // fixing an input, the mean of their per-path difference is the difference of their means,
+    // since both deals are evaluated on the same paths.
+    let deal_of = |t: usize| match paths.layout.metrics[slots[t]].scope {
+        Scope::Deal(deal) => deal,
+        Scope::World => unreachable!("targets are deal metrics"),
+    };
+    let pairs: Vec<(usize, usize)> = (0..targets)
+        .filter(|&t| deal_of(t) != options.baseline)
+        .filter_map(|t| {
+            let name = &paths.layout.metrics[slots[t]].name;
+            let base = (0..targets)
+                .find(|&b| deal_of(b) == options.baseline && &paths.layout.metrics[slots[b]].name == name)?;
+            Some((t, base))
+        })
+        .collect();
+    let columns: Vec<Vec<f64>> =
+        (0..targets).map(|t| total.values.iter().skip(t).step_by(targets).copied().collect()).collect();
+    let differences: Vec<Vec<f64>> = pairs
+        .iter()
+        .map(|&(t, base)| columns[t].iter().zip(&columns[base]).map(|(deal, base)| deal - base).collect())
+        .collect();
     let mut rows = Vec::new();
     for (input, uncertain) in scenario.inputs.iter().enumerate() {
         let [low, high] = levels[input];
         let draws: Vec<f64> = total.inputs.iter().skip(input).step_by(inputs).copied().collect();
-        for (t, &slot) in slots.iter().enumerate() {
-            let values: Vec<f64> = total.values.iter().skip(t).step_by(targets).copied().collect();
-            let metric = &paths.layout.metrics[slot];
-            let Scope::Deal(deal) = metric.scope else { continue };
-            let metric_low = total.sums[input * 2 * targets + t] / count;
-            let metric_high = total.sums[(input * 2 + 1) * targets + t] / count;
-            rows.push(SensitivityRow {
-                deal: scenario.deals[deal].name.clone(),
-                metric: metric.name.clone(),
-                input: uncertain.key.clone(),
-                input_low: low,
-                input_high: high,
-                metric_low,
-                metric_high,
-                swing: (metric_high - metric_low).abs(),
-                rank_correlation: spearman(&draws, &values),
-            });
+        let mean_at = |t: usize, level: usize| total.sums[(input * 2 + level) * targets + t] / count;
+        let row = |t: usize, baseline: String, (metric_low, metric_high): (f64, f64), values: &[f64]| SensitivityRow {
+            deal: scenario.deals[deal_of(t)].name.clone(),
+            baseline,
+            metric: paths.layout.metrics[slots[t]].name.clone(),
+            input: uncertain.key.clone(),
+            input_low: low,
+            input_high: high,
+            metric_low,
+            metric_high,
+            swing: (metric_high - metric_low).abs(),
+            rank_correlation: spearman(&draws, values),
+        };
+        for (t, values) in columns.iter().enumerate() {
+            rows.push(row(t, String::new(), (mean_at(t, 0), mean_at(t, 1)), values));
+        }
+        for (&(t, base), values) in pairs.iter().zip(&differences) {
+            let means = (mean_at(t, 0) - mean_at(base, 0), mean_at(t, 1) - mean_at(base, 1));
+            rows.push(row(t, scenario.deals[options.baseline].name.clone(), means, values));
         }
     }
     let order = |row: &SensitivityRow| {
         let deal = scenario.deals.iter().position(|d| d.name == row.deal).unwrap_or(0);
         let metric = paths.layout.metrics.iter().position(|m| m.name == row.metric).unwrap_or(0);
-        (deal, metric)
+        (deal, !row.baseline.is_empty(), metric)
     };
     rows.sort_by(|a, b| order(a).cmp(&order(b)).then(b.swing.total_cmp(&a.swing)));
     Ok(rows)

@@ -14,6 +14,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
+use crate::analysis::sensitivity::SensitivityRow;
 use crate::engine::Aggregates;
 use crate::engine::metrics::Scope;
 use crate::engine::stats::QuantileSketch;
@@ -1460,41 +1461,31 @@ pub fn outcome_charts(tables: &[OutcomeTable], format: ChartFormat) -> Result<Ve
     Ok(charts)
 }
 
+/// The tornados of the first deal's targets and, for each other deal, of its paired difference
+/// from the baseline in the party NPV it changes most on average.
 pub fn tornado_charts(
     summary: &[crate::report::SummaryRow],
-    rows: &[crate::analysis::sensitivity::SensitivityRow],
+    comparison: &[crate::report::ComparisonRow],
+    rows: &[SensitivityRow],
     format: ChartFormat,
 ) -> Result<Vec<Chart>, ChartError> {
     let Some(deal) = rows.first().map(|row| row.deal.as_str()) else { return Ok(Vec::new()) };
-    let mut metrics: Vec<&str> = rows.iter().filter(|r| r.deal == deal).map(|r| r.metric.as_str()).collect();
-    metrics.dedup();
     let mut charts = Vec::new();
+    let mut metrics: Vec<&str> =
+        rows.iter().filter(|r| r.deal == deal && r.baseline.is_empty()).map(|r| r.metric.as_str()).collect();
+    metrics.dedup();
     for metric in metrics {
         let Some(center) = summary.iter().find(|s| s.deal == deal && s.metric == metric).and_then(|s| s.mean) else {
             continue;
         };
-        let bars: Vec<TornadoBar> = rows
-            .iter()
-            .filter(|r| r.deal == deal && r.metric == metric && r.swing > 0.0)
-            .take(TORNADO_BARS)
-            .map(|r| TornadoBar {
-                input: catalogue::input(&r.input),
-                input_low: format::scenario_number(r.input_low),
-                input_high: format::scenario_number(r.input_high),
-                at_low: r.metric_low / B,
-                at_high: r.metric_high / B,
-            })
-            .collect();
-        if bars.is_empty() {
-            continue;
-        }
         let name = catalogue::metric(metric).name;
-        let title = format!("{deal}: what moves {name}");
-        let x_desc = format!("mean {name} with the input fixed ($B)");
-        let bytes = tornado_chart(&title, &x_desc, center / B, &bars, format)?;
+        let Some(bytes) = tornado_of(rows, (deal, "", metric), center, &format!("{deal}: what moves {name}"), format)?
+        else {
+            continue;
+        };
         charts.push(Chart {
             file_name: format!("tornado-{}-{}.{}", slug(deal), slug(metric), format.extension()),
-            title,
+            title: format!("{deal}: what moves {name}"),
             caption: format!(
                 "Each bar is one uncertain input fixed at its 10th (blue) and 90th (orange) percentile, the value \
                  written at the bar's end, with everything else random on the same paths; the line is the mean of \
@@ -1505,7 +1496,74 @@ pub fn tornado_charts(
             bytes,
         });
     }
+    let mut deals: Vec<(&str, &str)> =
+        rows.iter().filter(|r| !r.baseline.is_empty()).map(|r| (r.deal.as_str(), r.baseline.as_str())).collect();
+    deals.dedup();
+    for (deal, baseline) in deals {
+        let npv_difference = |metric: &str| {
+            let is_npv = metric.starts_with("party.") && metric.ends_with(".npv");
+            let row = comparison.iter().find(|c| c.deal == deal && c.baseline == baseline && c.metric == metric);
+            row.and_then(|c| c.mean_difference).filter(|_| is_npv)
+        };
+        let mut metrics: Vec<&str> =
+            rows.iter().filter(|r| r.deal == deal && r.baseline == baseline).map(|r| r.metric.as_str()).collect();
+        metrics.dedup();
+        let largest = metrics
+            .into_iter()
+            .filter_map(|metric| Some((metric, npv_difference(metric)?)))
+            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()));
+        let Some((metric, center)) = largest else { continue };
+        let name = catalogue::metric(metric).name;
+        let title = format!("{deal} − {baseline}: what moves the difference in {name}");
+        let Some(bytes) = tornado_of(rows, (deal, baseline, metric), center, &title, format)? else { continue };
+        charts.push(Chart {
+            file_name: format!("tornado-difference-{}-{}.{}", slug(deal), slug(metric), format.extension()),
+            title,
+            caption: format!(
+                "What drives the gap between the two deals: each bar is one uncertain input fixed at its 10th (blue) \
+                 and 90th (orange) percentile, everything else random on the same paths, and its length is how far \
+                 that moves the mean of {name} under {deal} minus under {baseline}, path by path. The line is the \
+                 mean difference with every input random. Shown for the party whose NPV the deal changes most on \
+                 average; sensitivity.csv has every target's."
+            ),
+            format,
+            bytes,
+        });
+    }
     Ok(charts)
+}
+
+/// A tornado chart of one target (deal, baseline or "", metric), largest swings first, with its
+/// bars around `center`; None where no input moves it.
+fn tornado_of(
+    rows: &[SensitivityRow],
+    (deal, baseline, metric): (&str, &str, &str),
+    center: f64,
+    title: &str,
+    format: ChartFormat,
+) -> Result<Option<Vec<u8>>, ChartError> {
+    let bars: Vec<TornadoBar> = rows
+        .iter()
+        .filter(|r| r.deal == deal && r.baseline == baseline && r.metric == metric && r.swing > 0.0)
+        .take(TORNADO_BARS)
+        .map(|r| TornadoBar {
+            input: catalogue::input(&r.input),
+            input_low: format::scenario_number(r.input_low),
+            input_high: format::scenario_number(r.input_high),
+            at_low: r.metric_low / B,
+            at_high: r.metric_high / B,
+        })
+        .collect();
+    if bars.is_empty() {
+        return Ok(None);
+    }
+    let name = catalogue::metric(metric).name;
+    let x_desc = if baseline.is_empty() {
+        format!("mean {name} with the input fixed ($B)")
+    } else {
+        format!("mean difference in {name} with the input fixed ($B)")
+    };
+    tornado_chart(title, &x_desc, center / B, &bars, format).map(Some)
 }
 
 /// Lower-case letters, digits and dashes: safe in a file name.

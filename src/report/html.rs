@@ -296,9 +296,13 @@ fn sensitivity(html: &mut String, rows: &[SensitivityRow]) {
          and the swing between them. The rank correlation is between the input's draws and the target over \
          the unpinned paths. The largest swings are shown; sensitivity.csv has every input.</p>\n",
     );
-    for target in rows.chunk_by(|a, b| a.deal == b.deal && a.metric == b.metric) {
+    for target in rows.chunk_by(|a, b| a.deal == b.deal && a.baseline == b.baseline && a.metric == b.metric) {
         let (deal, metric) = (&target[0].deal, &target[0].metric);
-        let _ = writeln!(html, "<h3>{}: {}</h3>", escape(deal), escape(&catalogue::metric(metric).heading()));
+        let heading = escape(&catalogue::metric(metric).heading());
+        let _ = match target[0].baseline.as_str() {
+            "" => writeln!(html, "<h3>{}: {heading}</h3>", escape(deal)),
+            baseline => writeln!(html, "<h3>{} − {}: difference in {heading}</h3>", escape(deal), escape(baseline)),
+        };
         html.push_str(
             "<table class=\"sensitivity\"><thead><tr><th class=\"name\">input</th><th>input P10</th><th>input P90</th>\
              <th>target at P10</th><th>target at P90</th><th>swing</th><th>rank corr.</th></tr></thead><tbody>\n",

@@ -16,8 +16,9 @@ pub enum Sensitivity {
     /// No tornado (`--no-sensitivity`): sensitivity.csv is not written.
     Skip,
     /// A tornado at min(`paths`, [`sensitivity::DEFAULT_PATHS`]) paths per pinned run, on the run's
-    /// seed, with `threads` workers (0: every core).
-    Compute { paths: u64, threads: usize },
+    /// seed, with `threads` workers (0: every core), explaining each deal's paired difference
+    /// from deal `baseline` too.
+    Compute { paths: u64, threads: usize, baseline: usize },
 }
 
 /// The tables of one run. `comparison` and `conditional` may be empty, and are then not written
@@ -60,11 +61,11 @@ impl RunTables {
         seed: u64,
         sensitivity: Sensitivity,
     ) -> Result<(), RunError> {
-        if let Sensitivity::Compute { paths, threads } = sensitivity
+        if let Sensitivity::Compute { paths, threads, baseline } = sensitivity
             && !scenario.inputs.is_empty()
         {
-            let options =
-                SensitivityOptions { paths: paths.min(sensitivity::DEFAULT_PATHS), seed, threads, targets: Vec::new() };
+            let paths = paths.min(sensitivity::DEFAULT_PATHS);
+            let options = SensitivityOptions { paths, seed, threads, targets: Vec::new(), baseline };
             self.sensitivity = Some(sensitivity::tornado(scenario, &options)?);
         }
         Ok(())

@@ -98,17 +98,21 @@ pub fn outcome_tables_text(tables: &[OutcomeTable]) -> String {
 pub fn tornado_table(rows: &[SensitivityRow], top: usize) -> String {
     let mut table = String::new();
     let mut shown = 0;
-    let mut current: Option<(&str, &str)> = None;
+    let mut current: Option<(&str, &str, &str)> = None;
     for row in rows {
-        if current != Some((&row.deal, &row.metric)) {
-            current = Some((&row.deal, &row.metric));
+        if current != Some((&row.deal, &row.baseline, &row.metric)) {
+            current = Some((&row.deal, &row.baseline, &row.metric));
             shown = 0;
-            let _ = writeln!(
-                table,
-                "\nwhat moves {} under {} (input at P10 / P90, all else random):",
-                catalogue::metric(&row.metric).heading(),
-                row.deal
-            );
+            let heading = catalogue::metric(&row.metric).heading();
+            let _ = if row.baseline.is_empty() {
+                writeln!(table, "\nwhat moves {heading} under {} (input at P10 / P90, all else random):", row.deal)
+            } else {
+                writeln!(
+                    table,
+                    "\nwhat moves the difference in {heading}, {} − {} (input at P10 / P90, all else random):",
+                    row.deal, row.baseline
+                )
+            };
         }
         if shown == top {
             continue;

@@ -206,6 +206,7 @@ fn sensitivity_sheet(
     sheet.set_name(SENSITIVITY)?;
     let columns = [
         ("deal", 18.0),
+        ("minus baseline", 18.0),
         ("metric", 40.0),
         ("input", 56.0),
         ("input at P10", 12.0),
@@ -221,28 +222,33 @@ fn sensitivity_sheet(
         let format = formats.of(catalogue::metric(&sensitivity.metric).unit);
         let input_format = formats.of_input(sensitivity.input_high);
         sheet.write_string(row, 0, &sensitivity.deal)?;
-        sheet.write_string(row, 1, &sensitivity.metric)?;
-        sheet.write_string(row, 2, &sensitivity.input)?;
-        sheet.write_number_with_format(row, 3, sensitivity.input_low, input_format)?;
-        sheet.write_number_with_format(row, 4, sensitivity.input_high, input_format)?;
-        sheet.write_number_with_format(row, 5, sensitivity.metric_low, format)?;
-        sheet.write_number_with_format(row, 6, sensitivity.metric_high, format)?;
-        sheet.write_number_with_format(row, 7, sensitivity.swing, format)?;
-        sheet.write_number_with_format(row, 8, sensitivity.rank_correlation, &formats.number)?;
+        sheet.write_string(row, 1, &sensitivity.baseline)?;
+        sheet.write_string(row, 2, &sensitivity.metric)?;
+        sheet.write_string(row, 3, &sensitivity.input)?;
+        sheet.write_number_with_format(row, 4, sensitivity.input_low, input_format)?;
+        sheet.write_number_with_format(row, 5, sensitivity.input_high, input_format)?;
+        sheet.write_number_with_format(row, 6, sensitivity.metric_low, format)?;
+        sheet.write_number_with_format(row, 7, sensitivity.metric_high, format)?;
+        sheet.write_number_with_format(row, 8, sensitivity.swing, format)?;
+        sheet.write_number_with_format(row, 9, sensitivity.rank_correlation, &formats.number)?;
     }
     // The tornado of the first deal's first metric (rows come grouped by deal and metric,
     // largest swing first): bars from the metric's mean to its value with the input at its P10
     // and at its P90.
     let first = &rows[0];
-    let bars = rows.iter().take_while(|r| r.deal == first.deal && r.metric == first.metric).count().min(TORNADO_BARS);
+    let bars = rows
+        .iter()
+        .take_while(|r| r.deal == first.deal && r.baseline == first.baseline && r.metric == first.metric)
+        .count()
+        .min(TORNADO_BARS);
     let last = bars as u32;
     let mean = tables.summary.iter().find(|r| r.deal == first.deal && r.metric == first.metric).and_then(|r| r.mean);
     let mut chart = Chart::new(ChartType::Bar);
-    for (name, col) in [("input at P10", 5), ("input at P90", 6)] {
+    for (name, col) in [("input at P10", 6), ("input at P90", 7)] {
         chart
             .add_series()
             .set_name(name)
-            .set_categories((SENSITIVITY, 1, 2, last, 2))
+            .set_categories((SENSITIVITY, 1, 3, last, 3))
             .set_values((SENSITIVITY, 1, col, last, col))
             // The two bars of an input share its row.
             .set_overlap(100);
