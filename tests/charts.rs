@@ -311,3 +311,17 @@ fn each_deal_gets_a_tornado_of_its_difference_from_the_baseline() {
         assert!(chart.title.contains(" − apr-2026: what moves the difference in "), "{}", chart.title);
     }
 }
+
+#[test]
+fn the_convergence_chart_needs_more_than_one_wave_of_paths() {
+    let base = scenario("base.toml");
+    let options = RunOptions { paths: 20_000, seed: 7, threads: 0, baseline: 0, target_relative_se: None, shard: None };
+    let run = engine::run(&base, options, &|_| {}).unwrap();
+    let charts = charts::render_charts(&base, &run, &histories(&base), ChartFormat::Png).unwrap();
+    let convergence = charts.iter().find(|c| c.file_name == "convergence.png").expect("a convergence chart");
+    assert_png_chart(convergence);
+    assert!(convergence.caption.contains("from 4,096 paths to all 20,000"), "{}", convergence.caption);
+    // One wave of paths has no course to show.
+    let small = charts::render_charts(&base, &small_run(&base), &histories(&base), ChartFormat::Png).unwrap();
+    assert!(small.iter().all(|c| c.file_name != "convergence.png"));
+}

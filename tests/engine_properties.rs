@@ -109,7 +109,35 @@ fn shards_merge_to_the_same_bits_as_one_run() {
         assert_eq!(merged.paths, paths);
         assert!(merged.moments == whole.moments, "{count} shards: moments differ from one run");
         assert!(csvs(&merged) == csvs(&whole), "{count} shards: the CSVs differ from one run");
+        // The merge's running means end on the run's means, at chunk ends.
+        let last = merged.convergence.last().unwrap();
+        assert_eq!((last.paths, &last.metrics[..]), (paths, &whole.moments[..whole.layout.metrics.len()]));
+        let chunk = engine::BLOCK_PATHS * engine::CHUNK_BLOCKS;
+        assert!(merged.convergence.iter().all(|point| point.paths % chunk == 0 || point.paths == paths));
     }
+}
+
+/// The convergence points: a running mean per metric after a growing number of paths, spaced
+/// evenly on a log scale, each exactly the moments of the paths run so far (so the last is the
+/// run's), whatever the thread count.
+#[test]
+fn running_means_are_the_moments_of_the_paths_run_so_far() {
+    let scenario = scenario();
+    let paths = 30_000;
+    let whole = run(&scenario, paths, 2);
+    let metrics = whole.layout.metrics.len();
+    let points = &whole.convergence;
+    assert!(points.len() >= 5, "{}", points.len());
+    assert_eq!(points.last().unwrap().paths, paths);
+    assert!(points.last().unwrap().metrics == whole.moments[..metrics]);
+    for pair in points.windows(2) {
+        assert!(pair[1].paths as f64 >= pair[0].paths as f64 * engine::CONVERGENCE_STEP || pair[1].paths == paths);
+    }
+    // A point after k paths holds the moments of a run of k paths.
+    let wave = points[1].paths;
+    let shorter = run(&scenario, wave, 1);
+    assert!(points[1].metrics == shorter.moments[..metrics], "the running moments after {wave} paths");
+    assert!(run(&scenario, paths, 1).convergence == whole.convergence);
 }
 
 #[test]

@@ -111,6 +111,38 @@ pub struct Aggregates {
     pub chunks: Range<u64>,
     /// Each chunk's moments, in chunk order: kept for shards only, whose merge folds them.
     pub chunk_moments: Vec<Vec<Moments>>,
+    /// How the metrics' means settled: the running moments of every metric slot after a growing
+    /// number of paths, at wave ends spaced by at least [`CONVERGENCE_STEP`] (chunk ends for
+    /// merged shards), and after the last path.
+    pub convergence: Vec<ConvergencePoint>,
+}
+
+/// Running moments of every metric slot (`layout.metrics` order) after the first `paths` paths.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConvergencePoint {
+    pub paths: u64,
+    pub metrics: Vec<Moments>,
+}
+
+/// Convergence points are kept where the path count has grown by this factor since the last
+/// one: evenly spaced on a log scale, a few dozen whatever the run's size.
+pub const CONVERGENCE_STEP: f64 = 1.25;
+
+/// Adds a convergence point after `paths` paths, unless it is within [`CONVERGENCE_STEP`] of the
+/// last one and not the run's last.
+fn record_convergence(
+    points: &mut Vec<ConvergencePoint>,
+    paths: u64,
+    last: bool,
+    total: &[Moments],
+    chunk: &[Moments],
+) {
+    let due = points.last().is_none_or(|point| paths as f64 >= point.paths as f64 * CONVERGENCE_STEP);
+    if due || last {
+        let mut metrics = total.to_vec();
+        merge_into(&mut metrics, chunk);
+        points.push(ConvergencePoint { paths, metrics });
+    }
 }
 
 /// Why shards do not merge into one run.
@@ -141,7 +173,17 @@ pub fn merge_ordered_shards<E: From<MergeError>>(
     if merged.chunks.start > 0 {
         return Err(MergeError::Missing { missing_from: 0, missing_to: merged.chunks.start }.into());
     }
-    let mut folded = fold_chunks(&std::mem::take(&mut merged.chunk_moments), merged.moments.len());
+    let metrics = merged.layout.metrics.len();
+    let mut folded = vec![Moments::default(); merged.moments.len()];
+    let mut convergence = Vec::new();
+    let mut fold = |folded: &mut Vec<Moments>, chunk_index: u64, chunk: &[Moments]| {
+        merge_into(folded, chunk);
+        let done = chunk_paths(&(0..chunk_index + 1), paths).end;
+        record_convergence(&mut convergence, done, done == paths, &folded[..metrics], &[]);
+    };
+    for (i, chunk) in std::mem::take(&mut merged.chunk_moments).iter().enumerate() {
+        fold(&mut folded, merged.chunks.start + i as u64, chunk);
+    }
     for shard in shards {
         let shard = shard?;
         let covered = merged.chunks.end;
@@ -151,8 +193,8 @@ pub fn merge_ordered_shards<E: From<MergeError>>(
         if shard.chunks.start < covered && !shard.chunks.is_empty() {
             return Err(MergeError::Overlap { from: shard.chunks.start, to: covered.min(shard.chunks.end) }.into());
         }
-        for chunk in &shard.chunk_moments {
-            merge_into(&mut folded, chunk);
+        for (i, chunk) in shard.chunk_moments.iter().enumerate() {
+            fold(&mut folded, shard.chunks.start + i as u64, chunk);
         }
         for (total, part) in merged.sketches.iter_mut().zip(&shard.sketches) {
             total.merge(part);
@@ -167,6 +209,7 @@ pub fn merge_ordered_shards<E: From<MergeError>>(
         return Err(MergeError::Missing { missing_from: merged.chunks.end, missing_to: chunk_count(paths) }.into());
     }
     merged.moments = folded;
+    merged.convergence = convergence;
     Ok(merged)
 }
 
@@ -174,15 +217,6 @@ fn merge_into(total: &mut [Moments], part: &[Moments]) {
     for (total, part) in total.iter_mut().zip(part) {
         total.merge(part);
     }
-}
-
-/// The left fold of chunks' moments, in order: how every run forms its total.
-fn fold_chunks(chunks: &[Vec<Moments>], width: usize) -> Vec<Moments> {
-    let mut total = vec![Moments::default(); width];
-    for chunk in chunks {
-        merge_into(&mut total, chunk);
-    }
-    total
 }
 
 /// Why a run could not be carried out.
@@ -344,6 +378,7 @@ fn run_observed(
     let mut chunk = total.clone();
     let mut chunk_moments = Vec::new();
     let mut stop = Stop::PathCount;
+    let mut convergence = Vec::new();
     let mut paths_run = shard_paths.end - shard_paths.start;
     for wave_start in (first_block..end_block).step_by(WAVE_BLOCKS as usize) {
         let wave_end = (wave_start + WAVE_BLOCKS).min(end_block);
@@ -391,12 +426,15 @@ fn run_observed(
                 stop = Stop::Converged { relative_se: target };
                 paths_run = done;
                 total = so_far;
+                record_convergence(&mut convergence, done, true, &total[..layout.metrics.len()], &[]);
                 break;
             }
             if done == options.paths {
                 stop = Stop::PathCap { relative_se: target, worst_metric, worst_relative_se: worst };
             }
         }
+        let metrics = layout.metrics.len();
+        record_convergence(&mut convergence, done, wave_end == end_block, &total[..metrics], &chunk[..metrics]);
     }
     // Sketch counts are integers: merging per-worker sketches in any order gives the same result.
     let mut workers = workers.into_iter().map(|w| w.into_inner().expect("a worker panicked"));
@@ -414,6 +452,7 @@ fn run_observed(
         stop,
         chunks,
         chunk_moments,
+        convergence,
         seed: options.seed,
         threads,
         elapsed: started.elapsed(),

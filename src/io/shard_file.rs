@@ -307,6 +307,8 @@ impl ShardFile {
             threads: header.threads,
             elapsed: Duration::try_from_secs_f64(header.elapsed_seconds).unwrap_or_default(),
             stop: Stop::PathCount,
+            // A shard's running means are not the run's: the merge forms those.
+            convergence: Vec::new(),
             chunks,
             chunk_moments: self.chunk_moments,
         })

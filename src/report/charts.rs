@@ -859,6 +859,68 @@ pub fn s_curve_chart(
     })
 }
 
+/// A line of running means: the index of its deal (its colour) and points of (paths run,
+/// running mean, two standard errors), in $B.
+pub type ConvergenceLine = (usize, Vec<(f64, f64, f64)>);
+
+/// A panel of running means: its title and its lines.
+pub type ConvergencePanel = (String, Vec<ConvergenceLine>);
+
+/// Running means against the number of paths (log scale), a panel each, a line per deal with a
+/// band of ± 2 standard errors: where the lines flatten inside narrow bands, more paths would
+/// not change the figures.
+pub fn convergence_chart(
+    deals: &[String],
+    panels: &[ConvergencePanel],
+    format: ChartFormat,
+) -> Result<Vec<u8>, ChartError> {
+    const TITLE: &str = "Convergence: running mean NPV by party";
+    let columns = if panels.len() > 1 { 2 } else { 1 };
+    let rows = panels.len().div_ceil(columns).max(1);
+    let height = (rows as u32 * 400 + 110).max(HEIGHT);
+    render!(format, (WIDTH, height), |root| {
+        let root = root.titled(TITLE, title_style())?;
+        let (strip, root) = root.split_vertically(44);
+        legend_strip(&strip, deals)?;
+        for ((name, lines), area) in panels.iter().zip(root.split_evenly((rows, columns))) {
+            let points = || lines.iter().flat_map(|(_, points)| points.iter().copied());
+            let paths = points().fold(f64::INFINITY, |low, (x, _, _)| low.min(x))
+                ..points().fold(f64::NEG_INFINITY, |high, (x, _, _)| high.max(x));
+            let (low, high) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), (_, mean, error)| {
+                (low.min(mean - error), high.max(mean + error))
+            });
+            let pad = ((high - low) * 0.05).max(1e-9);
+            let mut chart = ChartBuilder::on(&area)
+                .caption(name, panel_title_style())
+                .margin(14)
+                .x_label_area_size(52)
+                .y_label_area_size(84)
+                .build_cartesian_2d(
+                    paths.clone().log_scale().with_key_points(log_ticks(&paths, 2.0)),
+                    (low - pad)..(high + pad),
+                )?;
+            mesh!(chart, 8, "paths run (log scale)", "running mean ($B)", &paths_tick, &money_tick);
+            for (d, points) in lines.iter().map(|(d, points)| (*d, points)) {
+                let x: Vec<f64> = points.iter().map(|p| p.0).collect();
+                let below: Vec<f64> = points.iter().map(|p| p.1 - p.2).collect();
+                let above: Vec<f64> = points.iter().map(|p| p.1 + p.2).collect();
+                chart
+                    .draw_series(std::iter::once(Polygon::new(band_polygon(&x, &below, &above), color(d).mix(0.15))))?;
+                chart.draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), color(d).stroke_width(2)))?;
+            }
+        }
+    })
+}
+
+/// A path count for tick labels: 500, 20k, 1.5M.
+fn paths_tick(paths: &f64) -> String {
+    match *paths {
+        p if p >= 1e6 => format!("{}M", format::scenario_number(p / 1e6)),
+        p if p >= 1e3 => format!("{}k", format::scenario_number(p / 1e3)),
+        p => format!("{p:.0}"),
+    }
+}
+
 /// One party's cash over time ($B) under the baseline deal, with the other deals' medians.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CashPanel {
@@ -1650,6 +1712,7 @@ pub fn render_charts(
     run.npv_differences()?;
     run.npv_boxes()?;
     run.npv_s_curves()?;
+    run.convergence()?;
     run.cash()?;
     for d in 0..scenario.deals.len() {
         run.equity(d)?;
@@ -2017,6 +2080,62 @@ impl Charting<'_> {
              for that party throughout. Drawn from the run's quantile sketches, whose values are within 0.4% of \
              the exact order statistics; the 0.5% most extreme paths at each end are cut."
                 .to_string(),
+            bytes,
+        );
+        Ok(())
+    }
+
+    /// Each party's running mean NPV under each deal against the paths run.
+    fn convergence(&mut self) -> Result<(), ChartError> {
+        let (scenario, aggregates) = (self.scenario, self.aggregates);
+        if aggregates.convergence.len() < 2 {
+            return Ok(());
+        }
+        let mut panels = Vec::new();
+        for party in &scenario.parties {
+            let name = format!("party.{}.npv", party.name);
+            let mut lines: Vec<ConvergenceLine> = Vec::new();
+            let drawn = (0..scenario.deals.len()).filter_map(|d| {
+                let slot = self.slot(Scope::Deal(d), &name)?;
+                let points = aggregates
+                    .convergence
+                    .iter()
+                    .map(|point| {
+                        let moments = &point.metrics[slot];
+                        (point.paths as f64, moments.mean() / B, 2.0 * moments.std_error() / B)
+                    })
+                    .filter(|(_, mean, error)| mean.is_finite() && error.is_finite())
+                    .collect::<Vec<_>>();
+                Some((d, points))
+            });
+            // A deal that leaves the party's NPV as another deal does would only darken its band.
+            for (d, points) in drawn {
+                if lines.iter().all(|(_, earlier)| *earlier != points) {
+                    lines.push((d, points));
+                }
+            }
+            if !lines.is_empty() {
+                panels.push((format!("{} NPV", capitalized(&party.name)), lines));
+            }
+        }
+        if panels.is_empty() {
+            return Ok(());
+        }
+        let deals: Vec<String> = scenario.deals.iter().map(|deal| deal.name.clone()).collect();
+        let bytes = convergence_chart(&deals, &panels, self.format)?;
+        let first = aggregates.convergence[0].paths;
+        self.push(
+            "convergence".to_string(),
+            "Convergence: running mean NPV by party".to_string(),
+            format!(
+                "Each party's mean NPV under each deal over the first paths run, from {} paths to all {} (log \
+                 scale), with a band of ± 2 standard errors; a deal that leaves a party's NPV exactly as an \
+                 earlier deal does is drawn once, in the earlier deal's colour. Where a line has flattened inside \
+                 a narrow band, more paths would not move the figure; a band still wide at the right calls for \
+                 more paths (--paths, or --target-se).",
+                format::count(first as f64),
+                format::count(aggregates.paths as f64)
+            ),
             bytes,
         );
         Ok(())
