@@ -1,8 +1,10 @@
-//! Engine throughput on the base scenario, in paths per second.
+//! Engine throughput on the base scenario, in paths per second, and the quantile sketch's
+//! inserts, in values per second.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dealsim::engine::stats::QuantileSketch;
 use dealsim::engine::{self, RunOptions};
 use dealsim::scenario::parse_scenario;
 
@@ -29,11 +31,30 @@ fn base_scenario(c: &mut Criterion) {
     group.finish();
 }
 
+/// One block's values of one slot at a time, as the engine inserts them: all positive (revenue,
+/// spend), of both signs (cash flows, NPVs), and one value repeated (a term that does not vary).
+fn sketch_inserts(c: &mut Criterion) {
+    let block = 256;
+    // A fixed, spread-out sequence: a few octaves of magnitudes, no random number generator.
+    let positive: Vec<f64> = (0..block).map(|i| 1e9 * (1.0 + ((i * 7919) % 997) as f64 / 61.0)).collect();
+    let mixed: Vec<f64> = positive.iter().enumerate().map(|(i, v)| if i % 3 == 0 { -v } else { *v }).collect();
+    let repeated = vec![2.5e9; block];
+    let mut group = c.benchmark_group("sketch");
+    group.throughput(Throughput::Elements(block as u64));
+    for (name, values) in [("positive", &positive), ("mixed-sign", &mixed), ("repeated", &repeated)] {
+        group.bench_function(name, |b| {
+            let mut sketch = QuantileSketch::new();
+            b.iter(|| sketch.insert_slice(black_box(values)))
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // Criterion's own charts look up system fonts, which a bare machine lacks; the figures are
     // what matter, and they are printed and saved without charts.
     config = Criterion::default().without_plots();
-    targets = base_scenario
+    targets = base_scenario, sketch_inserts
 }
 criterion_main!(benches);
