@@ -367,10 +367,10 @@ def summarize(metrics):
 
 
 def fan_charts(series):
-    """Per series and period: mean, std (for --check) and p05..p95 across paths."""
+    """Per series and period: the mean and p05..p95 across paths (timeseries.csv's columns)."""
     out = {}
     for name, values in series.items():
-        out[name] = dict(mean=values.mean(axis=0), std=values.std(axis=0, ddof=1),
+        out[name] = dict(mean=values.mean(axis=0),
                          percentiles=np.percentile(values, QUANTILES, axis=0, method="nearest"))
     return out
 
@@ -378,7 +378,7 @@ def fan_charts(series):
 # --------------------------------------------------------------------------------------------
 # --check: agreement with dealsim's summary.csv (and timeseries.csv, if present).
 # --------------------------------------------------------------------------------------------
-def check(directory, summary, fans, n):
+def check(directory, summary, fans, series, n):
     with open(os.path.join(directory, "summary.csv"), newline="") as f:
         theirs = {row["metric"]: row for row in csv.DictReader(f)}
     print(f"\nagreement with {directory}/summary.csv (z = difference / sqrt(se_dealsim^2 + se_numpy^2))")
@@ -422,7 +422,7 @@ def check(directory, summary, fans, n):
             print(f"{name:50} (not in dealsim output)")
             continue
         theirs_k = np.array(their_means[name])
-        se = fan["std"] * math.sqrt(1.0 / n + 1.0 / n_dealsim)
+        se = series[name].std(axis=0, ddof=1) * math.sqrt(1.0 / n + 1.0 / n_dealsim)
         diff = fan["mean"] - theirs_k
         z = np.where(se > 0, diff / np.where(se > 0, se, 1.0), np.where(np.abs(diff) <= 1e-9 * np.abs(theirs_k), 0.0, np.inf))
         k = int(np.argmax(np.abs(z)))
@@ -453,14 +453,14 @@ def main():
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
     print(f"numpy reference: {n} paths, seed {args.seed}, {PERIODS} periods, "
           f"{len(metrics)} metrics, {0 if fans is None else len(fans)} series")
-    print(f"  (a) draw random numbers   {t1 - t0:8.3f} s")
-    print(f"  (b) simulate              {t2 - t1:8.3f} s")
     label = "(c) statistics + fan charts" if fans is not None else "(c) statistics (no series)"
-    print(f"  {label:26}{t3 - t2:8.3f} s")
-    print(f"  total                     {t3 - t0:8.3f} s   ({n / (t3 - t0):,.0f} paths/s)")
-    print(f"  peak memory (ru_maxrss)   {peak_mib:8.0f} MiB")
+    for what, seconds in (("(a) draw random numbers", t1 - t0), ("(b) simulate", t2 - t1), (label, t3 - t2),
+                          ("total", t3 - t0)):
+        print(f"  {what:28}{seconds:8.3f} s")
+    print(f"  {'throughput':28}{n / (t3 - t0):8,.0f} paths/s")
+    print(f"  {'peak memory (ru_maxrss)':28}{peak_mib:8.0f} MiB")
     if args.check:
-        check(args.check, summary, fans, n)
+        check(args.check, summary, fans, series, n)
     return 0
 
 
