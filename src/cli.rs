@@ -731,6 +731,8 @@ fn chart_files(
             .map_err(|error| Failure::Runtime(error.to_string()))?,
     );
     charts
+        .extend(charts::scatter_charts(tables.scatters, format).map_err(|error| Failure::Runtime(error.to_string()))?);
+    charts
         .extend(charts::outcome_charts(tables.outcomes, format).map_err(|error| Failure::Runtime(error.to_string()))?);
     let html = html::render_report(scenario, info, tables, &charts);
     let mut files: Vec<(String, Vec<u8>)> =

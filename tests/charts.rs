@@ -170,7 +170,7 @@ fn the_report_embeds_every_chart_and_the_key_table() {
     let charts = charts::render_charts(&scenario, &aggregates, &histories(&scenario), ChartFormat::Png).unwrap();
     let summary = summary_rows(&scenario, &aggregates);
     let info = RunInfo::new(&scenario, Path::new("scenarios/base.toml"), "ab".repeat(32), vec![], &aggregates);
-    let tables = ReportTables { summary: &summary, comparison: &[], sensitivity: &[], outcomes: &[] };
+    let tables = ReportTables { summary: &summary, comparison: &[], sensitivity: &[], scatters: &[], outcomes: &[] };
     let html = render_report(&scenario, &info, tables, &charts);
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("April 2026 amended terms"), "scenario name");
@@ -212,7 +212,13 @@ fn the_report_shows_the_comparison_and_sensitivity_tables() {
     };
     let sensitivity = tornado(&structures, &options).unwrap();
     let info = RunInfo::new(&structures, Path::new("structures.toml"), "ab".repeat(32), vec![], &aggregates);
-    let tables = ReportTables { summary: &summary, comparison: &comparison, sensitivity: &sensitivity, outcomes: &[] };
+    let tables = ReportTables {
+        summary: &summary,
+        comparison: &comparison,
+        sensitivity: &sensitivity,
+        scatters: &[],
+        outcomes: &[],
+    };
     let html = render_report(&structures, &info, tables, &[]);
     assert!(html.contains("<details id=\"comparison\">"));
     // The answer has a column per deal, and the paired difference against the baseline.
@@ -324,4 +330,24 @@ fn the_convergence_chart_needs_more_than_one_wave_of_paths() {
     // One wave of paths has no course to show.
     let small = charts::render_charts(&base, &small_run(&base), &histories(&base), ChartFormat::Png).unwrap();
     assert!(small.iter().all(|c| c.file_name != "convergence.png"));
+}
+
+#[test]
+fn scatter_charts_render_one_per_target_with_points() {
+    let base = scenario("base.toml");
+    let options = dealsim::analysis::sensitivity::SensitivityOptions {
+        paths: 300,
+        seed: 7,
+        threads: 1,
+        targets: Vec::new(),
+        baseline: 0,
+    };
+    let (_, scatters) = dealsim::analysis::sensitivity::tornado_with_scatters(&base, &options).unwrap();
+    let charts = charts::scatter_charts(&scatters, ChartFormat::Png).unwrap();
+    let names: Vec<&str> = charts.iter().map(|c| c.file_name.as_str()).collect();
+    assert!(names.contains(&"scatter-apr-2026-revenue-share-openai-to-microsoft-paid.png"), "{names:?}");
+    for chart in &charts {
+        assert_png_chart(chart);
+        assert!(chart.caption.contains("300 of the tornado's paths"), "{}", chart.caption);
+    }
 }

@@ -98,3 +98,25 @@ fn paired_differences_are_explained_against_the_baseline() {
     assert!(rows.iter().all(|r| r.deal != "none" || r.baseline.is_empty()));
     assert!(rows.iter().any(|r| r.deal == "deal" && r.baseline.is_empty() && r.metric == "party.cloud.npv"));
 }
+
+/// The scatter of a target against its top input holds the unpinned paths' own values: here
+/// paid is the rate times 200 on every path.
+#[test]
+fn a_scatter_pairs_each_paths_input_with_its_target() {
+    let scenario = parse_scenario("tornado.toml", SCENARIO, &[]).unwrap();
+    let options = SensitivityOptions { paths: 5_000, seed: 3, threads: 2, targets: Vec::new(), baseline: 0 };
+    let (rows, scatters) = dealsim::analysis::sensitivity::tornado_with_scatters(&scenario, &options).unwrap();
+    assert_eq!(rows, tornado(&scenario, &options).unwrap());
+    let paid = scatters.iter().find(|s| s.metric == "revenue_share.share.paid").expect("a scatter of paid");
+    assert_eq!(paid.input, "deals.deal.revenue_shares.share.rate");
+    // 5,000 paths, every third kept: at most 2,000 points.
+    assert_eq!(paid.points.len(), 1_667);
+    for &(rate, value) in &paid.points {
+        assert!((0.1..0.3).contains(&rate), "{rate}");
+        assert!((value - rate * 200.0).abs() < 1e-9, "{rate} {value}");
+    }
+    // The lab's NPV moves with both inputs; its scatter takes the one with the larger swing.
+    let lab = scatters.iter().find(|s| s.metric == "party.lab.npv").unwrap();
+    let top = rows.iter().find(|r| r.metric == "party.lab.npv").unwrap();
+    assert_eq!(lab.input, top.input);
+}

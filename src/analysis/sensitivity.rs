@@ -50,6 +50,20 @@ pub struct SensitivityRow {
     pub rank_correlation: f64,
 }
 
+/// Paths a scatter keeps at most: enough to see the shape, few enough to draw.
+pub const SCATTER_POINTS: usize = 2_000;
+
+/// One input against one target of the baseline deal, path by path (the unpinned paths, every
+/// k-th so that at most [`SCATTER_POINTS`] remain): what the tornado's swing summarizes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scatter {
+    pub deal: String,
+    pub metric: String,
+    pub input: String,
+    /// (the input's draw, the metric's value) per path kept.
+    pub points: Vec<(f64, f64)>,
+}
+
 /// The metric slots a sensitivity analysis explains.
 fn target_slots(layout: &Layout, targets: &[String]) -> Vec<usize> {
     layout
@@ -121,6 +135,15 @@ fn tornado_block(
 /// the same random numbers as the unpinned paths; an input that only deal terms read re-applies
 /// only those deals. Rows are grouped by deal and metric, largest swing first.
 pub fn tornado(scenario: &Scenario, options: &SensitivityOptions) -> Result<Vec<SensitivityRow>, RunError> {
+    tornado_with_scatters(scenario, options).map(|(rows, _)| rows)
+}
+
+/// [`tornado`], and for each target of the baseline deal a scatter of the input with the largest
+/// swing against the target, from the same paths.
+pub fn tornado_with_scatters(
+    scenario: &Scenario,
+    options: &SensitivityOptions,
+) -> Result<(Vec<SensitivityRow>, Vec<Scatter>), RunError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .build()
@@ -128,7 +151,7 @@ pub fn tornado(scenario: &Scenario, options: &SensitivityOptions) -> Result<Vec<
     let paths = MetricPaths::new(scenario);
     let slots = target_slots(&paths.layout, &options.targets);
     if slots.is_empty() || scenario.inputs.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let levels: Vec<[f64; 2]> = scenario
         .inputs
@@ -205,7 +228,24 @@ pub fn tornado(scenario: &Scenario, options: &SensitivityOptions) -> Result<Vec<
         (deal, !row.baseline.is_empty(), metric)
     };
     rows.sort_by(|a, b| order(a).cmp(&order(b)).then(b.swing.total_cmp(&a.swing)));
-    Ok(rows)
+    let every = columns.first().map_or(1, |column| column.len().div_ceil(SCATTER_POINTS).max(1));
+    let baseline = &scenario.deals[options.baseline].name;
+    let scatters = (0..targets)
+        .filter(|&t| deal_of(t) == options.baseline)
+        .filter_map(|t| {
+            let metric = &paths.layout.metrics[slots[t]].name;
+            // Rows are sorted: the target's first row has the largest swing.
+            let top = rows
+                .iter()
+                .find(|r| &r.deal == baseline && r.baseline.is_empty() && &r.metric == metric)
+                .filter(|top| top.swing > 0.0)?;
+            let input = scenario.inputs.iter().position(|i| i.key == top.input)?;
+            let draws = total.inputs.iter().skip(input).step_by(inputs).step_by(every);
+            let points = draws.zip(columns[t].iter().step_by(every)).map(|(&x, &y)| (x, y)).collect();
+            Some(Scatter { deal: baseline.clone(), metric: metric.clone(), input: top.input.clone(), points })
+        })
+        .collect();
+    Ok((rows, scatters))
 }
 
 /// Ranks with ties given their average rank.

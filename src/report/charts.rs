@@ -14,7 +14,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
-use crate::analysis::sensitivity::SensitivityRow;
+use crate::analysis::sensitivity::{Scatter, SensitivityRow};
 use crate::engine::Aggregates;
 use crate::engine::metrics::Scope;
 use crate::engine::stats::QuantileSketch;
@@ -1593,6 +1593,69 @@ pub fn tornado_charts(
         });
     }
     Ok(charts)
+}
+
+/// A scatter per target of the baseline deal: the input that moves it most against it, path by
+/// path, from the tornado's paths.
+pub fn scatter_charts(scatters: &[Scatter], format: ChartFormat) -> Result<Vec<Chart>, ChartError> {
+    let mut charts = Vec::new();
+    for scatter in scatters.iter().filter(|scatter| scatter.points.len() > 1) {
+        let name = catalogue::metric(&scatter.metric).name;
+        let input = catalogue::input(&scatter.input);
+        let title = format!("{}: {name} against {input}", scatter.deal);
+        let bytes = scatter_chart(&title, &input, &format!("{name} ($B)"), &scatter.points, format)?;
+        charts.push(Chart {
+            file_name: format!("scatter-{}-{}.{}", slug(&scatter.deal), slug(&scatter.metric), format.extension()),
+            title,
+            caption: format!(
+                "Each dot is one path: the input that moves {name} most in the tornado ({}), as drawn, against \
+                 {name} on that path, everything else random. The spread at any one input value is what the other \
+                 inputs and the world's randomness add; {} of the tornado's paths are shown, but for the 0.5% \
+                 most extreme at each end of either axis.",
+                scatter.input,
+                format::count(scatter.points.len() as f64)
+            ),
+            format,
+            bytes,
+        });
+    }
+    Ok(charts)
+}
+
+/// Dots of (input, metric in dollars), the metric drawn in $B.
+pub fn scatter_chart(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    points: &[(f64, f64)],
+    format: ChartFormat,
+) -> Result<Vec<u8>, ChartError> {
+    // The 0.5% most extreme values at each end would squeeze the rest into a corner.
+    let range = |values: &mut dyn Iterator<Item = f64>| {
+        let mut sorted: Vec<f64> = values.collect();
+        sorted.sort_by(f64::total_cmp);
+        let at = |share: f64| sorted[((sorted.len() - 1) as f64 * share).round() as usize];
+        let (low, high) = (at(0.005), at(0.995));
+        let pad = ((high - low) * 0.04).max(1e-9 * high.abs().max(1.0));
+        (low - pad)..(high + pad)
+    };
+    let x = range(&mut points.iter().map(|p| p.0));
+    let y = range(&mut points.iter().map(|p| p.1 / B));
+    let shown = points
+        .iter()
+        .map(|&(input, value)| (input, value / B))
+        .filter(|(input, value)| x.contains(input) && y.contains(value));
+    let x_format = |value: &f64| format::scenario_number(*value);
+    render!(format, (WIDTH, HEIGHT), |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, title_style())
+            .margin(18)
+            .x_label_area_size(56)
+            .y_label_area_size(84)
+            .build_cartesian_2d(x.clone(), y.clone())?;
+        mesh!(chart, 8, x_desc, y_desc, &x_format, &money_tick);
+        chart.draw_series(shown.map(|point| Circle::new(point, 2, color(0).mix(0.35).filled())))?;
+    })
 }
 
 /// A tornado chart of one target (deal, baseline or "", metric), largest swings first, with its

@@ -25,6 +25,7 @@ pub struct ReportTables<'a> {
     pub summary: &'a [SummaryRow],
     pub comparison: &'a [ComparisonRow],
     pub sensitivity: &'a [SensitivityRow],
+    pub scatters: &'a [crate::analysis::sensitivity::Scatter],
     pub outcomes: &'a [OutcomeTable],
 }
 

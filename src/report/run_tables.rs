@@ -1,7 +1,7 @@
 //! Every table a run reports, built in one place from the scenario and its aggregates: what the
 //! command line writes as CSV, the workbook lays out in sheets and Python reads as data frames.
 
-use crate::analysis::sensitivity::{self, SensitivityOptions, SensitivityRow};
+use crate::analysis::sensitivity::{self, Scatter, SensitivityOptions, SensitivityRow};
 use crate::engine::{Aggregates, RunError};
 use crate::report::html::ReportTables;
 use crate::report::{
@@ -31,6 +31,8 @@ pub struct RunTables {
     pub conditional: Vec<ConditionalRow>,
     /// The tornado, where it was computed (possibly with no rows, when no target metric exists).
     pub sensitivity: Option<Vec<SensitivityRow>>,
+    /// From the tornado's paths: each target of the baseline deal against its top input.
+    pub scatters: Vec<Scatter>,
     /// NPVs by outcome of each event with outcomes, drawn from `summary` and `conditional`.
     pub outcomes: Vec<OutcomeTable>,
 }
@@ -48,6 +50,7 @@ impl RunTables {
             summary,
             conditional,
             sensitivity: None,
+            scatters: Vec::new(),
         };
         tables.add_sensitivity(scenario, aggregates.seed, sensitivity)?;
         Ok(tables)
@@ -66,7 +69,9 @@ impl RunTables {
         {
             let paths = paths.min(sensitivity::DEFAULT_PATHS);
             let options = SensitivityOptions { paths, seed, threads, targets: Vec::new(), baseline };
-            self.sensitivity = Some(sensitivity::tornado(scenario, &options)?);
+            let (rows, scatters) = sensitivity::tornado_with_scatters(scenario, &options)?;
+            self.sensitivity = Some(rows);
+            self.scatters = scatters;
         }
         Ok(())
     }
@@ -95,6 +100,7 @@ impl RunTables {
             summary: &self.summary,
             comparison: &self.comparison,
             sensitivity: self.sensitivity.as_deref().unwrap_or_default(),
+            scatters: &self.scatters,
             outcomes: &self.outcomes,
         }
     }
