@@ -25,6 +25,7 @@ use crate::io::shard_file::{self, ShardFile};
 use crate::io::shard_set::{self, SHARD_FILE, ShardSetError};
 use crate::report::charts::{self, ChartFormat};
 use crate::report::html::{self, ReportTables};
+use crate::report::probabilities::{self, Threshold};
 use crate::report::run_info::RunInfo;
 use crate::report::terminal;
 use crate::report::{self, RunTables, Sensitivity, describe, workbook};
@@ -287,6 +288,23 @@ struct OutputSettings {
     /// min(paths, 20000) paths per pinned run).
     #[arg(long)]
     no_sensitivity: bool,
+    /// A target probability, e.g. 'revenue_share.openai-to-microsoft.paid > 40B' or
+    /// 'apr-2026:party.openai.npv < 0' (repeatable): the chance, under each deal (or the one
+    /// named), that the metric ends beyond the value; written to probabilities.csv.
+    #[arg(long = "prob", value_name = "TARGET", value_parser = Threshold::parse)]
+    thresholds: Vec<Threshold>,
+}
+
+/// Checks every `--prob` names a deal and a metric the scenario has, before anything runs.
+fn check_thresholds(scenario: &Scenario, thresholds: &[Threshold]) -> Result<(), Failure> {
+    if thresholds.is_empty() {
+        return Ok(());
+    }
+    let layout = engine::metrics::Layout::of(scenario, 0);
+    for threshold in thresholds {
+        threshold.check(scenario, &layout).map_err(|error| Failure::Input(format!("error: {error}")))?;
+    }
+    Ok(())
 }
 
 fn positive_fraction(text: &str) -> Result<f64, String> {
@@ -515,6 +533,7 @@ fn execute(
     placement: Option<Placement>,
 ) -> Result<(), Failure> {
     let baseline = baseline_deal(scenario, args.baseline.as_deref())?;
+    check_thresholds(scenario, &args.outputs.thresholds)?;
     let options = RunOptions {
         paths: match args.target_se {
             Some(_) => args.max_paths,
@@ -637,6 +656,8 @@ fn write_results(
     }
     say!("{}", terminal::key_figures_table(&tables.summary));
     say!("{}", terminal::comparison_table(&tables.comparison));
+    tables.probabilities = probabilities::probability_rows(scenario, aggregates, &outputs.thresholds);
+    say!("{}", terminal::probability_table(&tables.probabilities));
     say!("{}", terminal::outcome_tables_text(&tables.outcomes));
     tables.add_sensitivity(scenario, aggregates.seed, sensitivity).map_err(|e| runtime(&e))?;
     // The deals' own targets; the paired differences' tornados are in sensitivity.csv and the report.
@@ -688,6 +709,7 @@ fn merge(args: &MergeArgs) -> Result<(), Failure> {
     let run = shard_file::common_run(&shards, &expected, &scenario)
         .map_err(|disagreement| Failure::Input(format!("error: {disagreement}")))?;
     shard_set::check_complete(&shards, run.shards).map_err(refused)?;
+    check_thresholds(&scenario, &args.outputs.thresholds)?;
     let merged = shard_set::merge(&shards, &scenario, run.paths).map_err(refused)?;
     let results = Results {
         scenario: &scenario,

@@ -170,7 +170,14 @@ fn the_report_embeds_every_chart_and_the_key_table() {
     let charts = charts::render_charts(&scenario, &aggregates, &histories(&scenario), ChartFormat::Png).unwrap();
     let summary = summary_rows(&scenario, &aggregates);
     let info = RunInfo::new(&scenario, Path::new("scenarios/base.toml"), "ab".repeat(32), vec![], &aggregates);
-    let tables = ReportTables { summary: &summary, comparison: &[], sensitivity: &[], scatters: &[], outcomes: &[] };
+    let tables = ReportTables {
+        summary: &summary,
+        comparison: &[],
+        sensitivity: &[],
+        scatters: &[],
+        probabilities: &[],
+        outcomes: &[],
+    };
     let html = render_report(&scenario, &info, tables, &charts);
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("April 2026 amended terms"), "scenario name");
@@ -217,6 +224,7 @@ fn the_report_shows_the_comparison_and_sensitivity_tables() {
         comparison: &comparison,
         sensitivity: &sensitivity,
         scatters: &[],
+        probabilities: &[],
         outcomes: &[],
     };
     let html = render_report(&structures, &info, tables, &[]);

@@ -443,6 +443,44 @@ impl QuantileSketch {
     }
 }
 
+/// How many inserted values exceed a threshold, as the sketch can tell: `above` surely do;
+/// `undecided` share the threshold's bucket (within `SKETCH_RELATIVE_ACCURACY` of it) and may or
+/// may not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CountAbove {
+    pub above: u64,
+    pub undecided: u64,
+}
+
+impl QuantileSketch {
+    /// The values above `threshold`. Exact where the threshold is at or beyond the extremes, or
+    /// zero (zeros are stored apart); otherwise within the threshold's bucket.
+    pub fn count_above(&self, threshold: f64) -> CountAbove {
+        if self.count == 0 || threshold >= self.max {
+            return CountAbove { above: 0, undecided: 0 };
+        }
+        if threshold < self.min {
+            return CountAbove { above: self.count, undecided: 0 };
+        }
+        let position = bucket_position(threshold);
+        let negatives = self.negative.buckets().map(|(key, count)| (-1 - i128::from(key), count));
+        let positives = self.positive.buckets().map(|(key, count)| (1 + i128::from(key), count));
+        let (mut above, mut undecided) = (0, 0);
+        for (bucket, count) in negatives.chain(positives) {
+            if bucket > position {
+                above += count;
+            } else if bucket == position {
+                undecided += count;
+            }
+        }
+        // Zeros (position 0) are exactly zero.
+        if threshold < 0.0 {
+            above += self.zero_count;
+        }
+        CountAbove { above, undecided }
+    }
+}
+
 /// Where a value's bucket lies in ascending order: negatives by descending magnitude key, zero
 /// (and subnormals), then positives by ascending key.
 fn bucket_position(value: f64) -> i128 {
@@ -489,6 +527,24 @@ pub fn exact_quantile(sorted: &[f64], q: f64) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_above_a_threshold_bracket_the_exact_count() {
+        let values: Vec<f64> = (0..10_000).map(|i| (i as f64 - 3_000.0) * 1.37e6).collect();
+        let mut sketch = QuantileSketch::new();
+        sketch.insert_slice(&values);
+        for threshold in [-5e9, -1e6, -0.0, 0.0, 1.0, 2.5e9, 9.6e9, 1e10, values[9_999], -1e12] {
+            let exact = values.iter().filter(|&&v| v > threshold).count() as u64;
+            let CountAbove { above, undecided } = sketch.count_above(threshold);
+            assert!(above <= exact && exact <= above + undecided, "{threshold}: {above} + {undecided} vs {exact}");
+            // The undecided values lie within the threshold's bucket: a sliver of the range.
+            assert!(undecided <= 60, "{threshold}: {undecided}");
+        }
+        assert_eq!(sketch.count_above(0.0), CountAbove { above: 6_999, undecided: 0 });
+        assert_eq!(sketch.count_above(-1.0), CountAbove { above: 7_000, undecided: 0 });
+        assert_eq!(sketch.count_above(f64::MAX), CountAbove { above: 0, undecided: 0 });
+        assert_eq!(QuantileSketch::new().count_above(0.0), CountAbove { above: 0, undecided: 0 });
+    }
+
     use super::*;
     use rand::{RngExt, SeedableRng};
     use rand_distr::{Distribution, Exp, LogNormal, Normal};

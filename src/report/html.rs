@@ -26,6 +26,7 @@ pub struct ReportTables<'a> {
     pub comparison: &'a [ComparisonRow],
     pub sensitivity: &'a [SensitivityRow],
     pub scatters: &'a [crate::analysis::sensitivity::Scatter],
+    pub probabilities: &'a [crate::report::probabilities::ProbabilityRow],
     pub outcomes: &'a [OutcomeTable],
 }
 
@@ -498,6 +499,53 @@ fn answer(html: &mut String, scenario: &Scenario, tables: ReportTables<'_>) {
                 let _ = write!(html, "<span class=\"diff\">{}</span>", escape(&text));
             }
             html.push_str("</td>");
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</tbody></table></div>\n");
+    target_probabilities(html, scenario, tables.probabilities);
+}
+
+/// The chances asked for with `--prob`: a row per target, a column per deal.
+fn target_probabilities(html: &mut String, scenario: &Scenario, rows: &[crate::report::probabilities::ProbabilityRow]) {
+    if rows.is_empty() {
+        return;
+    }
+    html.push_str(
+        "<h3>Target probabilities</h3>\n<p class=\"note\">The share of paths on which each metric ends beyond \
+         the threshold asked for (--prob), ± its sampling error, and where paths lie too close to the \
+         threshold for the quantile sketch to tell (within 0.4% of it), the range they leave open.</p>\n<div class=\"wide\"><table class=\"answer\"><thead><tr>\
+         <th class=\"name\"></th>",
+    );
+    for deal in &scenario.deals {
+        let _ = write!(html, "<th class=\"deal\">{}</th>", escape(&deal.name));
+    }
+    html.push_str("</tr></thead><tbody>\n");
+    let mut targets: Vec<(&str, &str, f64)> = Vec::new();
+    for row in rows {
+        if !targets.contains(&(row.metric.as_str(), row.side, row.threshold)) {
+            targets.push((&row.metric, row.side, row.threshold));
+        }
+    }
+    for (metric, side, threshold) in targets {
+        let entry = catalogue::metric(metric);
+        let _ = write!(
+            html,
+            "<tr><td class=\"metric\" title=\"{}\">P({} {side} {})</td>",
+            escape(metric),
+            escape(&entry.heading()),
+            escape(&entry.format(threshold))
+        );
+        for deal in &scenario.deals {
+            let row = rows
+                .iter()
+                .find(|r| r.deal == deal.name && r.metric == metric && r.side == side && r.threshold == threshold);
+            match row {
+                Some(row) => {
+                    let _ = write!(html, "<td class=\"num\">{}</td>", escape(&row.describe()));
+                }
+                None => html.push_str("<td class=\"num\">–</td>"),
+            }
         }
         html.push_str("</tr>\n");
     }

@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod charts;
 pub mod describe;
 pub mod html;
+pub mod probabilities;
 pub mod run_info;
 mod run_tables;
 mod tables;

@@ -4,6 +4,7 @@
 use crate::analysis::sensitivity::{self, Scatter, SensitivityOptions, SensitivityRow};
 use crate::engine::{Aggregates, RunError};
 use crate::report::html::ReportTables;
+use crate::report::probabilities::ProbabilityRow;
 use crate::report::{
     ComparisonRow, ConditionalRow, OutcomeTable, SummaryRow, TimeseriesRow, comparison_rows, conditional_rows,
     csv_bytes, outcome_tables, summary_rows, timeseries_rows,
@@ -33,6 +34,8 @@ pub struct RunTables {
     pub sensitivity: Option<Vec<SensitivityRow>>,
     /// From the tornado's paths: each target of the baseline deal against its top input.
     pub scatters: Vec<Scatter>,
+    /// The chances asked for with `--prob`; probabilities.csv where there are any.
+    pub probabilities: Vec<ProbabilityRow>,
     /// NPVs by outcome of each event with outcomes, drawn from `summary` and `conditional`.
     pub outcomes: Vec<OutcomeTable>,
 }
@@ -51,6 +54,7 @@ impl RunTables {
             conditional,
             sensitivity: None,
             scatters: Vec::new(),
+            probabilities: Vec::new(),
         };
         tables.add_sensitivity(scenario, aggregates.seed, sensitivity)?;
         Ok(tables)
@@ -91,6 +95,9 @@ impl RunTables {
         if let Some(sensitivity) = &self.sensitivity {
             files.push(("sensitivity.csv", csv_bytes(sensitivity)?));
         }
+        if !self.probabilities.is_empty() {
+            files.push(("probabilities.csv", csv_bytes(&self.probabilities)?));
+        }
         Ok(files)
     }
 
@@ -101,6 +108,7 @@ impl RunTables {
             comparison: &self.comparison,
             sensitivity: self.sensitivity.as_deref().unwrap_or_default(),
             scatters: &self.scatters,
+            probabilities: &self.probabilities,
             outcomes: &self.outcomes,
         }
     }

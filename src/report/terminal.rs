@@ -94,6 +94,28 @@ pub fn outcome_tables_text(tables: &[OutcomeTable]) -> String {
     text
 }
 
+/// The chances asked for with `--prob`, a line each.
+pub fn probability_table(rows: &[crate::report::probabilities::ProbabilityRow]) -> String {
+    let mut table = String::new();
+    if rows.is_empty() {
+        return table;
+    }
+    let _ = writeln!(table, "\ntarget probabilities (share of paths, ± sampling error):");
+    for row in rows {
+        let entry = catalogue::metric(&row.metric);
+        let _ = writeln!(
+            table,
+            "  {:<28} P({} {} {}) = {}",
+            row.deal,
+            entry.heading(),
+            row.side,
+            entry.format(row.threshold),
+            row.describe()
+        );
+    }
+    table
+}
+
 /// The `top` inputs with the largest swing for each deal's target metric.
 pub fn tornado_table(rows: &[SensitivityRow], top: usize) -> String {
     let mut table = String::new();
