@@ -154,3 +154,25 @@ fn the_same_run_writes_the_same_workbook_and_no_xlsx_writes_none() {
     let manifest = fs::read_to_string(one.join(".dealsim-manifest.json")).unwrap();
     assert!(manifest.contains("report.xlsx"), "listed in the manifest like every output");
 }
+
+#[test]
+fn target_probabilities_get_a_sheet_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("probabilities");
+    run(&scenario("base.toml"), &out, &["--no-sensitivity", "--prob", "party.openai.npv < 0"]);
+    let mut workbook: Xlsx<_> = open_workbook(out.join("report.xlsx")).unwrap();
+    let sheet = workbook.worksheet_range("Probabilities").unwrap();
+    assert_eq!(text(sheet.get((0, 5))), "probability");
+    assert_eq!(
+        (text(sheet.get((1, 0))), text(sheet.get((1, 1))), text(sheet.get((1, 2)))),
+        ("apr-2026".into(), "party.openai.npv".into(), "<".into())
+    );
+    let csv = fs::read_to_string(out.join("probabilities.csv")).unwrap();
+    let probability: f64 = csv.lines().nth(1).unwrap().split(',').nth(5).unwrap().parse().unwrap();
+    assert_eq!(float(sheet.get((1, 5))), probability);
+    // Without --prob, no sheet.
+    let plain = dir.path().join("plain");
+    run(&scenario("base.toml"), &plain, &["--no-sensitivity"]);
+    let workbook: Xlsx<_> = open_workbook(plain.join("report.xlsx")).unwrap();
+    assert!(!workbook.sheet_names().contains(&"Probabilities".to_string()));
+}

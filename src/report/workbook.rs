@@ -19,6 +19,7 @@ pub const SENSITIVITY: &str = "Sensitivity";
 pub const TIME_SERIES: &str = "Time series";
 pub const INPUTS: &str = "Inputs";
 pub const CONDITIONAL: &str = "Conditional";
+pub const PROBABILITIES: &str = "Probabilities";
 
 /// Inputs on the tornado chart: the rest move the metric too little to read.
 const TORNADO_BARS: usize = 10;
@@ -89,6 +90,9 @@ pub fn workbook_bytes(scenario: &Scenario, tables: &RunTables) -> Result<Vec<u8>
     inputs_sheet(workbook.add_worksheet(), scenario, &formats)?;
     if !tables.conditional.is_empty() {
         conditional_sheet(workbook.add_worksheet(), tables, &formats)?;
+    }
+    if !tables.probabilities.is_empty() {
+        probabilities_sheet(workbook.add_worksheet(), tables, &formats)?;
     }
     workbook.save_to_buffer()
 }
@@ -388,6 +392,36 @@ fn conditional_sheet(sheet: &mut Worksheet, tables: &RunTables, formats: &Format
         let values = [conditional.mean, conditional.p05, conditional.p50, conditional.p95];
         for (offset, value) in values.into_iter().enumerate() {
             number(sheet, row, 5 + offset as u16, value, format)?;
+        }
+    }
+    Ok(())
+}
+
+/// The target probabilities asked for with `--prob`.
+fn probabilities_sheet(sheet: &mut Worksheet, tables: &RunTables, formats: &Formats) -> Result<(), XlsxError> {
+    sheet.set_name(PROBABILITIES)?;
+    let columns = [
+        ("deal", 18.0),
+        ("metric", 40.0),
+        ("beyond", 8.0),
+        ("threshold", 14.0),
+        ("paths", 11.0),
+        ("probability", 12.0),
+        ("at least", 12.0),
+        ("at most", 12.0),
+        ("standard error", 12.0),
+    ];
+    header(sheet, &columns, formats)?;
+    for (i, target) in tables.probabilities.iter().enumerate() {
+        let row = 1 + i as u32;
+        sheet.write_string(row, 0, &target.deal)?;
+        sheet.write_string(row, 1, &target.metric)?;
+        sheet.write_string(row, 2, target.side)?;
+        sheet.write_number_with_format(row, 3, target.threshold, formats.of(catalogue::metric(&target.metric).unit))?;
+        sheet.write_number_with_format(row, 4, target.count as f64, &formats.count)?;
+        let shares = [target.probability, target.low, target.high, target.std_error];
+        for (offset, share) in shares.into_iter().enumerate() {
+            sheet.write_number_with_format(row, 5 + offset as u16, share, &formats.probability)?;
         }
     }
     Ok(())
