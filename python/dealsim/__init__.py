@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import polars as pl
 
@@ -71,6 +71,11 @@ class Result:
         return self._table("conditional.csv")
 
     @property
+    def probabilities(self) -> pl.DataFrame | None:
+        """The target probabilities asked for with `prob`: per deal, the share of paths beyond."""
+        return self._table("probabilities.csv")
+
+    @property
     def sensitivity(self) -> pl.DataFrame | None:
         """The tornado: each uncertain input's swing on each deal's NPVs and revenue shares paid."""
         return self._table("sensitivity.csv")
@@ -97,6 +102,7 @@ def run(
     baseline: str | None = None,
     sensitivity: bool = True,
     keep_paths: bool = True,
+    prob: Sequence[str] = (),
 ) -> Result:
     """Runs a scenario file, as `dealsim run` does, and returns its tables.
 
@@ -104,13 +110,15 @@ def run(
     takes them ({"simulation.discount_rate": "10%"}). threads: worker threads, 0 for every core
     (results do not depend on it). baseline: the deal the others are compared with (default:
     the first). sensitivity: compute the tornado (2 short runs per uncertain input).
-    keep_paths: record every path for `Result.paths()`.
+    keep_paths: record every path for `Result.paths()`. prob: target probabilities as --prob
+    takes them (["party.openai.npv < 0", "revenue_share.openai-to-microsoft.paid > 40B"]), in
+    `Result.probabilities`.
 
     Raises ScenarioError for an invalid scenario or override (the message names
     file:line:col and the key path), RunError for a run that cannot be carried out.
     """
     return _result(_run, [scenario], set, keep_paths, paths=paths, seed=seed, threads=threads,
-                   baseline=baseline, sensitivity=sensitivity)
+                   baseline=baseline, sensitivity=sensitivity, thresholds=list(prob))
 
 
 def compare(
@@ -124,6 +132,7 @@ def compare(
     baseline: str | None = None,
     sensitivity: bool = True,
     keep_paths: bool = True,
+    prob: Sequence[str] = (),
 ) -> Result:
     """Runs the deals of two scenario files side by side, as `dealsim compare` does.
 
@@ -135,7 +144,7 @@ def compare(
     `set` applies to both files.
     """
     return _result(_compare, [first, second], set, keep_paths, paths=paths, seed=seed, threads=threads,
-                   baseline=baseline, sensitivity=sensitivity)
+                   baseline=baseline, sensitivity=sensitivity, thresholds=list(prob))
 
 
 def _result(native, scenarios, values_by_key, keep_paths, **settings) -> Result:

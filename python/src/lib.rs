@@ -13,6 +13,7 @@ use pyo3::types::PyBytes;
 use dealsim::engine::{self, RunOptions};
 use dealsim::io::path_table::PathTable;
 use dealsim::io::scenario_file::read_scenario;
+use dealsim::report::probabilities::{Threshold, probability_rows};
 use dealsim::report::{RunTables, Sensitivity, workbook};
 use dealsim::scenario::{Override, Scenario, pair};
 
@@ -32,6 +33,8 @@ struct Settings {
     baseline: Option<String>,
     sensitivity: bool,
     paths_file: Option<PathBuf>,
+    /// Target probabilities, as `--prob` takes them.
+    thresholds: Vec<String>,
 }
 
 /// Runs a scenario file and returns its tables as `(name, bytes)`: `summary.csv`,
@@ -40,7 +43,7 @@ struct Settings {
 /// written there as Parquet.
 #[pyfunction]
 #[pyo3(signature = (scenario, *, overrides = Vec::new(), paths = None, seed = None, threads = 0, baseline = None,
-                    sensitivity = true, paths_file = None))]
+                    sensitivity = true, paths_file = None, thresholds = Vec::new()))]
 #[allow(clippy::too_many_arguments)]
 fn run<'py>(
     py: Python<'py>,
@@ -52,9 +55,10 @@ fn run<'py>(
     baseline: Option<String>,
     sensitivity: bool,
     paths_file: Option<PathBuf>,
+    thresholds: Vec<String>,
 ) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
     let overrides = parse_overrides(&overrides)?;
-    let settings = Settings { paths, seed, threads, baseline, sensitivity, paths_file };
+    let settings = Settings { paths, seed, threads, baseline, sensitivity, paths_file, thresholds };
     // The simulation runs without the interpreter lock, so other Python threads go on.
     let files = py.detach(|| run_scenario(&load(&scenario, &overrides)?, &settings))?;
     Ok(as_bytes(py, files))
@@ -65,7 +69,7 @@ fn run<'py>(
 /// is taken); the tables as [`run`] returns them.
 #[pyfunction]
 #[pyo3(signature = (first, second, *, overrides = Vec::new(), paths = None, seed = None, threads = 0, baseline = None,
-                    sensitivity = true, paths_file = None))]
+                    sensitivity = true, paths_file = None, thresholds = Vec::new()))]
 #[allow(clippy::too_many_arguments)]
 fn compare<'py>(
     py: Python<'py>,
@@ -78,9 +82,10 @@ fn compare<'py>(
     baseline: Option<String>,
     sensitivity: bool,
     paths_file: Option<PathBuf>,
+    thresholds: Vec<String>,
 ) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
     let overrides = parse_overrides(&overrides)?;
-    let settings = Settings { paths, seed, threads, baseline, sensitivity, paths_file };
+    let settings = Settings { paths, seed, threads, baseline, sensitivity, paths_file, thresholds };
     let files = py.detach(|| {
         let (one, mut other) = (load(&first, &overrides)?, load(&second, &overrides)?);
         // A path count or seed given applies to both files, so it is not a difference.
@@ -122,6 +127,17 @@ fn run_scenario(scenario: &Scenario, settings: &Settings) -> PyResult<Vec<(Strin
             PyValueError::new_err(format!("baseline {name}: no such deal; expected one of: {}", deals.join(", ")))
         })?,
     };
+    let layout = engine::metrics::Layout::of(scenario, baseline);
+    let thresholds = settings
+        .thresholds
+        .iter()
+        .map(|text| {
+            let threshold =
+                Threshold::parse(text).map_err(|message| ScenarioError::new_err(format!("prob: {message}")))?;
+            threshold.check(scenario, &layout).map_err(ScenarioError::new_err)?;
+            Ok(threshold)
+        })
+        .collect::<PyResult<Vec<Threshold>>>()?;
     let options = RunOptions {
         paths: settings.paths.unwrap_or(scenario.simulation.paths),
         seed: settings.seed.unwrap_or(scenario.simulation.seed),
@@ -145,7 +161,8 @@ fn run_scenario(scenario: &Scenario, settings: &Settings) -> PyResult<Vec<(Strin
     } else {
         Sensitivity::Skip
     };
-    let tables = RunTables::build(scenario, &aggregates, sensitivity).map_err(|e| failed(&e))?;
+    let mut tables = RunTables::build(scenario, &aggregates, sensitivity).map_err(|e| failed(&e))?;
+    tables.probabilities = probability_rows(scenario, &aggregates, &thresholds);
     let mut files: Vec<(String, Vec<u8>)> = tables
         .csv_files()
         .map_err(|e| failed(&e))?

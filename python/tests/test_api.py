@@ -150,3 +150,15 @@ def test_compare_refuses_other_parties(tmp_path):
     other.write_text((SCENARIOS / "base.toml").read_text() + "\n[parties.newcomer]\n")
     with pytest.raises(dealsim.ScenarioError, match="the parties differ"):
         dealsim.compare(SCENARIOS / "base.toml", other, paths=100)
+
+
+def test_target_probabilities():
+    result = dealsim.run(SCENARIOS / "base.toml", paths=2000, seed=7, sensitivity=False, keep_paths=False,
+                         prob=["party.openai.npv < 0", "apr-2026:revenue_share.openai-to-microsoft.paid > 40B"])
+    table = result.probabilities
+    assert table["metric"].to_list() == ["party.openai.npv", "revenue_share.openai-to-microsoft.paid"]
+    assert table["side"].to_list() == ["<", ">"]
+    assert all(0.0 <= low <= p <= high <= 1.0 for low, p, high in zip(table["low"], table["probability"], table["high"]))
+    assert dealsim.run(SCENARIOS / "base.toml", paths=200, sensitivity=False, keep_paths=False).probabilities is None
+    with pytest.raises(dealsim.ScenarioError, match="no such metric"):
+        dealsim.run(SCENARIOS / "base.toml", paths=200, prob=["party.nobody.npv < 0"])
