@@ -27,6 +27,17 @@ fn small_run(scenario: &Scenario) -> Aggregates {
     engine::run(scenario, options, &|_| {}).unwrap()
 }
 
+/// A tornado small enough for a test: 300 paths, one thread, the default targets.
+fn small_tornado() -> dealsim::analysis::sensitivity::SensitivityOptions {
+    dealsim::analysis::sensitivity::SensitivityOptions {
+        paths: 300,
+        seed: 7,
+        threads: 1,
+        targets: Vec::new(),
+        baseline: 0,
+    }
+}
+
 fn histories(scenario: &Scenario) -> BTreeMap<String, History> {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
     scenario
@@ -210,13 +221,7 @@ fn the_report_shows_the_comparison_and_sensitivity_tables() {
     let aggregates = small_run(&structures);
     let summary = summary_rows(&structures, &aggregates);
     let comparison = comparison_rows(&structures, &aggregates);
-    let options = SensitivityOptions {
-        paths: 300,
-        seed: 7,
-        threads: 1,
-        targets: vec!["party.microsoft.npv".into()],
-        baseline: 0,
-    };
+    let options = SensitivityOptions { targets: vec!["party.microsoft.npv".into()], ..small_tornado() };
     let sensitivity = tornado(&structures, &options).unwrap();
     let info = RunInfo::new(&structures, Path::new("structures.toml"), "ab".repeat(32), vec![], &aggregates);
     let tables = ReportTables {
@@ -279,13 +284,7 @@ fn paired_npv_differences_are_charted_when_deals_are_compared() {
 fn tornado_charts_render_one_per_target_of_the_first_deal() {
     let base = scenario("base.toml");
     let summary = dealsim::report::summary_rows(&base, &small_run(&base));
-    let options = dealsim::analysis::sensitivity::SensitivityOptions {
-        paths: 300,
-        seed: 7,
-        threads: 1,
-        targets: Vec::new(),
-        baseline: 0,
-    };
+    let options = small_tornado();
     let rows = dealsim::analysis::sensitivity::tornado(&base, &options).unwrap();
     let tornadoes = charts::tornado_charts(&summary, &[], &rows, ChartFormat::Png).unwrap();
     let names: Vec<&str> = tornadoes.iter().map(|c| c.file_name.as_str()).collect();
@@ -303,13 +302,7 @@ fn each_deal_gets_a_tornado_of_its_difference_from_the_baseline() {
     let run = small_run(&structures);
     let (summary, comparison) =
         (dealsim::report::summary_rows(&structures, &run), dealsim::report::comparison_rows(&structures, &run));
-    let options = dealsim::analysis::sensitivity::SensitivityOptions {
-        paths: 300,
-        seed: 7,
-        threads: 1,
-        targets: Vec::new(),
-        baseline: 0,
-    };
+    let options = small_tornado();
     let rows = dealsim::analysis::sensitivity::tornado(&structures, &options).unwrap();
     let tornadoes = charts::tornado_charts(&summary, &comparison, &rows, ChartFormat::Png).unwrap();
     let differences: Vec<&str> =
@@ -343,13 +336,7 @@ fn the_convergence_chart_needs_more_than_one_wave_of_paths() {
 #[test]
 fn scatter_charts_render_one_per_target_with_points() {
     let base = scenario("base.toml");
-    let options = dealsim::analysis::sensitivity::SensitivityOptions {
-        paths: 300,
-        seed: 7,
-        threads: 1,
-        targets: Vec::new(),
-        baseline: 0,
-    };
+    let options = small_tornado();
     let (_, scatters) = dealsim::analysis::sensitivity::tornado_with_scatters(&base, &options).unwrap();
     let charts = charts::scatter_charts(&scatters, ChartFormat::Png).unwrap();
     let names: Vec<&str> = charts.iter().map(|c| c.file_name.as_str()).collect();
