@@ -7,9 +7,8 @@ use std::ops::Range;
 
 use super::metrics::{Layout, RowWriter, Scope, emit, emit_deal};
 use super::path::{PathModel, PathState};
-use super::{BLOCK_PATHS, DrawScratch, RunError, draws_per_path, first_unreportable, sample_block_inputs};
-use crate::sampling::correlation::Copula;
-use crate::scenario::{InputId, Scalar, Scenario};
+use super::{BLOCK_PATHS, DrawScratch, RunError, draws_per_path, first_unreportable};
+use crate::scenario::{InputId, Scenario};
 
 /// What fixing an input changes on a path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,7 +26,6 @@ pub struct MetricPaths<'s> {
     /// Whether each metric may be missing on some paths.
     conditional: Vec<bool>,
     model: PathModel<'s>,
-    copula: Option<Copula>,
     /// Each deal's first metric: its walk ([`emit_deal`]) fills the metrics from there.
     first_metric: Vec<usize>,
     reach: Vec<Reach>,
@@ -55,7 +53,6 @@ impl<'s> MetricPaths<'s> {
             layout,
             conditional,
             model: PathModel::new(scenario),
-            copula: Copula::of(scenario),
             first_metric,
             reach: reach_of_inputs(scenario),
         }
@@ -83,7 +80,7 @@ impl<'s> MetricPaths<'s> {
         let mut work = self.work();
         work.draws.resize((range.end - range.start) as usize * draws_per_path(self.scenario), 0.0);
         let (draws, scratch) = (&mut work.draws, &mut work.scratch);
-        sample_block_inputs(self.scenario, self.copula.as_ref(), seed, range.clone(), draws, scratch);
+        self.model.draw_block(seed, range.clone(), draws, scratch);
         (range, work)
     }
 
@@ -184,19 +181,8 @@ impl<'s> MetricPaths<'s> {
 fn reach_of_inputs(scenario: &Scenario) -> Vec<Reach> {
     let mut readers: Vec<Vec<usize>> = vec![Vec::new(); scenario.inputs.len()];
     for (d, deal) in scenario.deals.iter().enumerate() {
-        let mut note = |scalar: &Scalar| {
-            if let Scalar::Input(input) = *scalar
-                && !readers[input].contains(&d)
-            {
-                readers[input].push(d);
-            }
-        };
-        for (_, stake) in &deal.equity {
-            note(stake);
-        }
-        let mut terms = deal.terms.clone();
-        for term in &mut terms {
-            term.visit_draws(&mut |scalar| note(scalar), &mut |_| {});
+        for input in deal.inputs_read() {
+            readers[input].push(d);
         }
     }
     readers.into_iter().map(|deals| if deals.is_empty() { Reach::World } else { Reach::Deals(deals) }).collect()

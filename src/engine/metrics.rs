@@ -82,7 +82,7 @@ pub fn emit_deal<S: Sink>(scenario: &Scenario, worlds: &[WorldPath], d: usize, o
     let scope = Scope::Deal(d);
     let several_worlds = !scenario.other_worlds.is_empty();
     let world = scenario.world_of(d);
-    let scenario = scenario.world_scenario(d);
+    let scenario = scenario.world(world);
     if several_worlds {
         emit_world(scenario, &worlds[world], scope, sink);
     }

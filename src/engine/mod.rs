@@ -308,7 +308,6 @@ struct Job<'s> {
     layout: &'s Layout,
     conditional: Vec<bool>,
     model: PathModel<'s>,
-    copula: Option<Copula>,
     options: RunOptions,
     /// Whether blocks return their paths' inputs and metrics for a [`PathSink`].
     recording: bool,
@@ -359,7 +358,6 @@ fn run_observed(
         layout: &layout,
         conditional,
         model: PathModel::new(scenario),
-        copula: Copula::of(scenario),
         options,
         recording: sink.is_some(),
     };
@@ -470,14 +468,7 @@ impl Job<'_> {
         let count = (self.options.paths - first_path).min(BLOCK_PATHS) as usize;
         let Worker { state, draws, scratch, rows, gathered, sketches } = worker;
         let seed = self.options.seed;
-        sample_block_inputs(
-            scenario,
-            self.copula.as_ref(),
-            seed,
-            first_path..first_path + count as u64,
-            draws,
-            scratch,
-        );
+        self.model.draw_block(seed, first_path..first_path + count as u64, draws, scratch);
         let draw_width = draws_per_path(scenario);
         for i in 0..count {
             self.model.sample(seed, first_path + i as u64, &mut draws[i * draw_width..(i + 1) * draw_width], state);

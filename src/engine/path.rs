@@ -1,6 +1,9 @@
 //! One path from its drawn row to its deals' outcomes: each world sampled, each deal applied on
 //! its own world. Shared by the full run and the metric-only evaluation.
 
+use std::ops::Range;
+
+use super::{DrawScratch, sample_block_inputs};
 use crate::sampling::correlation::Copula;
 use crate::sampling::world::{WorldPath, sample_inputs, sample_path};
 use crate::scenario::{InputId, Scalar, Scenario};
@@ -18,9 +21,10 @@ pub struct PathModel<'s> {
 struct WorldModel<'s> {
     scenario: &'s Scenario,
     discounting: Discounting,
-    /// The world's own correlations. The first world's draws are the path's row, drawn by the
-    /// caller; every other world draws its inputs itself, from the same keyed uniforms, so each
-    /// file's world is exactly the world a run of that file alone samples.
+    /// The world's own correlations. The first world's draws are the path's row, drawn a block
+    /// at a time ([`PathModel::draw_block`]); every other world draws its inputs itself, from the
+    /// same keyed uniforms, so each file's world is exactly the world a run of that file alone
+    /// samples.
     copula: Option<Copula>,
     /// Inputs this world reads and no earlier world does: the row records them as this world
     /// drew them.
@@ -52,7 +56,7 @@ impl<'s> PathModel<'s> {
                 WorldModel {
                     scenario: world,
                     discounting: Discounting::new(world),
-                    copula: if w == 0 { None } else { Copula::of(world) },
+                    copula: Copula::of(world),
                     first_read,
                 }
             })
@@ -70,6 +74,12 @@ impl<'s> PathModel<'s> {
             latents: vec![0.0; scenario.latents.len()],
             scores: Vec::new(),
         }
+    }
+
+    /// Draws the rows of `paths` ([`super::draws_per_path`] values each: inputs, then coins), as the
+    /// first world reads them.
+    pub fn draw_block(&self, seed: u64, paths: Range<u64>, draws: &mut [f64], scratch: &mut DrawScratch) {
+        sample_block_inputs(self.scenario, self.worlds[0].copula.as_ref(), seed, paths, draws, scratch);
     }
 
     /// Samples path `path`'s worlds: the first from `row` (its inputs, then its coins), each
@@ -130,19 +140,14 @@ impl<'s> PathModel<'s> {
 
 /// Marks the inputs a world reads: its own values, and the terms and stakes of its deals.
 fn inputs_read(world: &Scenario, deals: impl Iterator<Item = usize>, reads: &mut [bool]) {
-    let mut note = |scalar: &mut Scalar| {
+    world.clone().visit_world_scalars(&mut |scalar| {
         if let Scalar::Input(input) = *scalar {
             reads[input] = true;
         }
-    };
-    world.clone().visit_world_scalars(&mut note);
+    });
     for d in deals {
-        let mut deal = world.deals[d].clone();
-        for (_, stake) in &mut deal.equity {
-            note(stake);
-        }
-        for term in &mut deal.terms {
-            term.visit_draws(&mut note, &mut |_| {});
+        for input in world.deals[d].inputs_read() {
+            reads[input] = true;
         }
     }
 }

@@ -1634,10 +1634,9 @@ pub fn scatter_chart(
     let range = |values: &mut dyn Iterator<Item = f64>| {
         let mut sorted: Vec<f64> = values.collect();
         sorted.sort_by(f64::total_cmp);
-        let at = |share: f64| sorted[((sorted.len() - 1) as f64 * share).round() as usize];
-        let (low, high) = (at(0.005), at(0.995));
-        let pad = ((high - low) * 0.04).max(1e-9 * high.abs().max(1.0));
-        (low - pad)..(high + pad)
+        let Range { start, end } = trimmed_range(&sorted);
+        let pad = (end - start) * 0.04;
+        (start - pad)..(end + pad)
     };
     let x = range(&mut points.iter().map(|p| p.0));
     let y = range(&mut points.iter().map(|p| p.1 / B));
@@ -1808,7 +1807,11 @@ impl Charting<'_> {
             (0..scenario.deals.len())
                 .filter(|&d| d == 0 || scenario.world_of(d) != scenario.world_of(d - 1))
                 .map(|d| {
-                    (Scope::Deal(d), scenario.world_scenario(d), format!(" (world of {})", scenario.deals[d].name))
+                    (
+                        Scope::Deal(d),
+                        scenario.world(scenario.world_of(d)),
+                        format!(" (world of {})", scenario.deals[d].name),
+                    )
                 })
                 .collect()
         };

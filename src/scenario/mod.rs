@@ -275,6 +275,25 @@ impl Deal {
             || self.terms.iter().any(|term| term.investor() == Some(party))
     }
 
+    /// The uncertain inputs the deal reads, each once: its starting stakes' and its terms'.
+    pub fn inputs_read(&self) -> Vec<InputId> {
+        let mut inputs = Vec::new();
+        let mut note = |scalar: &mut Scalar| {
+            if let Scalar::Input(input) = *scalar
+                && !inputs.contains(&input)
+            {
+                inputs.push(input);
+            }
+        };
+        for &(_, mut stake) in &self.equity {
+            note(&mut stake);
+        }
+        for term in &mut self.terms.clone() {
+            term.visit_draws(&mut note, &mut |_| {});
+        }
+        inputs
+    }
+
     /// The terms of one kind.
     pub fn terms_of(&self, kind: TermKind) -> impl Iterator<Item = &Term> {
         self.terms.iter().filter(move |term| term.kind() == kind)
@@ -329,9 +348,12 @@ impl Scenario {
         self.other_worlds.iter().position(|world| world.deals.contains(&deal)).map_or(0, |w| w + 1)
     }
 
-    /// The scenario whose world deal `deal` runs on.
-    pub fn world_scenario(&self, deal: usize) -> &Scenario {
-        self.worlds().nth(self.world_of(deal)).expect("world_of names a world")
+    /// The scenario of world `index` of [`Self::worlds`] (0 is this one).
+    pub fn world(&self, index: usize) -> &Scenario {
+        match index {
+            0 => self,
+            other => &self.other_worlds[other - 1].scenario,
+        }
     }
 
     /// Visits every value of the world (parties, streams, compute, valuation and events), constant or drawn; deals' values are their terms' to visit.
