@@ -193,33 +193,40 @@ pub fn tornado_with_scatters(
         .collect();
     let columns: Vec<Vec<f64>> =
         (0..targets).map(|t| total.values.iter().skip(t).step_by(targets).copied().collect()).collect();
-    let differences: Vec<Vec<f64>> = pairs
+    // Ranked once: each input's rank correlation with every target reuses them.
+    let column_ranks: Vec<Vec<f64>> = columns.iter().map(|column| ranks(column)).collect();
+    let difference_ranks: Vec<Vec<f64>> = pairs
         .iter()
-        .map(|&(t, base)| columns[t].iter().zip(&columns[base]).map(|(deal, base)| deal - base).collect())
+        .map(|&(t, base)| {
+            let differences: Vec<f64> = columns[t].iter().zip(&columns[base]).map(|(deal, base)| deal - base).collect();
+            ranks(&differences)
+        })
         .collect();
     let mut rows = Vec::new();
     for (input, uncertain) in scenario.inputs.iter().enumerate() {
         let [low, high] = levels[input];
         let draws: Vec<f64> = total.inputs.iter().skip(input).step_by(inputs).copied().collect();
+        let draw_ranks = ranks(&draws);
         let mean_at = |t: usize, level: usize| total.sums[(input * 2 + level) * targets + t] / count;
-        let row = |t: usize, baseline: String, (metric_low, metric_high): (f64, f64), values: &[f64]| SensitivityRow {
-            deal: scenario.deals[deal_of(t)].name.clone(),
-            baseline,
-            metric: paths.layout.metrics[slots[t]].name.clone(),
-            input: uncertain.key.clone(),
-            input_low: low,
-            input_high: high,
-            metric_low,
-            metric_high,
-            swing: (metric_high - metric_low).abs(),
-            rank_correlation: spearman(&draws, values),
-        };
-        for (t, values) in columns.iter().enumerate() {
-            rows.push(row(t, String::new(), (mean_at(t, 0), mean_at(t, 1)), values));
+        let row =
+            |t: usize, baseline: String, (metric_low, metric_high): (f64, f64), value_ranks: &[f64]| SensitivityRow {
+                deal: scenario.deals[deal_of(t)].name.clone(),
+                baseline,
+                metric: paths.layout.metrics[slots[t]].name.clone(),
+                input: uncertain.key.clone(),
+                input_low: low,
+                input_high: high,
+                metric_low,
+                metric_high,
+                swing: (metric_high - metric_low).abs(),
+                rank_correlation: correlation_of_ranks(&draw_ranks, value_ranks),
+            };
+        for (t, value_ranks) in column_ranks.iter().enumerate() {
+            rows.push(row(t, String::new(), (mean_at(t, 0), mean_at(t, 1)), value_ranks));
         }
-        for (&(t, base), values) in pairs.iter().zip(&differences) {
+        for (&(t, base), value_ranks) in pairs.iter().zip(&difference_ranks) {
             let means = (mean_at(t, 0) - mean_at(base, 0), mean_at(t, 1) - mean_at(base, 1));
-            rows.push(row(t, scenario.deals[options.baseline].name.clone(), means, values));
+            rows.push(row(t, scenario.deals[options.baseline].name.clone(), means, value_ranks));
         }
     }
     let order = |row: &SensitivityRow| {
@@ -270,10 +277,15 @@ fn ranks(values: &[f64]) -> Vec<f64> {
 
 /// Spearman's rank correlation; 0 when either side is constant.
 pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    let (ra, rb) = (ranks(a), ranks(b));
+    correlation_of_ranks(&ranks(a), &ranks(b))
+}
+
+/// Pearson's correlation of two rank vectors (Spearman's of the values they rank); 0 when
+/// either side is constant.
+fn correlation_of_ranks(ra: &[f64], rb: &[f64]) -> f64 {
     let n = ra.len() as f64;
     let (mean_a, mean_b) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
-    let covariance: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - mean_a) * (y - mean_b)).sum();
+    let covariance: f64 = ra.iter().zip(rb).map(|(x, y)| (x - mean_a) * (y - mean_b)).sum();
     let (var_a, var_b): (f64, f64) =
         (ra.iter().map(|x| (x - mean_a).powi(2)).sum(), rb.iter().map(|y| (y - mean_b).powi(2)).sum());
     if var_a == 0.0 || var_b == 0.0 { 0.0 } else { covariance / (var_a * var_b).sqrt() }
