@@ -23,6 +23,7 @@ use crate::io::path_table::PathTable;
 use crate::io::scenario_file::{ScenarioFile, read_scenario};
 use crate::io::shard_file::{self, ShardFile};
 use crate::io::shard_set::{self, SHARD_FILE, ShardSetError};
+use crate::report::catalogue::Catalogue;
 use crate::report::charts::{self, ChartFormat};
 use crate::report::html::{self, ReportTables};
 use crate::report::probabilities::{self, Threshold};
@@ -654,16 +655,17 @@ fn write_results(
             percent(relative_se)
         );
     }
-    say!("{}", terminal::key_figures_table(&tables.summary));
-    say!("{}", terminal::comparison_table(&tables.comparison));
+    let catalogue = Catalogue::of(scenario);
+    say!("{}", terminal::key_figures_table(&catalogue, &tables.summary));
+    say!("{}", terminal::comparison_table(&catalogue, &tables.comparison));
     tables.probabilities = probabilities::probability_rows(scenario, aggregates, &outputs.thresholds);
-    say!("{}", terminal::probability_table(&tables.probabilities));
+    say!("{}", terminal::probability_table(&catalogue, &tables.probabilities));
     say!("{}", terminal::outcome_tables_text(&tables.outcomes));
     tables.add_sensitivity(scenario, aggregates.seed, sensitivity).map_err(|e| runtime(&e))?;
     // The deals' own targets; the paired differences' tornados are in sensitivity.csv and the report.
     let own: Vec<_> =
         tables.report_tables().sensitivity.iter().filter(|row| row.baseline.is_empty()).cloned().collect();
-    say!("{}", terminal::tornado_table(&own, 3));
+    say!("{}", terminal::tornado_table(&catalogue, &own, 3));
     let mut files: Vec<(&str, Vec<u8>)> = tables.csv_files().map_err(|e| runtime(&e))?;
     files.push(("run.json", serde_json::to_vec_pretty(&info).map_err(|e| runtime(&e))?));
     if !outputs.no_xlsx {
@@ -749,11 +751,13 @@ fn chart_files(
     let mut charts = charts::render_charts(scenario, aggregates, &histories, format)
         .map_err(|error| Failure::Runtime(error.to_string()))?;
     charts.extend(
-        charts::tornado_charts(tables.summary, tables.comparison, tables.sensitivity, format)
+        charts::tornado_charts(&Catalogue::of(scenario), tables.summary, tables.comparison, tables.sensitivity, format)
             .map_err(|error| Failure::Runtime(error.to_string()))?,
     );
-    charts
-        .extend(charts::scatter_charts(tables.scatters, format).map_err(|error| Failure::Runtime(error.to_string()))?);
+    charts.extend(
+        charts::scatter_charts(&Catalogue::of(scenario), tables.scatters, format)
+            .map_err(|error| Failure::Runtime(error.to_string()))?,
+    );
     charts
         .extend(charts::outcome_charts(tables.outcomes, format).map_err(|error| Failure::Runtime(error.to_string()))?);
     let html = html::render_report(scenario, info, tables, &charts);
@@ -884,7 +888,7 @@ fn sensitivity(args: &SensitivityArgs) -> Result<(), Failure> {
         options.paths,
         started.elapsed().as_secs_f64()
     );
-    say!("{}", terminal::tornado_table(&rows, 8));
+    say!("{}", terminal::tornado_table(&Catalogue::of(&scenario), &rows, 8));
     sayln!("\nwrote {}", out.join("sensitivity.csv").display());
     Ok(())
 }

@@ -4,7 +4,8 @@ use std::fs;
 use std::path::Path;
 
 use assert_cmd::Command;
-use dealsim::report::catalogue;
+use dealsim::io::scenario_file::read_scenario;
+use dealsim::report::catalogue::Catalogue;
 
 /// The distinct values of one column of a CSV file with a header.
 fn column(file: &Path, name: &str) -> Vec<String> {
@@ -32,12 +33,14 @@ fn every_shipped_metric_and_series_has_a_readable_name() {
             .arg(&out)
             .assert()
             .success();
+        let loaded = read_scenario(&scenario, &[]).unwrap();
+        let catalogue = Catalogue::of(&loaded.scenario);
         for metric in column(&out.join("summary.csv"), "metric") {
-            let entry = catalogue::metric(&metric);
+            let entry = catalogue.metric(&metric);
             assert_ne!(entry.name, metric, "{}: summary metric {metric} has no readable name", scenario.display());
         }
         for series in column(&out.join("timeseries.csv"), "series") {
-            let entry = catalogue::series(&series);
+            let entry = catalogue.series(&series);
             assert_ne!(entry.name, series, "{}: series {series} has no readable name", scenario.display());
         }
     }

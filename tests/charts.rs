@@ -10,6 +10,7 @@ use dealsim::analysis::sensitivity::{SensitivityOptions, tornado};
 use dealsim::engine::{self, Aggregates, RunOptions};
 use dealsim::io::history::{History, history_file, read_history};
 use dealsim::io::scenario_file::read_scenario;
+use dealsim::report::catalogue::Catalogue;
 use dealsim::report::charts::{self, Chart, ChartFormat, HEIGHT, WIDTH};
 use dealsim::report::html::{ReportTables, render_report};
 use dealsim::report::run_info::RunInfo;
@@ -286,14 +287,14 @@ fn tornado_charts_render_one_per_target_of_the_first_deal() {
     let summary = dealsim::report::summary_rows(&base, &small_run(&base));
     let options = small_tornado();
     let rows = dealsim::analysis::sensitivity::tornado(&base, &options).unwrap();
-    let tornadoes = charts::tornado_charts(&summary, &[], &rows, ChartFormat::Png).unwrap();
+    let tornadoes = charts::tornado_charts(&Catalogue::of(&base), &summary, &[], &rows, ChartFormat::Png).unwrap();
     let names: Vec<&str> = tornadoes.iter().map(|c| c.file_name.as_str()).collect();
     assert!(names.contains(&"tornado-apr-2026-party-microsoft-npv.png"), "{names:?}");
     assert!(names.contains(&"tornado-apr-2026-revenue-share-openai-to-microsoft-paid.png"), "{names:?}");
     for chart in &tornadoes {
         assert_png_chart(chart);
     }
-    assert!(charts::tornado_charts(&summary, &[], &[], ChartFormat::Png).unwrap().is_empty());
+    assert!(charts::tornado_charts(&Catalogue::of(&base), &summary, &[], &[], ChartFormat::Png).unwrap().is_empty());
 }
 
 #[test]
@@ -304,7 +305,8 @@ fn each_deal_gets_a_tornado_of_its_difference_from_the_baseline() {
         (dealsim::report::summary_rows(&structures, &run), dealsim::report::comparison_rows(&structures, &run));
     let options = small_tornado();
     let rows = dealsim::analysis::sensitivity::tornado(&structures, &options).unwrap();
-    let tornadoes = charts::tornado_charts(&summary, &comparison, &rows, ChartFormat::Png).unwrap();
+    let tornadoes =
+        charts::tornado_charts(&Catalogue::of(&structures), &summary, &comparison, &rows, ChartFormat::Png).unwrap();
     let differences: Vec<&str> =
         tornadoes.iter().map(|c| c.file_name.as_str()).filter(|name| name.starts_with("tornado-difference-")).collect();
     // One per deal other than the baseline, each for a party's NPV.
@@ -338,7 +340,7 @@ fn scatter_charts_render_one_per_target_with_points() {
     let base = scenario("base.toml");
     let options = small_tornado();
     let (_, scatters) = dealsim::analysis::sensitivity::tornado_with_scatters(&base, &options).unwrap();
-    let charts = charts::scatter_charts(&scatters, ChartFormat::Png).unwrap();
+    let charts = charts::scatter_charts(&Catalogue::of(&base), &scatters, ChartFormat::Png).unwrap();
     let names: Vec<&str> = charts.iter().map(|c| c.file_name.as_str()).collect();
     assert!(names.contains(&"scatter-apr-2026-revenue-share-openai-to-microsoft-paid.png"), "{names:?}");
     for chart in &charts {

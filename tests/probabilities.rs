@@ -49,7 +49,7 @@ fn probabilities_bracket_the_exact_share_of_paths() {
         .assert()
         .success()
         .stdout(contains("target probabilities"))
-        .stdout(contains("P(Openai NPV ($B) < $0.00B) = "));
+        .stdout(contains("P(OpenAI NPV ($B) < $0.00B) = "));
     let text = fs::read_to_string(out.join("probabilities.csv")).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("deal,metric,side,threshold,count,probability,low,high,std_error"));

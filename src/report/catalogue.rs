@@ -5,6 +5,7 @@
 //! the parties' measures are listed here.
 
 use crate::format::Unit;
+use crate::scenario::Scenario;
 use crate::terms::{Measure, TermKind};
 
 /// How a metric or series reads.
@@ -65,49 +66,146 @@ enum Table {
     Timeseries,
 }
 
-/// How a summary.csv metric reads (also comparison.csv's and conditional.csv's, which name the
-/// same metrics), e.g. `party.microsoft.npv` is "Microsoft NPV" in $B.
-pub fn metric(identifier: &str) -> Entry {
-    entry(identifier, Table::Summary)
+/// The unit of a summary.csv metric (also comparison.csv's and conditional.csv's), which no
+/// label changes: money where the identifier is unknown.
+pub fn metric_unit(identifier: &str) -> Unit {
+    Known::of(identifier, Table::Summary).map_or(Unit::Money, |known| known.measure.unit)
 }
 
-/// How a timeseries.csv series reads, e.g. `stream.openai.run_rate` is "Openai revenue run-rate".
-pub fn series(identifier: &str) -> Entry {
-    entry(identifier, Table::Timeseries)
+/// The unit of a timeseries.csv series.
+pub fn series_unit(identifier: &str) -> Unit {
+    Known::of(identifier, Table::Timeseries).map_or(Unit::Money, |known| known.measure.unit)
 }
 
-/// The entry of a known identifier, or the identifier itself read as money (every identifier a
-/// run reports is known; the tests check the shipped scenarios').
-fn entry(identifier: &str, table: Table) -> Entry {
-    known(identifier, table).unwrap_or_else(|| Entry { name: identifier.to_string(), unit: Unit::Money })
+/// A known identifier taken apart: `party.microsoft.npv` is the party measure `npv` of
+/// `microsoft`.
+struct Known<'i> {
+    /// `party`, `stream`, `event`, `compute`, `valuation` or a term kind's prefix.
+    kind: &'i str,
+    name: &'i str,
+    measure: Measure,
+    term: Option<TermKind>,
 }
 
-fn known(identifier: &str, table: Table) -> Option<Entry> {
-    if identifier == "valuation.value" {
-        return Some(Entry { name: "Valuation of the company".to_string(), unit: Unit::Money });
+const VALUATION: Measure = Measure { key: "value", label: "Valuation of the company", unit: Unit::Money };
+
+impl<'i> Known<'i> {
+    fn of(identifier: &'i str, table: Table) -> Option<Known<'i>> {
+        if identifier == "valuation.value" {
+            return Some(Known { kind: "valuation", name: "", measure: VALUATION, term: None });
+        }
+        // The name in the middle may hold a dot itself: an event's outcome is `<event>.<outcome>`.
+        let (kind, rest) = identifier.split_once('.')?;
+        let (name, key) = rest.rsplit_once('.')?;
+        let term = TermKind::of_prefix(kind);
+        let measures = match (kind, table, term) {
+            ("party", Table::Summary, _) => PARTY_METRICS,
+            ("party", Table::Timeseries, _) => PARTY_SERIES,
+            ("stream", Table::Summary, _) => STREAM_METRICS,
+            ("stream", Table::Timeseries, _) => STREAM_SERIES,
+            ("event", Table::Summary, _) => EVENT_METRICS,
+            ("compute", Table::Timeseries, _) => COMPUTE_SERIES,
+            (_, Table::Summary, Some(term)) => term.metrics(),
+            (_, Table::Timeseries, Some(term)) => term.series(),
+            _ => return None,
+        };
+        let measure = measures.iter().find(|m| m.key == key).copied()?;
+        Some(Known { kind, name, measure, term })
     }
-    // The name in the middle may hold a dot itself: an event's outcome is `<event>.<outcome>`.
-    let (kind, rest) = identifier.split_once('.')?;
-    let (name, key) = rest.rsplit_once('.')?;
-    let find = |measures: &[Measure]| measures.iter().find(|m| m.key == key).copied();
-    let entry = |text: String, measure: Measure| Some(Entry { name: capitalized(&text), unit: measure.unit });
-    match (kind, table) {
-        ("party", Table::Summary) => find(PARTY_METRICS).and_then(|m| entry(format!("{name} {}", m.label), m)),
-        ("party", Table::Timeseries) => find(PARTY_SERIES).and_then(|m| entry(format!("{name} {}", m.label), m)),
-        ("stream", Table::Summary) => find(STREAM_METRICS).and_then(|m| entry(format!("{name} {}", m.label), m)),
-        ("stream", Table::Timeseries) => find(STREAM_SERIES).and_then(|m| entry(format!("{name} {}", m.label), m)),
-        ("event", Table::Summary) => find(EVENT_METRICS).and_then(|m| entry(format!("{name}: {}", m.label), m)),
-        ("compute", Table::Timeseries) => {
-            find(COMPUTE_SERIES).and_then(|m| entry(format!("compute {} with {name}, per period", m.label), m))
+}
+
+/// The catalogue of one scenario: its parties, streams, providers and events read by their
+/// labels (`OpenAI` for `openai`) where the scenario gives them.
+#[derive(Clone, Copy)]
+pub struct Catalogue<'s> {
+    scenario: &'s Scenario,
+}
+
+impl<'s> Catalogue<'s> {
+    pub fn of(scenario: &'s Scenario) -> Catalogue<'s> {
+        Catalogue { scenario }
+    }
+
+    /// How a summary.csv metric reads (also comparison.csv's and conditional.csv's, which name
+    /// the same metrics), e.g. `party.microsoft.npv` is "Microsoft NPV" in $B.
+    pub fn metric(&self, identifier: &str) -> Entry {
+        self.entry(identifier, Table::Summary)
+    }
+
+    /// How a timeseries.csv series reads, e.g. `stream.openai.run_rate` is "OpenAI revenue
+    /// run-rate" where the stream is labelled `OpenAI`.
+    pub fn series(&self, identifier: &str) -> Entry {
+        self.entry(identifier, Table::Timeseries)
+    }
+
+    /// The entry of a known identifier, or the identifier itself read as money (every
+    /// identifier a run reports is known; the tests check the shipped scenarios').
+    fn entry(&self, identifier: &str, table: Table) -> Entry {
+        let Some(known) = Known::of(identifier, table) else {
+            return Entry { name: identifier.to_string(), unit: Unit::Money };
+        };
+        let label = self.label(known.kind, known.name);
+        let what = known.measure.label;
+        let text = match (known.kind, known.term) {
+            ("valuation", _) => what.to_string(),
+            ("event", _) => format!("{label}: {what}"),
+            ("compute", _) => format!("compute {what} with {label}, per period"),
+            (_, Some(term)) => format!("{} {label}: {what}", term.label()),
+            _ => format!("{label} {what}"),
+        };
+        Entry { name: capitalized(&text), unit: known.measure.unit }
+    }
+
+    /// The label of the party, stream, provider or event `name`, by the identifier's kind
+    /// (`party`, `stream`, `compute`, `event`) or the input key's collection (`parties`, …);
+    /// the name itself for anything else.
+    fn label<'n>(&self, kind: &str, name: &'n str) -> &'n str
+    where
+        's: 'n,
+    {
+        let scenario = self.scenario;
+        let found = match kind {
+            "party" | "parties" => scenario.parties.iter().find(|p| p.name == name).map(|p| p.label.as_str()),
+            "stream" | "streams" => scenario.streams.iter().find(|s| s.name == name).map(|s| s.label.as_str()),
+            "compute" | "providers" => scenario
+                .compute
+                .iter()
+                .flat_map(|compute| &compute.providers)
+                .find(|p| p.name == name)
+                .map(|p| p.label.as_str()),
+            "event" | "events" => scenario.events.iter().find(|e| e.name == name).map(|e| e.label.as_str()),
+            _ => None,
+        };
+        found.unwrap_or(name)
+    }
+
+    /// An uncertain input in words, from its key path: `streams.openai.growth.start` is
+    /// "Openai growth, start" (or "OpenAI growth, start" with the stream labelled),
+    /// `deals.apr-2026.revenue_shares.openai-to-microsoft.cap` is "Apr-2026 openai-to-microsoft cap".
+    pub fn input(&self, key: &str) -> String {
+        let mut segments: Vec<&str> = key.split('.').collect();
+        // A provider's field reads without `compute`: `compute.providers.aws.margin` is "Aws margin".
+        if segments.starts_with(&["compute", "providers"]) {
+            segments.remove(0);
         }
-        _ => {
-            let kind = TermKind::of_prefix(kind)?;
-            let measures = match table {
-                Table::Summary => kind.metrics(),
-                Table::Timeseries => kind.series(),
-            };
-            find(measures).and_then(|m| entry(format!("{} {name}: {}", kind.label(), m.label), m))
+        let mut words: Vec<String> = Vec::with_capacity(segments.len());
+        for (index, segment) in segments.iter().enumerate() {
+            if COLLECTIONS.contains(segment) {
+                continue;
+            }
+            let collection = index.checked_sub(1).map_or("", |previous| segments[previous]);
+            let label = self.label(collection, segment);
+            words.push(if label == *segment { segment.replace('_', " ") } else { label.to_string() });
         }
+        // The ends of a trajectory read as a qualifier.
+        if words.len() > 1 && matches!(words.last().map(String::as_str), Some("start" | "end")) {
+            let end = words.pop().unwrap_or_default();
+            if let Some(last) = words.last_mut() {
+                last.push(',');
+            }
+            words.push(end);
+        }
+        capitalized(&words.join(" "))
     }
 }
 
@@ -127,28 +225,6 @@ const COLLECTIONS: &[&str] = &[
     "routes",
 ];
 
-/// An uncertain input in words, from its key path: `streams.openai.growth.start` is
-/// "Openai growth, start", `deals.apr-2026.revenue_shares.openai-to-microsoft.cap` is
-/// "Apr-2026 openai-to-microsoft cap".
-pub fn input(key: &str) -> String {
-    let mut segments: Vec<&str> = key.split('.').collect();
-    // A provider's field reads without `compute`: `compute.providers.aws.margin` is "Aws margin".
-    if segments.starts_with(&["compute", "providers"]) {
-        segments.remove(0);
-    }
-    let mut words: Vec<String> =
-        segments.iter().filter(|s| !COLLECTIONS.contains(s)).map(|s| s.replace('_', " ")).collect();
-    // The ends of a trajectory read as a qualifier.
-    if words.len() > 1 && matches!(words.last().map(String::as_str), Some("start" | "end")) {
-        let end = words.pop().unwrap_or_default();
-        if let Some(last) = words.last_mut() {
-            last.push(',');
-        }
-        words.push(end);
-    }
-    capitalized(&words.join(" "))
-}
-
 /// The first letter in upper case, as a label starts: `microsoft NPV` is `Microsoft NPV`.
 pub(crate) fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
@@ -161,43 +237,117 @@ pub(crate) fn capitalized(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::parse_scenario;
+
+    /// Labels on the lab (party and stream), one provider and one event; none elsewhere.
+    const SCENARIO: &str = r#"
+        [simulation]
+        start = 2026
+        years = 3
+        steps_per_year = 4
+        discount_rate = 0.1
+        [parties.openai]
+        label = "OpenAI"
+        [parties.microsoft]
+        [parties.amazon]
+        [[streams]]
+        name = "openai"
+        label = "OpenAI"
+        owner = "openai"
+        initial = "10B"
+        [compute]
+        stream = "openai"
+        cost_ratio = 1.0
+        [[compute.providers]]
+        name = "azure"
+        owner = "microsoft"
+        margin = 0.4
+        share = 0.7
+        [[compute.providers]]
+        name = "aws"
+        label = "AWS"
+        owner = "amazon"
+        margin = 0.3
+        share = 0.3
+        [[events]]
+        name = "ipo"
+        label = "IPO"
+        annual_rate = 0.5
+        [[events]]
+        name = "ruling"
+        annual_rate = 0.5
+        outcomes = { microsoft_wins = 0.5, aws_wins = 0.5 }
+        [[deals]]
+        name = "apr-2026"
+    "#;
+
+    fn with_catalogue(check: impl FnOnce(Catalogue)) {
+        let scenario = parse_scenario("labels.toml", SCENARIO, &[]).unwrap();
+        check(Catalogue::of(&scenario));
+    }
 
     #[test]
     fn names_and_units_read_as_an_analyst_would_say_them() {
-        assert_eq!(metric("party.microsoft.npv").heading(), "Microsoft NPV ($B)");
-        assert_eq!(
-            metric("revenue_share.openai-to-microsoft.cap_hit").heading(),
-            "Revenue share openai-to-microsoft: cap reached (% of paths)"
-        );
-        assert_eq!(metric("commitment.azure-250b.shortfall").heading(), "Commitment azure-250b: shortfall ($B)");
-        assert_eq!(metric("route.frontier_aws.moved").unit, Unit::Money);
-        assert_eq!(metric("payment.damages.year").unit, Unit::Year);
-        assert_eq!(metric("investment.amazon-50b.stake").format(0.0404), "4.04%");
-        assert_eq!(metric("event.ipo.occurred").heading(), "Ipo: occurs by the horizon (% of paths)");
-        assert_eq!(series("compute.azure.spend").heading(), "Compute spend with azure, per period ($B)");
-        assert_eq!(series("valuation.value").heading(), "Valuation of the company ($B)");
-        assert_eq!(metric("event.ruling.aws_wins.year").name, "Ruling.aws_wins: year it occurs");
+        with_catalogue(|catalogue| {
+            assert_eq!(catalogue.metric("party.microsoft.npv").heading(), "Microsoft NPV ($B)");
+            assert_eq!(
+                catalogue.metric("revenue_share.openai-to-microsoft.cap_hit").heading(),
+                "Revenue share openai-to-microsoft: cap reached (% of paths)"
+            );
+            assert_eq!(
+                catalogue.metric("commitment.azure-250b.shortfall").heading(),
+                "Commitment azure-250b: shortfall ($B)"
+            );
+            assert_eq!(catalogue.metric("investment.amazon-50b.stake").format(0.0404), "4.04%");
+            assert_eq!(catalogue.series("compute.azure.spend").heading(), "Compute spend with azure, per period ($B)");
+            assert_eq!(catalogue.series("valuation.value").heading(), "Valuation of the company ($B)");
+            assert_eq!(catalogue.metric("event.ruling.aws_wins.year").name, "Ruling.aws_wins: year it occurs");
+        });
+        assert_eq!(metric_unit("route.frontier_aws.moved"), Unit::Money);
+        assert_eq!(metric_unit("payment.damages.year"), Unit::Year);
+        assert_eq!(series_unit("party.openai.stake"), Unit::Share);
+    }
+
+    #[test]
+    fn labels_name_what_the_scenario_labels() {
+        with_catalogue(|catalogue| {
+            assert_eq!(catalogue.metric("party.openai.npv").heading(), "OpenAI NPV ($B)");
+            assert_eq!(catalogue.metric("event.ipo.occurred").heading(), "IPO: occurs by the horizon (% of paths)");
+            assert_eq!(catalogue.series("compute.aws.spend").name, "Compute spend with AWS, per period");
+            assert_eq!(catalogue.input("streams.openai.growth.start"), "OpenAI growth, start");
+            assert_eq!(catalogue.input("compute.providers.aws.margin"), "AWS margin");
+            assert_eq!(catalogue.input("events.ipo.annual_rate"), "IPO annual rate");
+            // A term named like a labelled party keeps its own name.
+            assert_eq!(catalogue.metric("revenue_share.openai.paid").name, "Revenue share openai: paid");
+        });
     }
 
     #[test]
     fn a_name_is_a_metric_or_a_series_as_asked() {
-        assert_eq!(metric("stream.openai.revenue").name, "Openai revenue over the horizon");
-        assert_eq!(series("stream.openai.revenue").name, "Openai revenue per period");
-        assert_eq!(series("party.openai.stake").unit, Unit::Share);
+        with_catalogue(|catalogue| {
+            assert_eq!(catalogue.metric("stream.openai.revenue").name, "OpenAI revenue over the horizon");
+            assert_eq!(catalogue.series("stream.openai.revenue").name, "OpenAI revenue per period");
+        });
     }
 
     #[test]
     fn inputs_read_without_their_collections() {
-        assert_eq!(input("streams.openai.growth.start"), "Openai growth, start");
-        assert_eq!(input("deals.apr-2026.revenue_shares.openai-to-microsoft.cap"), "Apr-2026 openai-to-microsoft cap");
-        assert_eq!(input("compute.providers.aws.margin"), "Aws margin");
-        assert_eq!(input("compute.cost_ratio.end"), "Compute cost ratio, end");
-        assert_eq!(input("events.ipo.annual_rate"), "Ipo annual rate");
+        with_catalogue(|catalogue| {
+            assert_eq!(
+                catalogue.input("deals.apr-2026.revenue_shares.openai-to-microsoft.cap"),
+                "Apr-2026 openai-to-microsoft cap"
+            );
+            assert_eq!(catalogue.input("compute.providers.azure.margin"), "Azure margin");
+            assert_eq!(catalogue.input("compute.cost_ratio.end"), "Compute cost ratio, end");
+            assert_eq!(catalogue.input("parties.microsoft.discount_rate"), "Microsoft discount rate");
+        });
     }
 
     #[test]
     fn an_unknown_identifier_reads_as_itself() {
-        assert_eq!(metric("nothing.like.this").name, "nothing.like.this");
-        assert_eq!(metric("party.microsoft.unheard_of").name, "party.microsoft.unheard_of");
+        with_catalogue(|catalogue| {
+            assert_eq!(catalogue.metric("nothing.like.this").name, "nothing.like.this");
+            assert_eq!(catalogue.metric("party.microsoft.unheard_of").name, "party.microsoft.unheard_of");
+        });
     }
 }

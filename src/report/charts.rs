@@ -20,7 +20,7 @@ use crate::engine::metrics::Scope;
 use crate::engine::stats::QuantileSketch;
 use crate::format;
 use crate::io::history::History;
-use crate::report::catalogue::{self, capitalized};
+use crate::report::catalogue::{Catalogue, capitalized};
 use crate::report::{OutcomeRow, OutcomeTable};
 use crate::scenario::{Scalar, Scenario};
 use crate::terms::{CommitmentWindow, Term};
@@ -1526,6 +1526,7 @@ pub fn outcome_charts(tables: &[OutcomeTable], format: ChartFormat) -> Result<Ve
 /// The tornados of the first deal's targets and, for each other deal, of its paired difference
 /// from the baseline in the party NPV it changes most on average.
 pub fn tornado_charts(
+    catalogue: &Catalogue,
     summary: &[crate::report::SummaryRow],
     comparison: &[crate::report::ComparisonRow],
     rows: &[SensitivityRow],
@@ -1540,8 +1541,9 @@ pub fn tornado_charts(
         let Some(center) = summary.iter().find(|s| s.deal == deal && s.metric == metric).and_then(|s| s.mean) else {
             continue;
         };
-        let name = catalogue::metric(metric).name;
-        let Some(bytes) = tornado_of(rows, (deal, "", metric), center, &format!("{deal}: what moves {name}"), format)?
+        let name = catalogue.metric(metric).name;
+        let Some(bytes) =
+            tornado_of(catalogue, rows, (deal, "", metric), center, &format!("{deal}: what moves {name}"), format)?
         else {
             continue;
         };
@@ -1575,9 +1577,11 @@ pub fn tornado_charts(
             .filter_map(|metric| Some((metric, npv_difference(metric)?)))
             .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()));
         let Some((metric, center)) = largest else { continue };
-        let name = catalogue::metric(metric).name;
+        let name = catalogue.metric(metric).name;
         let title = format!("{deal} − {baseline}: what moves the difference in {name}");
-        let Some(bytes) = tornado_of(rows, (deal, baseline, metric), center, &title, format)? else { continue };
+        let Some(bytes) = tornado_of(catalogue, rows, (deal, baseline, metric), center, &title, format)? else {
+            continue;
+        };
         charts.push(Chart {
             file_name: format!("tornado-difference-{}-{}.{}", slug(deal), slug(metric), format.extension()),
             title,
@@ -1597,11 +1601,15 @@ pub fn tornado_charts(
 
 /// A scatter per target of the baseline deal: the input that moves it most against it, path by
 /// path, from the tornado's paths.
-pub fn scatter_charts(scatters: &[Scatter], format: ChartFormat) -> Result<Vec<Chart>, ChartError> {
+pub fn scatter_charts(
+    catalogue: &Catalogue,
+    scatters: &[Scatter],
+    format: ChartFormat,
+) -> Result<Vec<Chart>, ChartError> {
     let mut charts = Vec::new();
     for scatter in scatters.iter().filter(|scatter| scatter.points.len() > 1) {
-        let name = catalogue::metric(&scatter.metric).name;
-        let input = catalogue::input(&scatter.input);
+        let name = catalogue.metric(&scatter.metric).name;
+        let input = catalogue.input(&scatter.input);
         let title = format!("{}: {name} against {input}", scatter.deal);
         let bytes = scatter_chart(&title, &input, &format!("{name} ($B)"), &scatter.points, format)?;
         charts.push(Chart {
@@ -1660,6 +1668,7 @@ pub fn scatter_chart(
 /// A tornado chart of one target (deal, baseline or "", metric), largest swings first, with its
 /// bars around `center`; None where no input moves it.
 fn tornado_of(
+    catalogue: &Catalogue,
     rows: &[SensitivityRow],
     (deal, baseline, metric): (&str, &str, &str),
     center: f64,
@@ -1671,7 +1680,7 @@ fn tornado_of(
         .filter(|r| r.deal == deal && r.baseline == baseline && r.metric == metric && r.swing > 0.0)
         .take(TORNADO_BARS)
         .map(|r| TornadoBar {
-            input: catalogue::input(&r.input),
+            input: catalogue.input(&r.input),
             input_low: format::scenario_number(r.input_low),
             input_high: format::scenario_number(r.input_high),
             at_low: r.metric_low / B,
@@ -1681,7 +1690,7 @@ fn tornado_of(
     if bars.is_empty() {
         return Ok(None);
     }
-    let name = catalogue::metric(metric).name;
+    let name = catalogue.metric(metric).name;
     let x_desc = if baseline.is_empty() {
         format!("mean {name} with the input fixed ($B)")
     } else {
@@ -1821,7 +1830,7 @@ impl Charting<'_> {
                     continue;
                 };
                 let history = self.histories.get(&stream.name);
-                let bytes = revenue_fan(&stream.name, &bands, history, start, self.format)?;
+                let bytes = revenue_fan(&stream.label, &bands, history, start, self.format)?;
                 let actuals = match history {
                     Some(h) if !h.is_empty() => format!(
                         " Points are reported actuals from data/{}_revenue.csv, from {} on (circles: run-rate on the \
@@ -1837,7 +1846,7 @@ impl Charting<'_> {
                 };
                 self.push(
                     file_stem,
-                    format!("{}: revenue run-rate{of_world}", stream.name),
+                    format!("{}: revenue run-rate{of_world}", capitalized(&stream.label)),
                     format!(
                         "Annualized revenue run-rate at the end of each period on a log scale: the line is the median \
                          path, the bands hold the middle 50% and 90% of the simulated paths.{actuals}"
@@ -1859,7 +1868,7 @@ impl Charting<'_> {
             // The first deal's: routes may make each deal's compute its own.
             if let Some(bands) = self.bands(Scope::Deal(0), &format!("compute.{}.spend", provider.name), B) {
                 x = bands.x.clone();
-                providers.push((provider.name.clone(), bands.p50));
+                providers.push((provider.label.clone(), bands.p50));
             }
         }
         if providers.is_empty() {
@@ -2047,7 +2056,9 @@ impl Charting<'_> {
                 .collect();
             if !rows.is_empty() {
                 parties
-                    .push(PartySpreads { party: format!("{} NPV, deal − baseline", capitalized(&party.name)), rows });
+                    .push(PartySpreads {
+                        party: format!("{} NPV, deal − baseline", capitalized(&party.label)), rows
+                    });
             }
         }
         let Some(baseline) = baseline else { return Ok(()) };
@@ -2092,7 +2103,7 @@ impl Charting<'_> {
                 .filter_map(|&d| Some((scenario.deals[d].name.clone(), self.bands(Scope::Deal(d), &series, B)?.p50)))
                 .collect();
             panels.push(CashPanel {
-                party: party.name.clone(),
+                party: party.label.clone(),
                 baseline: (scenario.deals[baseline].name.clone(), bands),
                 others,
                 gaps: order.iter().map(|&d| gap(d)).collect(),
@@ -2131,7 +2142,7 @@ impl Charting<'_> {
                 .filter(|(_, grid)| !grid.is_empty())
                 .collect();
             if !lines.is_empty() {
-                panels.push((format!("{} NPV", capitalized(&party.name)), lines));
+                panels.push((format!("{} NPV", capitalized(&party.label)), lines));
             }
         }
         if panels.is_empty() {
@@ -2181,7 +2192,7 @@ impl Charting<'_> {
                 }
             }
             if !lines.is_empty() {
-                panels.push((format!("{} NPV", capitalized(&party.name)), lines));
+                panels.push((format!("{} NPV", capitalized(&party.label)), lines));
             }
         }
         if panels.is_empty() {
@@ -2223,7 +2234,7 @@ impl Charting<'_> {
                 })
                 .collect();
             if !rows.is_empty() {
-                parties.push(PartySpreads { party: format!("{} NPV", capitalized(&party.name)), rows });
+                parties.push(PartySpreads { party: format!("{} NPV", capitalized(&party.label)), rows });
             }
         }
         let bytes = spread_chart(
@@ -2260,7 +2271,7 @@ impl Charting<'_> {
                 })
                 .collect();
             if let Some(deals) = shared_histograms(&grids, aggregates.paths) {
-                parties.push(PartyNpv { party: party.name.clone(), deals });
+                parties.push(PartyNpv { party: capitalized(&party.label), deals });
             }
         }
         if parties.is_empty() {
@@ -2297,7 +2308,7 @@ impl Charting<'_> {
             let positive: Vec<f64> = values.iter().copied().filter(|&v| v > 0.0).collect();
             let range = trimmed_range(&positive);
             let histogram = log_histogram_from_quantiles(&values, sketch.count(), aggregates.paths, range);
-            holdings.push(Holding { party: party.name.clone(), stake, value: histogram });
+            holdings.push(Holding { party: capitalized(&party.label), stake, value: histogram });
         }
         if holdings.is_empty() {
             return Ok(());

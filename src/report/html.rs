@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::analysis::sensitivity::SensitivityRow;
 use crate::format;
-use crate::report::catalogue;
+use crate::report::catalogue::{self, Catalogue};
 use crate::report::charts::Chart;
 use crate::report::run_info::RunInfo;
 use crate::report::terminal::is_key_figure;
@@ -50,7 +50,7 @@ pub fn escape(text: &str) -> String {
 }
 
 fn figure(metric: &str, value: f64) -> String {
-    catalogue::metric(metric).format(value)
+    catalogue::metric_unit(metric).format(value)
 }
 
 fn cell(metric: &str, value: Option<f64>) -> String {
@@ -102,6 +102,7 @@ nav.contents a { white-space: nowrap; }
 
 /// The whole page. `charts` may be empty (then the page says so).
 pub fn render_report(scenario: &Scenario, info: &RunInfo<'_>, tables: ReportTables<'_>, charts: &[Chart]) -> String {
+    let catalogue = Catalogue::of(scenario);
     let mut html = String::with_capacity(charts.iter().map(|c| c.bytes.len() * 4 / 3 + 512).sum::<usize>() + 64_000);
     let name = if scenario.name.is_empty() { "(unnamed scenario)" } else { &scenario.name };
     let _ = write!(
@@ -140,7 +141,7 @@ pub fn render_report(scenario: &Scenario, info: &RunInfo<'_>, tables: ReportTabl
         }
     };
     section("comparison", "Deal against deal: every key metric, path by path".to_string(), &|h| {
-        comparison(h, tables.comparison)
+        comparison(h, &catalogue, tables.comparison)
     });
     section("outcomes", "By outcome".to_string(), &|h| outcomes(h, tables.outcomes, charts));
     section("charts", format!("All charts ({})", other_charts.len()), &|h| {
@@ -148,7 +149,7 @@ pub fn render_report(scenario: &Scenario, info: &RunInfo<'_>, tables: ReportTabl
             figure_of(h, chart);
         }
     });
-    section("sensitivity", "What moves the results".to_string(), &|h| sensitivity(h, tables.sensitivity));
+    section("sensitivity", "What moves the results".to_string(), &|h| sensitivity(h, &catalogue, tables.sensitivity));
     section("tables", "Summary tables".to_string(), &|h| summary_tables(h, scenario, tables.summary));
     section("inputs", format!("Uncertain inputs ({})", scenario.inputs.len()), &|h| inputs(h, scenario));
     section("run", "The run".to_string(), &|h| run_facts(h, scenario, info));
@@ -203,7 +204,7 @@ fn run_facts(html: &mut String, scenario: &Scenario, info: &RunInfo<'_>) {
 
 /// comparison.csv's key metrics: each deal against the baseline, path by path. Metrics the two
 /// deals share exactly (a difference of zero on every path) are left out.
-fn comparison(html: &mut String, rows: &[ComparisonRow]) {
+fn comparison(html: &mut String, catalogue: &Catalogue, rows: &[ComparisonRow]) {
     let Some(first) = rows.first() else { return };
     let _ = writeln!(
         html,
@@ -234,7 +235,7 @@ fn comparison(html: &mut String, rows: &[ComparisonRow]) {
                 "<tr><td class=\"text\" title=\"{}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
                  <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 escape(m),
-                escape(&catalogue::metric(m).heading()),
+                escape(&catalogue.metric(m).heading()),
                 escape(&center),
                 escape(&cell(m, row.unpaired_std_error)),
                 escape(&cell(m, row.p05)),
@@ -288,7 +289,7 @@ fn outcomes(html: &mut String, tables: &[OutcomeTable], charts: &[Chart]) {
 }
 
 /// sensitivity.csv: the inputs that move each target most, largest swing first.
-fn sensitivity(html: &mut String, rows: &[SensitivityRow]) {
+fn sensitivity(html: &mut String, catalogue: &Catalogue, rows: &[SensitivityRow]) {
     if rows.is_empty() {
         return;
     }
@@ -300,7 +301,7 @@ fn sensitivity(html: &mut String, rows: &[SensitivityRow]) {
     );
     for target in rows.chunk_by(|a, b| a.deal == b.deal && a.baseline == b.baseline && a.metric == b.metric) {
         let (deal, metric) = (&target[0].deal, &target[0].metric);
-        let heading = escape(&catalogue::metric(metric).heading());
+        let heading = escape(&catalogue.metric(metric).heading());
         let _ = match target[0].baseline.as_str() {
             "" => writeln!(html, "<h3>{}: {heading}</h3>", escape(deal)),
             baseline => writeln!(html, "<h3>{} − {}: difference in {heading}</h3>", escape(deal), escape(baseline)),
@@ -353,7 +354,7 @@ fn table_header(html: &mut String) {
     );
 }
 
-fn table_row(html: &mut String, row: &SummaryRow) {
+fn table_row(html: &mut String, catalogue: &Catalogue, row: &SummaryRow) {
     let m = &row.metric;
     let _ = writeln!(
         html,
@@ -361,7 +362,7 @@ fn table_row(html: &mut String, row: &SummaryRow) {
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
         escape(m),
-        escape(&catalogue::metric(m).heading()),
+        escape(&catalogue.metric(m).heading()),
         format::count(row.count as f64),
         escape(&cell(m, row.mean)),
         escape(&cell(m, row.std_error)),
@@ -377,6 +378,7 @@ fn table_row(html: &mut String, row: &SummaryRow) {
 
 /// summary.csv as tables: the world's metrics once, then each deal's own metrics.
 fn summary_tables(html: &mut String, scenario: &Scenario, summary: &[SummaryRow]) {
+    let catalogue = Catalogue::of(scenario);
     html.push_str(
         "<p class=\"note\">The rows of summary.csv. Money in $B \
          (undiscounted except NPV); percentiles are within 0.4% of the exact order statistic, min and max are \
@@ -391,7 +393,7 @@ fn summary_tables(html: &mut String, scenario: &Scenario, summary: &[SummaryRow]
         html.push_str("<h3>The world (the same under every deal)</h3>\n");
         table_header(html);
         for row in world {
-            table_row(html, row);
+            table_row(html, &catalogue, row);
         }
         html.push_str("</tbody></table></div>\n");
     }
@@ -399,7 +401,7 @@ fn summary_tables(html: &mut String, scenario: &Scenario, summary: &[SummaryRow]
         let _ = writeln!(html, "<h3>{}</h3>", escape(&deal.name));
         table_header(html);
         for row in summary.iter().filter(|row| row.deal == deal.name && !is_world_metric(&row.metric)) {
-            table_row(html, row);
+            table_row(html, &catalogue, row);
         }
         html.push_str("</tbody></table></div>\n");
     }
@@ -437,6 +439,7 @@ fn key_chart_files(charts: &[Chart]) -> Vec<&str> {
 /// The answer: a column per deal and a row per key metric, by its readable name: the mean,
 /// the 5th–95th percentile range and, beside the baseline, the paired difference with its error.
 fn answer(html: &mut String, scenario: &Scenario, tables: ReportTables<'_>) {
+    let catalogue = Catalogue::of(scenario);
     let baseline = tables.comparison.first().map(|row| row.baseline.as_str());
     let mut metrics: Vec<&str> = Vec::new();
     for row in tables.summary.iter().filter(|row| is_key_figure(&row.metric)) {
@@ -471,7 +474,7 @@ fn answer(html: &mut String, scenario: &Scenario, tables: ReportTables<'_>) {
     }
     html.push_str("</tr></thead><tbody>\n");
     for metric in metrics {
-        let entry = catalogue::metric(metric);
+        let entry = catalogue.metric(metric);
         let _ = write!(html, "<tr><td class=\"metric\" title=\"{}\">{}</td>", escape(metric), escape(&entry.heading()));
         for deal in &scenario.deals {
             let row = tables.summary.iter().find(|row| row.deal == deal.name && row.metric == metric);
@@ -508,6 +511,7 @@ fn answer(html: &mut String, scenario: &Scenario, tables: ReportTables<'_>) {
 
 /// The chances asked for with `--prob`: a row per target, a column per deal.
 fn target_probabilities(html: &mut String, scenario: &Scenario, rows: &[crate::report::probabilities::ProbabilityRow]) {
+    let catalogue = Catalogue::of(scenario);
     if rows.is_empty() {
         return;
     }
@@ -528,7 +532,7 @@ fn target_probabilities(html: &mut String, scenario: &Scenario, rows: &[crate::r
         }
     }
     for (metric, side, threshold) in targets {
-        let entry = catalogue::metric(metric);
+        let entry = catalogue.metric(metric);
         let _ = write!(
             html,
             "<tr><td class=\"metric\" title=\"{}\">P({} {side} {})</td>",

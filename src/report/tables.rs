@@ -254,7 +254,7 @@ pub fn outcome_tables(
                             .and_then(|row| row.mean)
                     })
                     .collect();
-                rows.push(OutcomeRow { deal: deal.name.clone(), party: party.name.clone(), means });
+                rows.push(OutcomeRow { deal: deal.name.clone(), party: party.label.clone(), means });
             }
         }
         tables.push(OutcomeTable { event: event.name.clone(), columns, probabilities, rows });

@@ -4,11 +4,11 @@ use std::fmt::Write as _;
 
 use crate::analysis::sensitivity::SensitivityRow;
 use crate::format;
-use crate::report::catalogue;
+use crate::report::catalogue::{self, Catalogue};
 use crate::report::{ComparisonRow, OutcomeTable, SummaryRow};
 
 fn figure(metric: &str, value: f64) -> String {
-    catalogue::metric(metric).format(value)
+    catalogue::metric_unit(metric).format(value)
 }
 
 /// Which summary metrics the terminal and the report's key tables show: the answers to an
@@ -19,7 +19,7 @@ pub fn is_key_figure(metric: &str) -> bool {
 }
 
 /// A compact table of key figures per deal: mean ± standard error and the 90% range.
-pub fn key_figures_table(rows: &[SummaryRow]) -> String {
+pub fn key_figures_table(catalogue: &Catalogue, rows: &[SummaryRow]) -> String {
     let mut table = String::new();
     let mut current_deal = "";
     for row in rows.iter().filter(|row| is_key_figure(&row.metric)) {
@@ -29,19 +29,19 @@ pub fn key_figures_table(rows: &[SummaryRow]) -> String {
             let _ = writeln!(table, "  {:<62} {:>22} {:>24}", "metric", "mean ± s.e.", "P5 .. P95");
         }
         let (Some(mean), Some(p05), Some(p95)) = (row.mean, row.p05, row.p95) else {
-            let _ = writeln!(table, "  {:<62} {:>22}", catalogue::metric(&row.metric).heading(), "no path");
+            let _ = writeln!(table, "  {:<62} {:>22}", catalogue.metric(&row.metric).heading(), "no path");
             continue;
         };
         let error = row.std_error.unwrap_or(0.0);
         let center = format!("{} ± {}", figure(&row.metric, mean), figure(&row.metric, error));
         let range = format!("{} .. {}", figure(&row.metric, p05), figure(&row.metric, p95));
-        let _ = writeln!(table, "  {:<62} {:>22} {:>24}", catalogue::metric(&row.metric).heading(), center, range);
+        let _ = writeln!(table, "  {:<62} {:>22} {:>24}", catalogue.metric(&row.metric).heading(), center, range);
     }
     table
 }
 
 /// Paired differences of each party's NPV against the baseline deal.
-pub fn comparison_table(rows: &[ComparisonRow]) -> String {
+pub fn comparison_table(catalogue: &Catalogue, rows: &[ComparisonRow]) -> String {
     let mut table = String::new();
     let npv_rows = rows.iter().filter(|row| row.metric.starts_with("party.") && row.metric.ends_with(".npv"));
     for row in npv_rows {
@@ -65,7 +65,7 @@ pub fn comparison_table(rows: &[ComparisonRow]) -> String {
         let _ = writeln!(
             table,
             "  {pair:<34} {:<28} {center:>22} {:>14} {positive:>8}",
-            catalogue::metric(&row.metric).heading(),
+            catalogue.metric(&row.metric).heading(),
             format::money(unpaired)
         );
     }
@@ -95,14 +95,14 @@ pub fn outcome_tables_text(tables: &[OutcomeTable]) -> String {
 }
 
 /// The chances asked for with `--prob`, a line each.
-pub fn probability_table(rows: &[crate::report::probabilities::ProbabilityRow]) -> String {
+pub fn probability_table(catalogue: &Catalogue, rows: &[crate::report::probabilities::ProbabilityRow]) -> String {
     let mut table = String::new();
     if rows.is_empty() {
         return table;
     }
     let _ = writeln!(table, "\ntarget probabilities (share of paths, ± sampling error):");
     for row in rows {
-        let entry = catalogue::metric(&row.metric);
+        let entry = catalogue.metric(&row.metric);
         let _ = writeln!(
             table,
             "  {:<28} P({} {} {}) = {}",
@@ -117,7 +117,7 @@ pub fn probability_table(rows: &[crate::report::probabilities::ProbabilityRow]) 
 }
 
 /// The `top` inputs with the largest swing for each deal's target metric.
-pub fn tornado_table(rows: &[SensitivityRow], top: usize) -> String {
+pub fn tornado_table(catalogue: &Catalogue, rows: &[SensitivityRow], top: usize) -> String {
     let mut table = String::new();
     let mut shown = 0;
     let mut current: Option<(&str, &str, &str)> = None;
@@ -125,7 +125,7 @@ pub fn tornado_table(rows: &[SensitivityRow], top: usize) -> String {
         if current != Some((&row.deal, &row.baseline, &row.metric)) {
             current = Some((&row.deal, &row.baseline, &row.metric));
             shown = 0;
-            let heading = catalogue::metric(&row.metric).heading();
+            let heading = catalogue.metric(&row.metric).heading();
             let _ = if row.baseline.is_empty() {
                 writeln!(table, "\nwhat moves {heading} under {} (input at P10 / P90, all else random):", row.deal)
             } else {

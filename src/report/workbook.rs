@@ -8,7 +8,7 @@ use rust_xlsxwriter::{
 
 use crate::analysis::sensitivity::SensitivityRow;
 use crate::format::Unit;
-use crate::report::catalogue;
+use crate::report::catalogue::{self, Catalogue};
 use crate::report::{RunTables, SummaryRow, TimeseriesRow};
 use crate::scenario::Scenario;
 
@@ -146,7 +146,7 @@ fn summary_sheet(
     }
     let mut row = 1;
     for metric in metrics {
-        let entry = catalogue::metric(metric);
+        let entry = Catalogue::of(scenario).metric(metric);
         let format = formats.of(entry.unit);
         for (statistic, pick) in STATISTICS {
             sheet.write_string(row, 0, entry.heading())?;
@@ -180,7 +180,7 @@ fn comparison_sheet(sheet: &mut Worksheet, tables: &RunTables, formats: &Formats
     header(sheet, &columns, formats)?;
     for (i, comparison) in tables.comparison.iter().enumerate() {
         let row = 1 + i as u32;
-        let format = formats.of(catalogue::metric(&comparison.metric).unit);
+        let format = formats.of(catalogue::metric_unit(&comparison.metric));
         sheet.write_string(row, 0, &comparison.deal)?;
         sheet.write_string(row, 1, &comparison.baseline)?;
         sheet.write_string(row, 2, &comparison.metric)?;
@@ -223,7 +223,7 @@ fn sensitivity_sheet(
     header(sheet, &columns, formats)?;
     for (i, sensitivity) in rows.iter().enumerate() {
         let row = 1 + i as u32;
-        let format = formats.of(catalogue::metric(&sensitivity.metric).unit);
+        let format = formats.of(catalogue::metric_unit(&sensitivity.metric));
         let input_format = formats.of_input(sensitivity.input_high);
         sheet.write_string(row, 0, &sensitivity.deal)?;
         sheet.write_string(row, 1, &sensitivity.baseline)?;
@@ -263,7 +263,7 @@ fn sensitivity_sheet(
     if let Some(mean) = mean {
         chart.y_axis().set_crossing(ChartAxisCrossing::AxisValue(mean));
     }
-    chart.y_axis().set_num_format(chart_number_format(catalogue::metric(&first.metric).unit));
+    chart.y_axis().set_num_format(chart_number_format(catalogue::metric_unit(&first.metric)));
     chart.set_width(900).set_height(60 + 36 * bars as u32);
     sheet.insert_chart(1, columns.len() as u16 + 1, &chart)?;
     Ok(())
@@ -302,7 +302,7 @@ fn time_series_sheet(
     header(sheet, &columns, formats)?;
     for (i, point) in timeseries.iter().enumerate() {
         let row = 1 + i as u32;
-        let format = formats.of(catalogue::series(&point.series).unit);
+        let format = formats.of(catalogue::series_unit(&point.series));
         sheet.write_string(row, 0, &point.deal)?;
         sheet.write_string(row, 1, &point.series)?;
         sheet.write_string(row, 2, &point.period)?;
@@ -325,7 +325,7 @@ fn time_series_sheet(
             ));
         }
         chart.title().set_name(&format!("{series}: P5, P50 and P95 by period"));
-        chart.y_axis().set_num_format(chart_number_format(catalogue::metric(series).unit));
+        chart.y_axis().set_num_format(chart_number_format(catalogue::metric_unit(series)));
         chart.set_width(900).set_height(420);
         sheet.insert_chart(1, columns.len() as u16 + 1, &chart)?;
     }
@@ -383,7 +383,7 @@ fn conditional_sheet(sheet: &mut Worksheet, tables: &RunTables, formats: &Format
     header(sheet, &columns, formats)?;
     for (i, conditional) in tables.conditional.iter().enumerate() {
         let row = 1 + i as u32;
-        let format = formats.of(catalogue::metric(&conditional.metric).unit);
+        let format = formats.of(catalogue::metric_unit(&conditional.metric));
         sheet.write_string(row, 0, &conditional.deal)?;
         sheet.write_string(row, 1, &conditional.metric)?;
         sheet.write_string(row, 2, &conditional.event)?;
@@ -417,7 +417,7 @@ fn probabilities_sheet(sheet: &mut Worksheet, tables: &RunTables, formats: &Form
         sheet.write_string(row, 0, &target.deal)?;
         sheet.write_string(row, 1, &target.metric)?;
         sheet.write_string(row, 2, target.side)?;
-        sheet.write_number_with_format(row, 3, target.threshold, formats.of(catalogue::metric(&target.metric).unit))?;
+        sheet.write_number_with_format(row, 3, target.threshold, formats.of(catalogue::metric_unit(&target.metric)))?;
         sheet.write_number_with_format(row, 4, target.count as f64, &formats.count)?;
         let shares = [target.probability, target.low, target.high, target.std_error];
         for (offset, share) in shares.into_iter().enumerate() {

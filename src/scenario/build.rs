@@ -422,9 +422,11 @@ impl<'r, 'a> Builder<'r, 'a> {
             let initial_cash =
                 self.optional_value(&mut party, "initial_cash", Kind::Money, Bound::Money, Shape::Scalar);
             let other_costs = self.optional_curve(&mut party, "other_costs", Kind::Fraction, Bound::CostRatio);
+            let label = self.optional_label(&mut party).unwrap_or_else(|| name.to_string());
             party.finish(self.reader);
             self.parties.push(Party {
                 name: name.to_string(),
+                label,
                 discount_rate,
                 initial_cash: initial_cash.map(Curve::into_scalar),
                 other_costs,
@@ -437,6 +439,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         let path = top.path.key("streams");
         for (mut table, stream_path) in self.named_tables(node, &path) {
             let name = self.required_name(&mut table, "stream");
+            let label = self.optional_label(&mut table);
             let owner = self.party_ref(&mut table, "owner");
             let initial = self.required_value(&mut table, "initial", Kind::Money, Bound::PositiveMoney, Shape::Scalar);
             let growth = self
@@ -455,6 +458,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 self.streams.push(Stream {
                     shocks: Identity::new(format!("streams.{name}")),
                     jump_draws: Identity::new(format!("streams.{name}.jumps")),
+                    label: label.unwrap_or_else(|| name.clone()),
                     name,
                     owner,
                     initial: initial.into_scalar(),
@@ -511,12 +515,14 @@ impl<'r, 'a> Builder<'r, 'a> {
         if let Some(node) = table.require(self.reader, "providers", "one or more [[compute.providers]]") {
             for (mut provider, _) in self.named_tables(node, &path.key("providers")) {
                 let name = self.required_name(&mut provider, "provider");
+                let label = self.optional_label(&mut provider);
                 let owner = self.party_ref(&mut provider, "owner");
                 let margin = self.required_curve(&mut provider, "margin", Kind::Fraction, Bound::Unit);
                 let share = self.required_curve(&mut provider, "share", Kind::Fraction, Bound::Unit);
                 provider.finish(self.reader);
                 if let (Some(name), Some(owner), Some(margin), Some(share)) = (name, owner, margin, share) {
-                    self.providers.push(Provider { name, owner, margin, share });
+                    let label = label.unwrap_or_else(|| name.clone());
+                    self.providers.push(Provider { name, label, owner, margin, share });
                 }
             }
         }
@@ -557,6 +563,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         let path = top.path.key("events");
         for (mut table, event_path) in self.named_tables(node, &path) {
             let name = self.required_name(&mut table, "event");
+            let label = self.optional_label(&mut table);
             let rate = table.get(self.reader, "annual_rate");
             let date = table.get(self.reader, "date");
             let timing = match (rate, date) {
@@ -584,6 +591,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 self.events.push(Event {
                     identity: Identity::new(format!("events.{name}")),
                     outcome_draw: Identity::new(format!("events.{name}.outcome")),
+                    label: label.unwrap_or_else(|| name.clone()),
                     name: name.clone(),
                     timing,
                     outcomes: weights,
@@ -594,6 +602,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                     self.events.push(Event {
                         identity: Identity::new(format!("events.{outcome_name}")),
                         outcome_draw: Identity::new(format!("events.{outcome_name}.outcome")),
+                        label: outcome_name.clone(),
                         name: outcome_name,
                         timing: EventTiming::Outcome { of: id, index },
                         outcomes: Vec::new(),
@@ -1472,6 +1481,19 @@ impl<'r, 'a> Builder<'r, 'a> {
 
     fn is_declared(&self, kind: &str, name: &str) -> bool {
         self.declared.get(kind).is_some_and(|names| names.contains(name))
+    }
+
+    /// A party's, stream's, provider's or event's `label`: how outputs name it, where its name
+    /// is an identifier (`OpenAI` for `openai`).
+    fn optional_label(&mut self, table: &mut Table<'a>) -> Option<String> {
+        let node = table.get(self.reader, "label")?;
+        let path = table.path.key("label");
+        let label = self.reader.string(node, &path)?;
+        if label.trim().is_empty() || label.chars().any(char::is_control) {
+            self.reader.error(&node, &path, format!("expected a label of one line, found {label:?}"));
+            return None;
+        }
+        Some(label.to_string())
     }
 
     fn optional_string(&mut self, table: &mut Table<'a>, key: &'static str) -> Option<String> {

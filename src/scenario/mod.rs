@@ -136,6 +136,8 @@ pub struct Simulation {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Party {
     pub name: String,
+    /// How outputs name it (`OpenAI` for `openai`): the scenario's `label`, or the name.
+    pub label: String,
     pub discount_rate: f64,
     pub initial_cash: Option<Scalar>,
     /// Operating costs as a share of the party's own stream revenue.
@@ -164,6 +166,8 @@ pub struct Channel {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stream {
     pub name: String,
+    /// How outputs name it: the scenario's `label`, or the name.
+    pub label: String,
     pub owner: PartyId,
     pub initial: Scalar,
     pub growth: Curve,
@@ -180,6 +184,8 @@ pub struct Stream {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Provider {
     pub name: String,
+    /// How outputs name it: the scenario's `label`, or the name.
+    pub label: String,
     pub owner: PartyId,
     pub margin: Curve,
     pub share: Curve,
@@ -239,6 +245,8 @@ pub enum EventTiming {
 pub struct Event {
     /// `<event>.<outcome>` for an outcome.
     pub name: String,
+    /// How outputs name it: the scenario's `label`, or the name (an outcome's is the name).
+    pub label: String,
     pub timing: EventTiming,
     /// Keys the uniform that decides whether and when it occurs (`events.<name>`), and for an
     /// event with outcomes, which one (`events.<name>.outcome`).
