@@ -120,7 +120,7 @@ fn tornado_block(
         result.inputs.extend_from_slice(&paths.block_draws(&work, i)[..inputs]);
         for (input, input_levels) in levels.iter().enumerate() {
             for (level, &value) in input_levels.iter().enumerate() {
-                paths.pinned(options.seed, path, i, (input, value), &base, &mut work, &mut pinned)?;
+                paths.pinned(options.seed, path, (input, value), &base, &mut work, &mut pinned)?;
                 let sums = &mut result.sums[(input * 2 + level) * targets..(input * 2 + level + 1) * targets];
                 for (sum, &slot) in sums.iter_mut().zip(slots) {
                     *sum += pinned[slot];

@@ -110,23 +110,19 @@ impl<'s> MetricPaths<'s> {
     /// The metrics of the same path with `input` fixed at `value`, after [`Self::evaluate`] of
     /// that path filled `base`: a world input re-samples the world from the same draws; a deal's
     /// input re-applies only the deals it reaches, on the world as sampled.
-    #[allow(clippy::too_many_arguments)]
     pub fn pinned(
         &self,
         seed: u64,
         path: u64,
-        i: usize,
         (input, value): (InputId, f64),
         base: &[f64],
         work: &mut PathWork,
         metrics: &mut [f64],
     ) -> Result<(), RunError> {
-        let width = draws_per_path(self.scenario);
-        let PathWork { draws, state, pinned, .. } = work;
+        let PathWork { state, pinned, .. } = work;
         let not_a_number = match &self.reach[input] {
             Reach::World => {
-                let row = &draws[i * width..(i + 1) * width];
-                self.model.sample_pinned(seed, path, row, (input, value), pinned);
+                self.model.sample_pinned(seed, path, (input, value), state, pinned);
                 self.apply_all(pinned, metrics)
             }
             Reach::Deals(deals) => {
@@ -200,6 +196,7 @@ mod tests {
         steps_per_year = 4
         discount_rate = 0.1
         [parties.lab]
+        other_costs = { dist = "uniform", low = 0.1, high = 0.3 }
         [parties.cloud]
         [[streams]]
         name = "lab"
@@ -226,15 +223,18 @@ mod tests {
         rate = { dist = "uniform", low = 0.05, high = 0.15 }
     "#;
 
-    /// Fixing a deal's input re-applies only that deal on the world as drawn: the metrics must
-    /// be exactly those of re-sampling the world with the input fixed and applying every deal.
+    /// Fixing a deal's input re-applies only that deal on the world as drawn, and fixing a world
+    /// input no stream reads keeps the drawn streams: the metrics must be exactly those of
+    /// re-sampling the world with the input fixed and applying every deal.
     #[test]
     fn a_pinned_deal_input_gives_exactly_what_a_full_evaluation_gives() {
         let scenario = parse_scenario("test.toml", SCENARIO, &[]).unwrap();
         let paths = MetricPaths::new(&scenario);
         let key = |key: &str| scenario.inputs.iter().position(|input| input.key.ends_with(key)).unwrap();
-        let (growth, cap, rate) = (key("growth"), key("cap"), key("rate"));
+        let (growth, costs, cap, rate) = (key("growth"), key("other_costs"), key("cap"), key("rate"));
         assert_eq!(paths.reach(growth), &Reach::World);
+        // Read by the world but by no stream: the stream keeps its drawn run-rates.
+        assert_eq!(paths.reach(costs), &Reach::World);
         assert_eq!(paths.reach(cap), &Reach::Deals(vec![0]));
         assert_eq!(paths.reach(rate), &Reach::Deals(vec![1]));
         let seed = 7;
@@ -243,17 +243,20 @@ mod tests {
         let (mut base, mut pinned, mut full) = (vec![0.0; metrics], vec![0.0; metrics], vec![0.0; metrics]);
         for i in 0..64 {
             paths.evaluate(seed, i as u64, i, &mut work, &mut base).unwrap();
-            for (input, value) in [(cap, 4e9), (rate, 0.06), (growth, 0.9)] {
-                paths.pinned(seed, i as u64, i, (input, value), &base, &mut work, &mut pinned).unwrap();
+            for (input, value) in [(cap, 4e9), (rate, 0.06), (growth, 0.9), (costs, 0.25)] {
+                paths.pinned(seed, i as u64, (input, value), &base, &mut work, &mut pinned).unwrap();
+                // The reference samples the whole world again from a row with the input fixed.
+                let mut row = paths.block_draws(&work, i).to_vec();
+                row[input] = value;
                 let mut state = paths.model.state();
-                paths.model.sample_pinned(seed, i as u64, paths.block_draws(&work, i), (input, value), &mut state);
+                paths.model.sample(seed, i as u64, &mut row, &mut state);
                 paths.apply_all(&mut state, &mut full);
                 let bits = |values: &[f64]| values.iter().map(|v| v.to_bits()).collect::<Vec<u64>>();
                 assert_eq!(bits(&pinned), bits(&full), "path {i}, input {}", scenario.inputs[input].key);
             }
         }
         // The pin changed something, and only where the input reaches.
-        paths.pinned(seed, 0, 0, (cap, 3e9), &base, &mut work, &mut pinned).unwrap();
+        paths.pinned(seed, 0, (cap, 3e9), &base, &mut work, &mut pinned).unwrap();
         let changed: Vec<&str> = (0..metrics)
             .filter(|&slot| pinned[slot].to_bits() != base[slot].to_bits())
             .map(|slot| paths.layout.metrics[slot].name.as_str())

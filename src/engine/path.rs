@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use super::{DrawScratch, sample_block_inputs};
 use crate::sampling::correlation::Copula;
-use crate::sampling::world::{WorldPath, sample_inputs, sample_path};
+use crate::sampling::world::{WorldPath, mark_stream_inputs, sample_all_but_streams, sample_inputs, sample_path};
 use crate::scenario::{InputId, Scalar, Scenario};
 use crate::terms::{DealOutcome, Discounting, apply_deal};
 
@@ -29,6 +29,8 @@ struct WorldModel<'s> {
     /// Inputs this world reads and no earlier world does: the row records them as this world
     /// drew them.
     first_read: Vec<InputId>,
+    /// By input: whether this world's streams read it.
+    stream_reads: Vec<bool>,
 }
 
 /// One path's worlds and deal outcomes, reused from path to path.
@@ -53,11 +55,14 @@ impl<'s> PathModel<'s> {
                 for (before, read) in read_before.iter_mut().zip(reads) {
                     *before |= read;
                 }
+                let mut stream_reads = vec![false; scenario.inputs.len()];
+                mark_stream_inputs(world, &mut stream_reads);
                 WorldModel {
                     scenario: world,
                     discounting: Discounting::new(world),
                     copula: Copula::of(world),
                     first_read,
+                    stream_reads,
                 }
             })
             .collect();
@@ -86,21 +91,6 @@ impl<'s> PathModel<'s> {
     /// other from its own draws. The inputs only later worlds read are written back into `row`,
     /// so the row holds each input as the world that reads it drew it.
     pub fn sample(&self, seed: u64, path: u64, row: &mut [f64], state: &mut PathState) {
-        self.sample_worlds(seed, path, row, None, state);
-        for (model, world) in self.worlds.iter().zip(&state.worlds).skip(1) {
-            for &input in &model.first_read {
-                row[input] = world.inputs[input];
-            }
-        }
-    }
-
-    /// Samples path `path`'s worlds again with `input` fixed at `value` after the draw, so that
-    /// every other random number stays where it was.
-    pub fn sample_pinned(&self, seed: u64, path: u64, row: &[f64], pin: (InputId, f64), state: &mut PathState) {
-        self.sample_worlds(seed, path, row, Some(pin), state);
-    }
-
-    fn sample_worlds(&self, seed: u64, path: u64, row: &[f64], pin: Option<(InputId, f64)>, state: &mut PathState) {
         let inputs = self.scenario.inputs.len();
         for (w, (model, world)) in self.worlds.iter().zip(&mut state.worlds).enumerate() {
             if w == 0 {
@@ -111,10 +101,38 @@ impl<'s> PathModel<'s> {
                 let (drawn, coins) = (&mut world.inputs, &mut world.coins);
                 sample_inputs(model.scenario, model.copula.as_ref(), (seed, path), scratch, drawn, coins);
             }
-            if let Some((input, value)) = pin {
-                world.inputs[input] = value;
-            }
             sample_path(model.scenario, seed, path, world);
+        }
+        for (model, world) in self.worlds.iter().zip(&state.worlds).skip(1) {
+            for &input in &model.first_read {
+                row[input] = world.inputs[input];
+            }
+        }
+    }
+
+    /// Samples path `path`'s worlds again with `input` fixed at `value` after the draw, so that
+    /// every other random number stays where it was: `drawn` holds the path as [`Self::sample`]
+    /// drew it. Streams that do not read the input keep their drawn run-rates, which is what
+    /// re-sampling them would give.
+    pub fn sample_pinned(
+        &self,
+        seed: u64,
+        path: u64,
+        (input, value): (InputId, f64),
+        drawn: &PathState,
+        state: &mut PathState,
+    ) {
+        for ((model, world), as_drawn) in self.worlds.iter().zip(&mut state.worlds).zip(&drawn.worlds) {
+            world.inputs.copy_from_slice(&as_drawn.inputs);
+            world.coins.copy_from_slice(&as_drawn.coins);
+            world.inputs[input] = value;
+            if model.stream_reads[input] {
+                sample_path(model.scenario, seed, path, world);
+            } else {
+                world.run_rate.copy_from_slice(&as_drawn.run_rate);
+                world.revenue.copy_from_slice(&as_drawn.revenue);
+                sample_all_but_streams(model.scenario, seed, path, world);
+            }
         }
     }
 

@@ -6,7 +6,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::correlation::Copula;
 use super::random::{generator, unit};
-use crate::scenario::{EventTiming, JumpSize, Scenario};
+use crate::scenario::{EventTiming, JumpSize, Scalar, Scenario};
 
 /// One sampled path of the world. Per-period arrays are flat, indexed `[item * periods + k]`.
 /// Reused across paths to avoid allocation in the hot loop.
@@ -122,11 +122,34 @@ pub fn sample_inputs(
 /// The rest of path `path`, after its inputs and coins (already in `world`). Events and streams
 /// draw from their own keyed numbers, so no part of the world moves another's draws.
 pub fn sample_path(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPath) {
-    sample_events(scenario, seed, path, world);
     sample_streams(scenario, seed, path, world);
+    sample_all_but_streams(scenario, seed, path, world);
+}
+
+/// Path `path` but for its streams' run-rates and revenue, which `world` already holds: a world
+/// whose inputs changed in none that a stream reads keeps its streams, the costliest part.
+pub fn sample_all_but_streams(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPath) {
+    sample_events(scenario, seed, path, world);
     split_channels(scenario, world);
     let compute_stream = compute_and_valuation(scenario, world);
     party_base_flows(scenario, compute_stream, world);
+}
+
+/// Marks the inputs the streams' run-rates read (their start, growth, volatility and jump rate).
+pub fn mark_stream_inputs(scenario: &Scenario, reads: &mut [bool]) {
+    let mut note = |scalar: &mut Scalar| {
+        if let Scalar::Input(input) = *scalar {
+            reads[input] = true;
+        }
+    };
+    for stream in &mut scenario.streams.clone() {
+        note(&mut stream.initial);
+        stream.growth.visit_scalars(&mut note);
+        stream.volatility.visit_scalars(&mut note);
+        if let Some(jumps) = &mut stream.jumps {
+            note(&mut jumps.annual_rate);
+        }
+    }
 }
 
 fn sample_events(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPath) {
