@@ -47,6 +47,8 @@ pub struct WorldPath {
     curve: Vec<f64>,
     /// A second curve's values, for steps that combine two (growth and volatility).
     other_curve: Vec<f64>,
+    /// Per-period totals of the shares being normalized.
+    share_totals: Vec<f64>,
 }
 
 impl WorldPath {
@@ -78,6 +80,7 @@ impl WorldPath {
             cloud_profit: vec![0.0; scenario.parties.len()],
             curve: vec![0.0; periods],
             other_curve: vec![0.0; periods],
+            share_totals: vec![0.0; periods],
         }
     }
 
@@ -247,12 +250,19 @@ fn poisson(rng: &mut Xoshiro256PlusPlus, mean: f64, probability_of_zero: f64) ->
     count
 }
 
-/// Normalizes shares across items at each period; all-zero shares split equally.
-fn normalize_shares(shares: &mut [f64], items: usize, periods: usize) {
-    for k in 0..periods {
-        let total: f64 = (0..items).map(|i| shares[i * periods + k]).sum();
-        for i in 0..items {
-            let share = &mut shares[i * periods + k];
+/// Normalizes shares across items at each period; all-zero shares split equally. `totals` is
+/// scratch space of one entry per period.
+fn normalize_shares(shares: &mut [f64], items: usize, totals: &mut [f64]) {
+    // Item by item along the periods rather than period by period across the items: the
+    // divisions, independent of each other, then run back to back on contiguous values.
+    totals.fill(0.0);
+    for row in shares.chunks_exact(totals.len()).take(items) {
+        for (total, share) in totals.iter_mut().zip(row) {
+            *total += share;
+        }
+    }
+    for row in shares.chunks_exact_mut(totals.len()).take(items) {
+        for (share, &total) in row.iter_mut().zip(totals.iter()) {
             *share = if total > 0.0 { *share / total } else { 1.0 / items as f64 };
         }
     }
@@ -266,7 +276,7 @@ fn split_channels(scenario: &Scenario, world: &mut WorldPath) {
         for (c, channel) in stream.channels.iter().enumerate() {
             channel.share.fill(0, &world.inputs, &mut rows[c * periods..(c + 1) * periods]);
         }
-        normalize_shares(rows, stream.channels.len(), periods);
+        normalize_shares(rows, stream.channels.len(), &mut world.share_totals);
     }
 }
 
@@ -293,7 +303,7 @@ fn compute_and_valuation(scenario: &Scenario, world: &mut WorldPath) -> Option<u
         provider.share.fill(0, inputs, &mut shares[p * periods..(p + 1) * periods]);
         provider.margin.fill(0, inputs, &mut world.provider_margin[p * periods..(p + 1) * periods]);
     }
-    normalize_shares(shares, providers, periods);
+    normalize_shares(shares, providers, &mut world.share_totals);
     let cost_ratio = &mut world.curve;
     compute.cost_ratio.fill(0, inputs, cost_ratio);
     let offset = world.channel_offset[compute.stream];
@@ -315,7 +325,7 @@ fn compute_and_valuation(scenario: &Scenario, world: &mut WorldPath) -> Option<u
                         *cell += value;
                     }
                 }
-                normalize_shares(split, providers, periods);
+                normalize_shares(split, providers, &mut world.share_totals);
             }
             None => split.copy_from_slice(&world.provider_spend[..providers * periods]),
         }
@@ -353,13 +363,17 @@ fn party_base_flows(scenario: &Scenario, compute_stream: Option<usize>, world: &
     let Some(compute) = &scenario.compute else { return };
     let buyer = scenario.streams[compute_stream.expect("compute has a stream")].owner;
     for (p, provider) in compute.providers.iter().enumerate() {
+        let spend = &world.provider_spend[p * periods..(p + 1) * periods];
+        let margin = &world.provider_margin[p * periods..(p + 1) * periods];
+        // Summed in a local: added in place, each period would wait on the last one's store.
+        let mut earned = world.cloud_profit[provider.owner];
         for k in 0..periods {
-            let index = p * periods + k;
-            let profit = world.provider_spend[index] * world.provider_margin[index];
-            world.base_flow[buyer * periods + k] -= world.provider_spend[index];
+            let profit = spend[k] * margin[k];
+            world.base_flow[buyer * periods + k] -= spend[k];
             world.base_flow[provider.owner * periods + k] += profit;
-            world.cloud_profit[provider.owner] += profit;
+            earned += profit;
         }
+        world.cloud_profit[provider.owner] = earned;
     }
 }
 
@@ -384,7 +398,7 @@ mod tests {
     fn shares_are_normalized_and_all_zero_shares_split_equally() {
         // Two items over two periods: [item * periods + k].
         let mut shares = vec![1.0, 0.0, 3.0, 0.0];
-        normalize_shares(&mut shares, 2, 2);
+        normalize_shares(&mut shares, 2, &mut [0.0; 2]);
         assert_eq!(shares, vec![0.25, 0.5, 0.75, 0.5]);
     }
 }
