@@ -187,7 +187,7 @@ pub(crate) fn settle(
     }
     let tranches = std::mem::take(&mut state.tranches);
     let mut next = 0;
-    // Stakes change only when a tranche is paid; other periods carry the last ones forward.
+    // Stakes change only when a tranche is paid; other periods keep the last ones.
     let mut changed = true;
     for k in 0..periods {
         // A later tranche in the same period prices against the value after the earlier ones.
@@ -212,8 +212,8 @@ pub(crate) fn settle(
             transfer(state, investment.investor, investment.investee, k, amount);
             changed = true;
         }
-        for (party, held) in party_stake.iter().enumerate() {
-            stake[party * periods + k] = if changed {
+        if changed {
+            for (party, held) in party_stake.iter().enumerate() {
                 let bought: f64 = deal
                     .terms
                     .iter()
@@ -221,10 +221,9 @@ pub(crate) fn settle(
                     .filter(|(term, _)| term.investor() == Some(party))
                     .map(|(_, stake)| stake)
                     .sum();
-                held + bought
-            } else {
-                stake[party * periods + k - 1]
-            };
+                // Held until the next change, which overwrites the periods from its own on.
+                stake[party * periods + k..(party + 1) * periods].fill(held + bought);
+            }
         }
         changed = false;
     }
