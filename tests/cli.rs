@@ -182,7 +182,7 @@ fn sensitivity_writes_a_tornado() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("deal,baseline,metric,input,input_low,input_high,metric_low,metric_high,swing,rank_correlation")
+        Some("deal,baseline,metric,input,input_low,input_high,metric_low,metric_high,swing,swing_se,rank_correlation")
     );
     let swings: Vec<f64> = lines.map(|line| line.split(',').nth(8).unwrap().parse().unwrap()).collect();
     assert!(swings.len() > 5 && swings.windows(2).all(|w| w[0] >= w[1]), "sorted by swing: {swings:?}");

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::engine::means::MetricPaths;
 use crate::engine::metrics::{Layout, Scope};
+use crate::engine::stats::Moments;
 use crate::engine::{BLOCK_PATHS, RunError};
 use crate::scenario::Scenario;
 
@@ -46,6 +47,9 @@ pub struct SensitivityRow {
     pub metric_high: f64,
     /// |metric_high − metric_low|: the bar length in a tornado chart.
     pub swing: f64,
+    /// The swing's standard error: that of the mean of the per-path differences between the
+    /// two pinned runs, which share every other random number.
+    pub swing_se: f64,
     /// Spearman rank correlation of the input's draws with the metric over the unpinned paths.
     pub rank_correlation: f64,
 }
@@ -84,8 +88,9 @@ fn target_slots(layout: &Layout, targets: &[String]) -> Vec<usize> {
 }
 
 /// What the blocks of a tornado give back, in block order: the unpinned paths' targets and
-/// inputs (for the rank correlations) and, per input and level, the sum of each target over the
-/// block's paths with that input fixed.
+/// inputs (for the rank correlations), per input and level the sum of each target over the
+/// block's paths with that input fixed, and per input the moments of each column's per-path
+/// swing.
 struct BlockSums {
     /// `values[path * targets + t]`.
     values: Vec<f64>,
@@ -93,26 +98,38 @@ struct BlockSums {
     inputs: Vec<f64>,
     /// `sums[(input * 2 + level) * targets + t]`, level 0 the input's P10 and 1 its P90.
     sums: Vec<f64>,
+    /// `swings[input * columns + c]`: the moments of a path's value at P90 minus at P10, for
+    /// column `c` (a target, then each paired difference in [`Pair`] order).
+    swings: Vec<Moments>,
 }
+
+/// A target of a deal other than the baseline, and the baseline's target of the same name.
+type Pair = (usize, usize);
 
 /// One block of paths: each path is evaluated as drawn and then with each input fixed at each
 /// level in turn, on the same random numbers.
 fn tornado_block(
     paths: &MetricPaths<'_>,
-    slots: &[usize],
+    (slots, pairs): (&[usize], &[Pair]),
     levels: &[[f64; 2]],
     options: &SensitivityOptions,
     block: u64,
 ) -> Result<BlockSums, RunError> {
     let (inputs, targets) = (levels.len(), slots.len());
+    let columns = targets + pairs.len();
     let (block_paths, mut work) = paths.start_block(options.seed, options.paths, block);
     let count = block_paths.clone().count();
     let metrics = paths.layout.metrics.len();
     let (mut base, mut pinned) = (vec![0.0; metrics], vec![0.0; metrics]);
+    // Each target at the P10 of the input at hand, then its swing on the path.
+    let (mut at_low, mut swing) = (vec![0.0; targets], vec![0.0; targets]);
+    // `path_swings[(input * columns + c) * count + i]`.
+    let mut path_swings = vec![0.0; inputs * columns * count];
     let mut result = BlockSums {
         values: Vec::with_capacity(count * targets),
         inputs: Vec::with_capacity(count * inputs),
         sums: vec![0.0; inputs * 2 * targets],
+        swings: Vec::new(),
     };
     for (i, path) in block_paths.enumerate() {
         paths.evaluate(options.seed, path, i, &mut work, &mut base)?;
@@ -125,9 +142,20 @@ fn tornado_block(
                 for (sum, &slot) in sums.iter_mut().zip(slots) {
                     *sum += pinned[slot];
                 }
+                if level == 0 {
+                    at_low.iter_mut().zip(slots).for_each(|(low, &slot)| *low = pinned[slot]);
+                }
+            }
+            for (t, &slot) in slots.iter().enumerate() {
+                swing[t] = pinned[slot] - at_low[t];
+            }
+            let column_swings = swing.iter().copied().chain(pairs.iter().map(|&(t, base)| swing[t] - swing[base]));
+            for (c, value) in column_swings.enumerate() {
+                path_swings[(input * columns + c) * count + i] = value;
             }
         }
     }
+    result.swings = path_swings.chunks_exact(count.max(1)).map(Moments::from_slice).collect();
     Ok(result)
 }
 
@@ -158,23 +186,6 @@ pub fn tornado_with_scatters(
         .iter()
         .map(|input| [input.distribution.quantile(LOW_QUANTILE), input.distribution.quantile(HIGH_QUANTILE)])
         .collect();
-    let blocks = options.paths.div_ceil(BLOCK_PATHS);
-    let parts: Vec<Result<BlockSums, RunError>> = pool.install(|| {
-        (0..blocks).into_par_iter().map(|block| tornado_block(&paths, &slots, &levels, options, block)).collect()
-    });
-    // Combined in block order: the result, and the failure named, do not depend on the thread
-    // count.
-    let (inputs, targets) = (levels.len(), slots.len());
-    let mut total = BlockSums { values: Vec::new(), inputs: Vec::new(), sums: vec![0.0; inputs * 2 * targets] };
-    for part in parts {
-        let part = part?;
-        total.values.extend(part.values);
-        total.inputs.extend(part.inputs);
-        for (sum, part) in total.sums.iter_mut().zip(&part.sums) {
-            *sum += part;
-        }
-    }
-    let count = options.paths as f64;
     // Each target of a deal other than the baseline, with the baseline's target of that name:
     // fixing an input, the mean of their per-path difference is the difference of their means,
     // since both deals are evaluated on the same paths.
@@ -182,23 +193,52 @@ pub fn tornado_with_scatters(
         Scope::Deal(deal) => deal,
         Scope::World => unreachable!("targets are deal metrics"),
     };
-    let pairs: Vec<(usize, usize)> = (0..targets)
+    let pairs: Vec<Pair> = (0..slots.len())
         .filter(|&t| deal_of(t) != options.baseline)
         .filter_map(|t| {
             let name = &paths.layout.metrics[slots[t]].name;
-            let base = (0..targets)
+            let base = (0..slots.len())
                 .find(|&b| deal_of(b) == options.baseline && &paths.layout.metrics[slots[b]].name == name)?;
             Some((t, base))
         })
         .collect();
-    let columns: Vec<Vec<f64>> =
+    let blocks = options.paths.div_ceil(BLOCK_PATHS);
+    let parts: Vec<Result<BlockSums, RunError>> = pool.install(|| {
+        (0..blocks)
+            .into_par_iter()
+            .map(|block| tornado_block(&paths, (&slots, &pairs), &levels, options, block))
+            .collect()
+    });
+    // Combined in block order: the result, and the failure named, do not depend on the thread
+    // count.
+    let (inputs, targets, columns) = (levels.len(), slots.len(), slots.len() + pairs.len());
+    let mut total = BlockSums {
+        values: Vec::new(),
+        inputs: Vec::new(),
+        sums: vec![0.0; inputs * 2 * targets],
+        swings: vec![Moments::default(); inputs * columns],
+    };
+    for part in parts {
+        let part = part?;
+        total.values.extend(part.values);
+        total.inputs.extend(part.inputs);
+        for (sum, part) in total.sums.iter_mut().zip(&part.sums) {
+            *sum += part;
+        }
+        for (swing, part) in total.swings.iter_mut().zip(&part.swings) {
+            swing.merge(part);
+        }
+    }
+    let count = options.paths as f64;
+    let target_values: Vec<Vec<f64>> =
         (0..targets).map(|t| total.values.iter().skip(t).step_by(targets).copied().collect()).collect();
     // Ranked once: each input's rank correlation with every target reuses them.
-    let column_ranks: Vec<Vec<f64>> = columns.iter().map(|column| ranks(column)).collect();
+    let column_ranks: Vec<Vec<f64>> = target_values.iter().map(|column| ranks(column)).collect();
     let difference_ranks: Vec<Vec<f64>> = pairs
         .iter()
         .map(|&(t, base)| {
-            let differences: Vec<f64> = columns[t].iter().zip(&columns[base]).map(|(deal, base)| deal - base).collect();
+            let differences: Vec<f64> =
+                target_values[t].iter().zip(&target_values[base]).map(|(deal, base)| deal - base).collect();
             ranks(&differences)
         })
         .collect();
@@ -208,25 +248,29 @@ pub fn tornado_with_scatters(
         let draws: Vec<f64> = total.inputs.iter().skip(input).step_by(inputs).copied().collect();
         let draw_ranks = ranks(&draws);
         let mean_at = |t: usize, level: usize| total.sums[(input * 2 + level) * targets + t] / count;
-        let row =
-            |t: usize, baseline: String, (metric_low, metric_high): (f64, f64), value_ranks: &[f64]| SensitivityRow {
-                deal: scenario.deals[deal_of(t)].name.clone(),
-                baseline,
-                metric: paths.layout.metrics[slots[t]].name.clone(),
-                input: uncertain.key.clone(),
-                input_low: low,
-                input_high: high,
-                metric_low,
-                metric_high,
-                swing: (metric_high - metric_low).abs(),
-                rank_correlation: correlation_of_ranks(&draw_ranks, value_ranks),
-            };
+        let swing_se = |c: usize| total.swings[input * columns + c].std_error();
+        let row = |(t, c): (usize, usize),
+                   baseline: String,
+                   (metric_low, metric_high): (f64, f64),
+                   value_ranks: &[f64]| SensitivityRow {
+            deal: scenario.deals[deal_of(t)].name.clone(),
+            baseline,
+            metric: paths.layout.metrics[slots[t]].name.clone(),
+            input: uncertain.key.clone(),
+            input_low: low,
+            input_high: high,
+            metric_low,
+            metric_high,
+            swing: (metric_high - metric_low).abs(),
+            swing_se: swing_se(c),
+            rank_correlation: correlation_of_ranks(&draw_ranks, value_ranks),
+        };
         for (t, value_ranks) in column_ranks.iter().enumerate() {
-            rows.push(row(t, String::new(), (mean_at(t, 0), mean_at(t, 1)), value_ranks));
+            rows.push(row((t, t), String::new(), (mean_at(t, 0), mean_at(t, 1)), value_ranks));
         }
-        for (&(t, base), value_ranks) in pairs.iter().zip(&difference_ranks) {
+        for (p, (&(t, base), value_ranks)) in pairs.iter().zip(&difference_ranks).enumerate() {
             let means = (mean_at(t, 0) - mean_at(base, 0), mean_at(t, 1) - mean_at(base, 1));
-            rows.push(row(t, scenario.deals[options.baseline].name.clone(), means, value_ranks));
+            rows.push(row((t, targets + p), scenario.deals[options.baseline].name.clone(), means, value_ranks));
         }
     }
     let order = |row: &SensitivityRow| {
@@ -235,7 +279,7 @@ pub fn tornado_with_scatters(
         (deal, !row.baseline.is_empty(), metric)
     };
     rows.sort_by(|a, b| order(a).cmp(&order(b)).then(b.swing.total_cmp(&a.swing)));
-    let every = columns.first().map_or(1, |column| column.len().div_ceil(SCATTER_POINTS).max(1));
+    let every = target_values.first().map_or(1, |column| column.len().div_ceil(SCATTER_POINTS).max(1));
     let baseline = &scenario.deals[options.baseline].name;
     let scatters = (0..targets)
         .filter(|&t| deal_of(t) == options.baseline)
@@ -248,7 +292,7 @@ pub fn tornado_with_scatters(
                 .filter(|top| top.swing > 0.0)?;
             let input = scenario.inputs.iter().position(|i| i.key == top.input)?;
             let draws = total.inputs.iter().skip(input).step_by(inputs).step_by(every);
-            let points = draws.zip(columns[t].iter().step_by(every)).map(|(&x, &y)| (x, y)).collect();
+            let points = draws.zip(target_values[t].iter().step_by(every)).map(|(&x, &y)| (x, y)).collect();
             Some(Scatter { deal: baseline.clone(), metric: metric.clone(), input: top.input.clone(), points })
         })
         .collect();

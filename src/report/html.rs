@@ -296,7 +296,8 @@ fn sensitivity(html: &mut String, catalogue: &Catalogue, rows: &[SensitivityRow]
     html.push_str(
         "<p class=\"note\">Each uncertain input fixed at its \
          10th and then its 90th percentile, everything else random on the same paths: the target's mean at each, \
-         and the swing between them. The rank correlation is between the input's draws and the target over \
+         and the swing between them, ± its standard error (from the per-path differences, which share every \
+         other random number). The rank correlation is between the input's draws and the target over \
          the unpinned paths. The largest swings are shown; sensitivity.csv has every input.</p>\n",
     );
     for target in rows.chunk_by(|a, b| a.deal == b.deal && a.baseline == b.baseline && a.metric == b.metric) {
@@ -308,7 +309,7 @@ fn sensitivity(html: &mut String, catalogue: &Catalogue, rows: &[SensitivityRow]
         };
         html.push_str(
             "<table class=\"sensitivity\"><thead><tr><th class=\"name\">input</th><th>input P10</th><th>input P90</th>\
-             <th>target at P10</th><th>target at P90</th><th>swing</th><th>rank corr.</th></tr></thead><tbody>\n",
+             <th>target at P10</th><th>target at P90</th><th>swing ± s.e.</th><th>rank corr.</th></tr></thead><tbody>\n",
         );
         for row in target.iter().take(SENSITIVITY_ROWS) {
             let _ = writeln!(
@@ -320,7 +321,7 @@ fn sensitivity(html: &mut String, catalogue: &Catalogue, rows: &[SensitivityRow]
                 escape(&crate::format::scenario_number(row.input_high)),
                 escape(&figure(metric, row.metric_low)),
                 escape(&figure(metric, row.metric_high)),
-                escape(&figure(metric, row.swing)),
+                escape(&format!("{} ± {}", figure(metric, row.swing), figure(metric, row.swing_se))),
                 row.rank_correlation
             );
         }

@@ -218,6 +218,7 @@ fn sensitivity_sheet(
         ("metric, input at P10", 14.0),
         ("metric, input at P90", 14.0),
         ("swing", 12.0),
+        ("swing s.e.", 12.0),
         ("rank correlation", 12.0),
     ];
     header(sheet, &columns, formats)?;
@@ -234,7 +235,8 @@ fn sensitivity_sheet(
         sheet.write_number_with_format(row, 6, sensitivity.metric_low, format)?;
         sheet.write_number_with_format(row, 7, sensitivity.metric_high, format)?;
         sheet.write_number_with_format(row, 8, sensitivity.swing, format)?;
-        sheet.write_number_with_format(row, 9, sensitivity.rank_correlation, &formats.number)?;
+        sheet.write_number_with_format(row, 9, sensitivity.swing_se, format)?;
+        sheet.write_number_with_format(row, 10, sensitivity.rank_correlation, &formats.number)?;
     }
     // The tornado of the first deal's first metric (rows come grouped by deal and metric,
     // largest swing first): bars from the metric's mean to its value with the input at its P10
