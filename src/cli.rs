@@ -285,10 +285,14 @@ struct OutputSettings {
     /// Write no report.xlsx (the run's tables as an Excel workbook).
     #[arg(long)]
     no_xlsx: bool,
-    /// Skip sensitivity.csv (by default written when the scenario has uncertain inputs, at
-    /// min(paths, 20000) paths per pinned run).
+    /// Skip sensitivity.csv (by default written when the scenario has uncertain inputs).
     #[arg(long)]
     no_sensitivity: bool,
+    /// Paths per pinned run of the tornado behind sensitivity.csv, at most the run's; its
+    /// swing_se column says how precise each swing is.
+    #[arg(long, value_name = "N", default_value_t = sensitivity::DEFAULT_PATHS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    sensitivity_paths: u64,
     /// A target probability, e.g. 'revenue_share.openai-to-microsoft.paid > 40B' or
     /// 'apr-2026:party.openai.npv < 0' (repeatable): the chance, under each deal (or the one
     /// named), that the metric ends beyond the value; written to probabilities.csv.
@@ -602,7 +606,7 @@ struct Results<'a> {
     overrides: &'a [Override],
     outputs: &'a OutputSettings,
     /// The path count asked for (the cap of a --target-se run), and worker threads: sensitivity.csv
-    /// runs at min(paths, 20000) paths per pinned run.
+    /// runs at min(paths, --sensitivity-paths) paths per pinned run.
     paths: u64,
     threads: usize,
     /// The deal comparison.csv and the tornado's paired differences are against.
@@ -628,7 +632,11 @@ fn write_results(
     let sensitivity = if outputs.no_sensitivity {
         Sensitivity::Skip
     } else {
-        Sensitivity::Compute { paths: results.paths, threads: results.threads, baseline: results.baseline }
+        Sensitivity::Compute {
+            paths: results.paths.min(outputs.sensitivity_paths),
+            threads: results.threads,
+            baseline: results.baseline,
+        }
     };
     // The key figures come first: the tornado reruns the scenario and takes the longest.
     let mut tables = RunTables::build(scenario, aggregates, Sensitivity::Skip).map_err(|e| runtime(&e))?;

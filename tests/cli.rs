@@ -267,3 +267,22 @@ fn each_command_shows_its_own_examples() {
         }
     }
 }
+
+/// `--sensitivity-paths` sets the tornado's paths in a run: its sensitivity.csv is the one
+/// `dealsim sensitivity` writes at that count, byte for byte; 0 is refused.
+#[test]
+fn a_run_takes_the_tornado_paths_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, alone) = (dir.path().join("run"), dir.path().join("alone"));
+    run_to(&base(), &run, &["--sensitivity-paths", "256", "--no-charts", "--no-xlsx"]);
+    dealsim().arg("sensitivity").arg(base()).args(["--paths", "256", "--out"]).arg(&alone).assert().success();
+    let read = |dir: &Path| fs::read(dir.join("sensitivity.csv")).unwrap();
+    assert_eq!(read(&run), read(&alone));
+    dealsim()
+        .arg("run")
+        .arg(base())
+        .args(["--sensitivity-paths", "0"])
+        .assert()
+        .code(2)
+        .stderr(contains("--sensitivity-paths"));
+}

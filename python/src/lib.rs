@@ -10,6 +10,7 @@ use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use dealsim::analysis::sensitivity;
 use dealsim::engine::{self, RunOptions};
 use dealsim::io::path_table::PathTable;
 use dealsim::io::scenario_file::read_scenario;
@@ -157,7 +158,11 @@ fn run_scenario(scenario: &Scenario, settings: &Settings) -> PyResult<Vec<(Strin
         None => engine::run(scenario, options, &|_| {}).map_err(|e| failed(&e))?,
     };
     let sensitivity = if settings.sensitivity {
-        Sensitivity::Compute { paths: options.paths, threads: settings.threads, baseline: options.baseline }
+        Sensitivity::Compute {
+            paths: options.paths.min(sensitivity::DEFAULT_PATHS),
+            threads: settings.threads,
+            baseline: options.baseline,
+        }
     } else {
         Sensitivity::Skip
     };

@@ -16,8 +16,8 @@ use crate::scenario::Scenario;
 pub enum Sensitivity {
     /// No tornado (`--no-sensitivity`): sensitivity.csv is not written.
     Skip,
-    /// A tornado at min(`paths`, [`sensitivity::DEFAULT_PATHS`]) paths per pinned run, on the run's
-    /// seed, with `threads` workers (0: every core), explaining each deal's paired difference
+    /// A tornado at `paths` paths per pinned run (the callers cap it at
+    /// [`sensitivity::DEFAULT_PATHS`] or at what the analyst asks), on the run's seed, with `threads` workers (0: every core), explaining each deal's paired difference
     /// from deal `baseline` too.
     Compute { paths: u64, threads: usize, baseline: usize },
 }
@@ -71,7 +71,6 @@ impl RunTables {
         if let Sensitivity::Compute { paths, threads, baseline } = sensitivity
             && !scenario.inputs.is_empty()
         {
-            let paths = paths.min(sensitivity::DEFAULT_PATHS);
             let options = SensitivityOptions { paths, seed, threads, targets: Vec::new(), baseline };
             let (rows, scatters) = sensitivity::tornado_with_scatters(scenario, &options)?;
             self.sensitivity = Some(rows);
