@@ -641,11 +641,12 @@ fn write_results(
     // The key figures come first: the tornado reruns the scenario and takes the longest.
     let mut tables = RunTables::build(scenario, aggregates, Sensitivity::Skip).map_err(|e| runtime(&e))?;
     sayln!(
-        "{}: {} paths, seed {}, {} threads, {:.2} s ({:.0} paths/s)",
+        "{}: {} paths, seed {}, {} thread{}, {:.2} s ({:.0} paths/s)",
         if scenario.name.is_empty() { "scenario" } else { &scenario.name },
         aggregates.paths,
         aggregates.seed,
         aggregates.threads,
+        if aggregates.threads == 1 { "" } else { "s" },
         info.elapsed_seconds,
         info.paths_per_second
     );

@@ -23,6 +23,11 @@ fn scenario(name: &str) -> Scenario {
     read_scenario(&path, &[]).unwrap_or_else(|e| panic!("{e}")).scenario
 }
 
+/// base.toml's seed, which the growth files must share to be paired with it.
+fn base_seed() -> u64 {
+    scenario("base.toml").simulation.seed
+}
+
 fn small_run(scenario: &Scenario) -> Aggregates {
     let options = RunOptions { paths: 500, seed: 7, threads: 1, baseline: 0, target_relative_se: None, shard: None };
     engine::run(scenario, options, &|_| {}).unwrap()
@@ -275,6 +280,13 @@ fn paired_npv_differences_are_charted_when_deals_are_compared() {
         assert_png_chart(charts.iter().find(|c| c.file_name == name).unwrap_or_else(|| panic!("{name}")));
     }
     assert!(difference.caption.contains("same sampled world"));
+    // Two files' worlds side by side: the same paths, not the same world.
+    let mut vintage = scenario("growth-q1-2026.toml");
+    vintage.simulation.seed = base_seed();
+    let paired = dealsim::scenario::pair(&scenario("base.toml"), &vintage, "both", "base", "growth-q1-2026").unwrap();
+    let charts = charts::render_charts(&paired, &small_run(&paired), &histories(&paired), ChartFormat::Png).unwrap();
+    let difference = charts.iter().find(|c| c.file_name == "npv-difference.png").expect("a paired-difference chart");
+    assert!(difference.caption.contains("each deal on its own file's world"), "{}", difference.caption);
     // One deal alone has nothing to compare.
     let base = scenario("base.toml");
     let single = charts::render_charts(&base, &small_run(&base), &histories(&base), ChartFormat::Png).unwrap();

@@ -2068,11 +2068,17 @@ impl Charting<'_> {
         self.push(
             "npv-difference".to_string(),
             format!("NPV against the baseline, {baseline}"),
-            "For each party, the spread over paths of its NPV under each deal minus its NPV under the baseline on the \
-             same sampled world: right of the zero line the deal is better for that party. The box holds the middle \
-             50% of paths, the whiskers 90%, the tick is the median and the circle the mean; comparison.csv has the \
-             mean difference and its standard error."
-                .to_string(),
+            format!(
+                "For each party, the spread over paths of its NPV under each deal minus its NPV under the baseline on \
+                 {}: right of the zero line the deal is better for that party. The box holds the middle 50% of paths, \
+                 the whiskers 90%, the tick is the median and the circle the mean; comparison.csv has the mean \
+                 difference and its standard error.",
+                if scenario.other_worlds.is_empty() {
+                    "the same sampled world"
+                } else {
+                    "the same paths, each deal on its own file's world drawn from the same random numbers"
+                }
+            ),
             bytes,
         );
         Ok(())
