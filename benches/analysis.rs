@@ -6,6 +6,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dealsim::analysis::sensitivity::{SensitivityOptions, tornado};
 use dealsim::analysis::solve::{EvaluateOptions, Target};
+use dealsim::engine::means::DrawCache;
 use dealsim::scenario::{Scenario, parse_scenario};
 
 fn base() -> Scenario {
@@ -38,7 +39,10 @@ fn solve_step(c: &mut Criterion) {
     group.throughput(Throughput::Elements(paths));
     group.sample_size(10);
     group.bench_function("base/evaluation", |b| {
-        b.iter(|| target.evaluate(black_box(&scenario), &EvaluateOptions { paths, seed: 1 }).unwrap())
+        b.iter(|| {
+            let mut draws = DrawCache::default();
+            target.evaluate(black_box(&scenario), &EvaluateOptions { paths, seed: 1 }, &mut draws).unwrap()
+        })
     });
     group.finish();
 }

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::analysis::sensitivity::{self, SensitivityOptions};
 use crate::analysis::solve::{self, EvaluateOptions, SearchRange, Target, bisect};
+use crate::engine::means::DrawCache;
 use crate::engine::metrics::Layout;
 use crate::engine::{self, RunOptions};
 use crate::io::batch::{Placement, ShardSpec};
@@ -836,9 +837,10 @@ fn solve(args: &SolveArgs) -> Result<(), Failure> {
         .build()
         .map_err(|error| Failure::Runtime(format!("cannot start {} worker threads: {error}", args.threads)))?;
     let started = Instant::now();
+    let mut draws = DrawCache::default();
     let evaluate = |value: f64| -> Result<(f64, f64), String> {
         let scenario = with_value(value).map_err(|d| format!("--vary {} = {value}: {d}", args.vary))?;
-        pool.install(|| args.target.evaluate(&scenario, &options(&scenario)))
+        pool.install(|| args.target.evaluate(&scenario, &options(&scenario), &mut draws))
     };
     let tolerance = 1e-6 * (high - low).abs().max(f64::MIN_POSITIVE);
     let breakeven = bisect(low, high, tolerance, evaluate).map_err(|error| Failure::Runtime(error.to_string()))?;

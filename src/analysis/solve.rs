@@ -5,7 +5,7 @@ use std::fmt;
 
 use rayon::prelude::*;
 
-use crate::engine::means::MetricPaths;
+use crate::engine::means::{DrawCache, MetricPaths};
 use crate::engine::metrics::Layout;
 use crate::engine::stats::Moments;
 use crate::engine::{BLOCK_PATHS, RunError};
@@ -72,8 +72,17 @@ impl Target {
     /// with the standard error of that difference. Both sides are on the same paths, so when
     /// both are metrics the error comes from the per-path differences, which cancels the noise
     /// they share.
-    pub fn evaluate(&self, scenario: &Scenario, options: &EvaluateOptions) -> Result<(f64, f64), String> {
+    ///
+    /// `cache` keeps the drawn inputs between evaluations: the steps of a search draw them once
+    /// when the value searched is not an input's distribution.
+    pub fn evaluate(
+        &self,
+        scenario: &Scenario,
+        options: &EvaluateOptions,
+        cache: &mut DrawCache,
+    ) -> Result<(f64, f64), String> {
         let evaluator = MetricPaths::new(scenario);
+        let keep_rows = cache.prepare(scenario, options.seed, options.paths);
         let side = |side: &Side| match side {
             Side::Value(value) => Ok(Column::Value(*value)),
             Side::Metric { deal, metric } => slot(scenario, &evaluator.layout, deal, metric)
@@ -83,10 +92,14 @@ impl Target {
         let blocks = options.paths.div_ceil(BLOCK_PATHS);
         // Per block: each side over the paths that have it, and their difference over the paths
         // that have both (a year metric is missing where its event never happens).
-        let parts: Vec<Result<[Moments; 3], RunError>> = (0..blocks)
+        let cached = &*cache;
+        let parts: Vec<Result<BlockMoments, RunError>> = (0..blocks)
             .into_par_iter()
             .map(|block| {
-                let (block_paths, mut work) = evaluator.start_block(options.seed, options.paths, block);
+                let (block_paths, mut work) = match cached.rows(block) {
+                    Some(rows) => evaluator.start_block_from(options.paths, block, rows),
+                    None => evaluator.start_block(options.seed, options.paths, block),
+                };
                 let mut metrics = vec![0.0; evaluator.layout.metrics.len()];
                 let mut values: [Vec<f64>; 3] = Default::default();
                 for (i, path) in block_paths.enumerate() {
@@ -98,16 +111,22 @@ impl Target {
                         }
                     }
                 }
-                Ok(values.map(|values| Moments::from_slice(&values)))
+                let rows = if keep_rows { work.into_draws() } else { Vec::new() };
+                Ok((values.map(|values| Moments::from_slice(&values)), rows))
             })
             .collect();
         // Merged in block order: the same answer on any number of threads.
         let mut total = [Moments::default(); 3];
+        let mut rows = Vec::new();
         for part in parts {
-            let part = part.map_err(|error| error.to_string())?;
+            let (part, block_rows) = part.map_err(|error| error.to_string())?;
             for (total, part) in total.iter_mut().zip(&part) {
                 total.merge(part);
             }
+            rows.push(block_rows);
+        }
+        if keep_rows {
+            cache.store(rows);
         }
         let [left_moments, right_moments, difference] = total;
         let paired = matches!((left, right), (Column::Metric(..), Column::Metric(..)))
@@ -197,6 +216,10 @@ pub struct EvaluateOptions {
     pub paths: u64,
     pub seed: u64,
 }
+
+/// One block of an evaluation: the moments of the left side, the right side and their
+/// difference, and the block's drawn rows when the cache keeps them.
+type BlockMoments = ([Moments; 3], Vec<f64>);
 
 /// For a key that sets one outcome's weight (`events.<event>.outcomes.<outcome>`), the share of
 /// the event's occurrences that outcome takes at those weights: weights are relative, so a solved
@@ -301,6 +324,64 @@ pub fn bisect(
 mod tests {
     use super::*;
     use crate::scenario::Override;
+
+    /// The steps of a search share their draws when nothing a draw depends on changes, and draw
+    /// afresh when something does: either way each evaluation is exactly a fresh one.
+    #[test]
+    fn cached_draws_give_exactly_what_fresh_draws_give() {
+        const SCENARIO: &str = r#"
+            [simulation]
+            start = 2026
+            years = 3
+            steps_per_year = 4
+            discount_rate = 0.1
+            [parties.lab]
+            [parties.cloud]
+            [[streams]]
+            name = "lab"
+            owner = "lab"
+            initial = "10B"
+            growth = { dist = "pert", low = 0.2, mode = 0.5, high = 1.0 }
+            volatility = 0.3
+            [[deals]]
+            name = "capped"
+            [[deals.revenue_shares]]
+            name = "share"
+            payer = "lab"
+            payee = "cloud"
+            stream = "lab"
+            rate = 0.2
+            cap = { dist = "uniform", low = "3B", high = "9B" }
+        "#;
+        let target = Target::parse("capped:revenue_share.share.paid = 4B").unwrap();
+        let options = EvaluateOptions { paths: 700, seed: 11 };
+        let with = |key: &str, value: &str| {
+            let set = [Override { key: key.into(), value: value.into() }];
+            crate::scenario::parse_scenario("solve.toml", SCENARIO, &set).unwrap()
+        };
+        let mut cache = DrawCache::default();
+        let steps = [
+            ("deals.capped.revenue_shares.share.rate", "0.1"),
+            ("deals.capped.revenue_shares.share.rate", "0.3"),
+            ("streams.lab.growth.mode", "0.4"),
+            ("streams.lab.growth.mode", "0.6"),
+        ];
+        for (key, value) in steps {
+            let scenario = with(key, value);
+            let cached = target.evaluate(&scenario, &options, &mut cache).unwrap();
+            let fresh = target.evaluate(&scenario, &options, &mut DrawCache::default()).unwrap();
+            assert_eq!(cached.0.to_bits(), fresh.0.to_bits(), "{key} = {value}");
+            assert_eq!(cached.1.to_bits(), fresh.1.to_bits(), "{key} = {value}");
+        }
+        // The rate is no draw's: the second step found the first step's rows.
+        let (first, second) = (with(steps[0].0, steps[0].1), with(steps[1].0, steps[1].1));
+        let mut cache = DrawCache::default();
+        assert!(cache.prepare(&first, 11, 700));
+        target.evaluate(&first, &options, &mut cache).unwrap();
+        assert!(!cache.prepare(&second, 11, 700) && cache.rows(0).is_some());
+        // The growth's mode is: its rows are drawn again.
+        assert!(cache.prepare(&with(steps[2].0, steps[2].1), 11, 700) && cache.rows(0).is_none());
+    }
 
     #[test]
     fn parses_targets() {

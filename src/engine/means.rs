@@ -8,7 +8,7 @@ use std::ops::Range;
 use super::metrics::{Layout, RowWriter, Scope, emit, emit_deal};
 use super::path::{PathModel, PathState};
 use super::{BLOCK_PATHS, DrawScratch, RunError, draws_per_path, first_unreportable};
-use crate::scenario::{InputId, Scenario};
+use crate::scenario::{Correlation, Identity, InputId, Scenario, UncertainInput};
 
 /// What fixing an input changes on a path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +39,68 @@ pub struct PathWork {
     /// The worlds with an input pinned, for inputs that reach them; only the outcomes of the
     /// deals an input reaches otherwise.
     pinned: PathState,
+}
+
+impl PathWork {
+    /// The block's drawn rows, for [`MetricPaths::start_block_from`].
+    pub fn into_draws(self) -> Vec<f64> {
+        self.draws
+    }
+}
+
+/// The drawn rows of every block of a run, kept between evaluations of scenarios that draw
+/// alike: the steps of a search that varies a value no draw depends on (a term, a rate, a
+/// constant) draw the same inputs and coins, so only the first step draws them.
+#[derive(Default)]
+pub struct DrawCache {
+    drawn_by: Option<DrawKey>,
+    blocks: Vec<Vec<f64>>,
+}
+
+/// Everything a path's row depends on.
+#[derive(Clone, PartialEq)]
+struct DrawKey {
+    seed: u64,
+    paths: u64,
+    latents: Vec<Identity>,
+    inputs: Vec<UncertainInput>,
+    coins: Vec<Identity>,
+    correlations: Vec<Correlation>,
+}
+
+/// The most memory the rows may take: past it, each evaluation draws them again.
+const DRAW_CACHE_BYTES: u64 = 256 << 20;
+
+impl DrawCache {
+    /// The rows of block `block`, if cached for a scenario that draws as this one does.
+    pub fn rows(&self, block: u64) -> Option<&[f64]> {
+        self.blocks.get(block as usize).map(Vec::as_slice)
+    }
+
+    /// Makes the cache hold the rows of `scenario` at (`seed`, `paths`): what it holds for
+    /// another scenario's draws is dropped. Returns whether the caller should store the rows it
+    /// draws ([`Self::store`]); a scenario with worlds of its own, or too many rows, is not cached.
+    pub fn prepare(&mut self, scenario: &Scenario, seed: u64, paths: u64) -> bool {
+        let key = DrawKey {
+            seed,
+            paths,
+            latents: scenario.latents.clone(),
+            inputs: scenario.inputs.clone(),
+            coins: scenario.coins.clone(),
+            correlations: scenario.correlations.clone(),
+        };
+        if self.drawn_by.as_ref() != Some(&key) {
+            self.blocks.clear();
+            self.drawn_by = Some(key);
+        }
+        let bytes = paths.saturating_mul(draws_per_path(scenario) as u64 * 8);
+        self.blocks.is_empty() && scenario.other_worlds.is_empty() && bytes <= DRAW_CACHE_BYTES
+    }
+
+    /// Keeps every block's rows, in block order.
+    pub fn store(&mut self, blocks: Vec<Vec<f64>>) {
+        self.blocks = blocks;
+    }
 }
 
 impl<'s> MetricPaths<'s> {
@@ -81,6 +143,16 @@ impl<'s> MetricPaths<'s> {
         work.draws.resize((range.end - range.start) as usize * draws_per_path(self.scenario), 0.0);
         let (draws, scratch) = (&mut work.draws, &mut work.scratch);
         self.model.draw_block(seed, range.clone(), draws, scratch);
+        (range, work)
+    }
+
+    /// [`Self::start_block`] from the rows an earlier start of the same block drew
+    /// ([`PathWork::into_draws`]), for a scenario that draws alike.
+    pub fn start_block_from(&self, paths: u64, block: u64, rows: &[f64]) -> (Range<u64>, PathWork) {
+        let first = block * BLOCK_PATHS;
+        let range = first..(first + BLOCK_PATHS).min(paths);
+        let mut work = self.work();
+        work.draws.extend_from_slice(rows);
         (range, work)
     }
 
