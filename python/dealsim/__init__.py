@@ -101,6 +101,7 @@ def run(
     threads: int = 0,
     baseline: str | None = None,
     sensitivity: bool = True,
+    sensitivity_paths: int = 10_000,
     keep_paths: bool = True,
     prob: Sequence[str] = (),
 ) -> Result:
@@ -109,7 +110,8 @@ def run(
     paths, seed: override [simulation].paths and .seed. set: values by key path, as --set
     takes them ({"simulation.discount_rate": "10%"}). threads: worker threads, 0 for every core
     (results do not depend on it). baseline: the deal the others are compared with (default:
-    the first). sensitivity: compute the tornado (2 short runs per uncertain input).
+    the first). sensitivity: compute the tornado (2 short runs per uncertain input), at
+    sensitivity_paths paths each (at most the run's); its swing_se column gives each swing's error.
     keep_paths: record every path for `Result.paths()`. prob: target probabilities as --prob
     takes them (["party.openai.npv < 0", "revenue_share.openai-to-microsoft.paid > 40B"]), in
     `Result.probabilities`.
@@ -118,7 +120,8 @@ def run(
     file:line:col and the key path), RunError for a run that cannot be carried out.
     """
     return _result(_run, [scenario], set, keep_paths, paths=paths, seed=seed, threads=threads,
-                   baseline=baseline, sensitivity=sensitivity, thresholds=list(prob))
+                   baseline=baseline, sensitivity=sensitivity, sensitivity_paths=sensitivity_paths,
+                   thresholds=list(prob))
 
 
 def compare(
@@ -131,6 +134,7 @@ def compare(
     threads: int = 0,
     baseline: str | None = None,
     sensitivity: bool = True,
+    sensitivity_paths: int = 10_000,
     keep_paths: bool = True,
     prob: Sequence[str] = (),
 ) -> Result:
@@ -144,7 +148,8 @@ def compare(
     `set` applies to both files.
     """
     return _result(_compare, [first, second], set, keep_paths, paths=paths, seed=seed, threads=threads,
-                   baseline=baseline, sensitivity=sensitivity, thresholds=list(prob))
+                   baseline=baseline, sensitivity=sensitivity, sensitivity_paths=sensitivity_paths,
+                   thresholds=list(prob))
 
 
 def _result(native, scenarios, values_by_key, keep_paths, **settings) -> Result:

@@ -33,6 +33,8 @@ struct Settings {
     threads: usize,
     baseline: Option<String>,
     sensitivity: bool,
+    /// Paths per pinned run of the tornado, at most the run's.
+    sensitivity_paths: u64,
     paths_file: Option<PathBuf>,
     /// Target probabilities, as `--prob` takes them.
     thresholds: Vec<String>,
@@ -44,7 +46,8 @@ struct Settings {
 /// written there as Parquet.
 #[pyfunction]
 #[pyo3(signature = (scenario, *, overrides = Vec::new(), paths = None, seed = None, threads = 0, baseline = None,
-                    sensitivity = true, paths_file = None, thresholds = Vec::new()))]
+                    sensitivity = true, sensitivity_paths = sensitivity::DEFAULT_PATHS, paths_file = None,
+                    thresholds = Vec::new()))]
 #[allow(clippy::too_many_arguments)]
 fn run<'py>(
     py: Python<'py>,
@@ -55,11 +58,12 @@ fn run<'py>(
     threads: usize,
     baseline: Option<String>,
     sensitivity: bool,
+    sensitivity_paths: u64,
     paths_file: Option<PathBuf>,
     thresholds: Vec<String>,
 ) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
     let overrides = parse_overrides(&overrides)?;
-    let settings = Settings { paths, seed, threads, baseline, sensitivity, paths_file, thresholds };
+    let settings = Settings { paths, seed, threads, baseline, sensitivity, sensitivity_paths, paths_file, thresholds };
     // The simulation runs without the interpreter lock, so other Python threads go on.
     let files = py.detach(|| run_scenario(&load(&scenario, &overrides)?, &settings))?;
     Ok(as_bytes(py, files))
@@ -70,7 +74,8 @@ fn run<'py>(
 /// is taken); the tables as [`run`] returns them.
 #[pyfunction]
 #[pyo3(signature = (first, second, *, overrides = Vec::new(), paths = None, seed = None, threads = 0, baseline = None,
-                    sensitivity = true, paths_file = None, thresholds = Vec::new()))]
+                    sensitivity = true, sensitivity_paths = sensitivity::DEFAULT_PATHS, paths_file = None,
+                    thresholds = Vec::new()))]
 #[allow(clippy::too_many_arguments)]
 fn compare<'py>(
     py: Python<'py>,
@@ -82,11 +87,12 @@ fn compare<'py>(
     threads: usize,
     baseline: Option<String>,
     sensitivity: bool,
+    sensitivity_paths: u64,
     paths_file: Option<PathBuf>,
     thresholds: Vec<String>,
 ) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
     let overrides = parse_overrides(&overrides)?;
-    let settings = Settings { paths, seed, threads, baseline, sensitivity, paths_file, thresholds };
+    let settings = Settings { paths, seed, threads, baseline, sensitivity, sensitivity_paths, paths_file, thresholds };
     let files = py.detach(|| {
         let (one, mut other) = (load(&first, &overrides)?, load(&second, &overrides)?);
         // A path count or seed given applies to both files, so it is not a difference.
@@ -159,7 +165,7 @@ fn run_scenario(scenario: &Scenario, settings: &Settings) -> PyResult<Vec<(Strin
     };
     let sensitivity = if settings.sensitivity {
         Sensitivity::Compute {
-            paths: options.paths.min(sensitivity::DEFAULT_PATHS),
+            paths: options.paths.min(settings.sensitivity_paths),
             threads: settings.threads,
             baseline: options.baseline,
         }

@@ -42,6 +42,15 @@ def test_tables_are_data_frames_with_the_csv_columns(base):
     assert base.conditional is not None and base.conditional.height > 0
 
 
+def test_the_tornado_runs_at_the_paths_asked_and_gives_each_swing_its_error():
+    small = dealsim.run(SCENARIOS / "base.toml", paths=2000, seed=7, sensitivity_paths=256, keep_paths=False)
+    assert "swing_se" in small.sensitivity.columns
+    assert (small.sensitivity["swing_se"] >= 0).all()
+    # The same tornado as the command line's at that path count, row for row.
+    again = dealsim.run(SCENARIOS / "base.toml", paths=256, seed=7, keep_paths=False)
+    assert small.sensitivity.equals(again.sensitivity)
+
+
 def test_a_run_is_reproducible_and_independent_of_threads(base):
     again = dealsim.run(SCENARIOS / "base.toml", paths=2000, seed=7, threads=1, sensitivity=False)
     assert again.summary.equals(base.summary)

@@ -31,6 +31,10 @@ const WAVE_BLOCKS: u64 = 16;
 pub const CHUNK_BLOCKS: u64 = 64;
 /// Slots gathered together from the path-major rows: one cache line of f64.
 const GATHER: usize = 8;
+/// The most bytes of path-major rows simulated before they are turned slot-major: small enough
+/// to stay in a core's L2 cache until they are read back (a whole block's rows would not, and
+/// reading them a cache line per path went to memory).
+const ROWS_BYTES: usize = 256 << 10;
 /// Largest magnitude a metric or series value may have. The summaries square deviations from the
 /// mean and add them up over as many as `MAX_PATHS` (1e8) paths: from values within 1e140 that
 /// stays below 1e290, well inside f64's 1.8e308, so no mean, standard deviation or standard error
@@ -281,9 +285,9 @@ struct Worker {
     /// The block's input draws, `draws[i * inputs + input]`.
     draws: Vec<f64>,
     scratch: DrawScratch,
-    /// Path-major values of one block: `rows[i * width + slot]`.
+    /// Path-major values of the few paths of a block simulated last: `rows[i * width + slot]`.
     rows: Vec<f64>,
-    /// Slot-major values of `GATHER` slots: `gathered[j * BLOCK_PATHS + i]`.
+    /// Slot-major values of the block: `gathered[slot * BLOCK_PATHS + i]`.
     gathered: Vec<f64>,
     sketches: Vec<QuantileSketch>,
 }
@@ -296,8 +300,8 @@ impl Worker {
             state: model.state(),
             draws: vec![0.0; block * draws_per_path(scenario)],
             scratch: DrawScratch::new(scenario),
-            rows: vec![0.0; block * layout.width()],
-            gathered: vec![0.0; block * GATHER],
+            rows: vec![0.0; rows_paths(layout.width()) * layout.width()],
+            gathered: vec![0.0; block * layout.width()],
             sketches: vec![QuantileSketch::new(); layout.width()],
         }
     }
@@ -470,59 +474,62 @@ impl Job<'_> {
         let seed = self.options.seed;
         self.model.draw_block(seed, first_path..first_path + count as u64, draws, scratch);
         let draw_width = draws_per_path(scenario);
-        for i in 0..count {
-            self.model.sample(seed, first_path + i as u64, &mut draws[i * draw_width..(i + 1) * draw_width], state);
-            self.model.apply_all(state);
-            let row = &mut rows[i * width..(i + 1) * width];
-            let mut writer = RowWriter::new(self.layout, row);
-            emit(scenario, &state.worlds, &state.outcomes, &mut writer);
-            debug_assert!(writer.filled(self.layout), "the layout and the walk disagree");
-            let not_a_number = writer.not_a_number();
-            self.layout.fill_derived(row);
-            if let Some(slot) = first_unreportable(row, &self.conditional).or(not_a_number) {
-                let path = first_path + i as u64;
-                return Err(RunError::not_finite(scenario, self.layout, slot, path, row[slot]));
-            }
-        }
         let block = BLOCK_PATHS as usize;
-        let mut moments = Vec::with_capacity(width);
-        for chunk_start in (0..width).step_by(GATHER) {
-            let chunk = GATHER.min(width - chunk_start);
-            for i in 0..count {
-                let row = &rows[i * width + chunk_start..i * width + chunk_start + chunk];
-                for (j, value) in row.iter().enumerate() {
-                    gathered[j * block + i] = *value;
+        let metric_slots = &self.layout.metrics;
+        let mut metrics = Vec::with_capacity(if self.recording { count * metric_slots.len() } else { 0 });
+        // A few paths at a time: simulated into path-major rows, then turned slot-major.
+        for first in (0..count).step_by(rows.len() / width) {
+            let paths = (rows.len() / width).min(count - first);
+            for (k, row) in rows.chunks_exact_mut(width).take(paths).enumerate() {
+                let i = first + k;
+                self.model.sample(seed, first_path + i as u64, &mut draws[i * draw_width..(i + 1) * draw_width], state);
+                self.model.apply_all(state);
+                let mut writer = RowWriter::new(self.layout, row);
+                emit(scenario, &state.worlds, &state.outcomes, &mut writer);
+                debug_assert!(writer.filled(self.layout), "the layout and the walk disagree");
+                let not_a_number = writer.not_a_number();
+                self.layout.fill_derived(row);
+                if let Some(slot) = first_unreportable(row, &self.conditional).or(not_a_number) {
+                    let path = first_path + i as u64;
+                    return Err(RunError::not_finite(scenario, self.layout, slot, path, row[slot]));
+                }
+                if self.recording {
+                    metrics.extend(row.iter().zip(metric_slots).map(|(value, slot)| value + slot.origin));
                 }
             }
-            for j in 0..chunk {
-                let slot = chunk_start + j;
-                let mut values = &mut gathered[j * block..j * block + count];
-                if self.conditional[slot] {
-                    let kept = compact_defined(values);
-                    values = &mut values[..kept];
+            for chunk_start in (0..width).step_by(GATHER) {
+                let chunk = GATHER.min(width - chunk_start);
+                for (k, row) in rows.chunks_exact(width).take(paths).enumerate() {
+                    for (j, value) in row[chunk_start..chunk_start + chunk].iter().enumerate() {
+                        gathered[(chunk_start + j) * block + first + k] = *value;
+                    }
                 }
-                sketches[slot].insert_slice(values);
-                moments.push(Moments::from_slice(values));
             }
         }
-        let (inputs, metrics) =
-            if self.recording { self.block_paths(count, draws, rows) } else { (Vec::new(), Vec::new()) };
+        let mut moments = Vec::with_capacity(width);
+        for (slot, values) in gathered.chunks_exact_mut(block).enumerate() {
+            let mut values = &mut values[..count];
+            if self.conditional[slot] {
+                let kept = compact_defined(values);
+                values = &mut values[..kept];
+            }
+            sketches[slot].insert_slice(values);
+            moments.push(Moments::from_slice(values));
+        }
+        let inputs = if self.recording { self.block_inputs(count, draws) } else { Vec::new() };
         Ok(BlockResult { moments, count, inputs, metrics })
     }
 
-    /// The inputs and reported metrics of a block's paths, laid out as in [`PathBatch`].
-    fn block_paths(&self, count: usize, draws: &[f64], rows: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    /// The inputs of a block's paths, laid out as in [`PathBatch`].
+    fn block_inputs(&self, count: usize, draws: &[f64]) -> Vec<f64> {
         let (input_width, draw_width) = (self.scenario.inputs.len(), draws_per_path(self.scenario));
-        let (metric_slots, width) = (&self.layout.metrics, self.layout.width());
-        let mut inputs = Vec::with_capacity(count * input_width);
-        let mut metrics = Vec::with_capacity(count * metric_slots.len());
-        for i in 0..count {
-            inputs.extend_from_slice(&draws[i * draw_width..i * draw_width + input_width]);
-            let row = &rows[i * width..i * width + metric_slots.len()];
-            metrics.extend(row.iter().zip(metric_slots).map(|(value, slot)| value + slot.origin));
-        }
-        (inputs, metrics)
+        draws.chunks_exact(draw_width).take(count).flat_map(|row| &row[..input_width]).copied().collect()
     }
+}
+
+/// Paths whose rows fit [`ROWS_BYTES`]: at least one, at most a block.
+fn rows_paths(width: usize) -> usize {
+    (ROWS_BYTES / (width.max(1) * 8)).clamp(1, BLOCK_PATHS as usize)
 }
 
 /// The metric whose mean is least precise: its index and its standard error over the mean's
