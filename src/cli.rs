@@ -760,12 +760,13 @@ fn chart_files(
     }
     let mut charts = charts::render_charts(scenario, aggregates, &histories, format)
         .map_err(|error| Failure::Runtime(error.to_string()))?;
+    let catalogue = Catalogue::of(scenario);
     charts.extend(
-        charts::tornado_charts(&Catalogue::of(scenario), tables.summary, tables.comparison, tables.sensitivity, format)
+        charts::tornado_charts(&catalogue, tables.summary, tables.comparison, tables.sensitivity, format)
             .map_err(|error| Failure::Runtime(error.to_string()))?,
     );
     charts.extend(
-        charts::scatter_charts(&Catalogue::of(scenario), tables.scatters, format)
+        charts::scatter_charts(&catalogue, tables.scatters, format)
             .map_err(|error| Failure::Runtime(error.to_string()))?,
     );
     charts

@@ -137,8 +137,7 @@ impl<'s> MetricPaths<'s> {
     /// Block `block` of a run of `paths` paths: its path indexes, and buffers holding their drawn
     /// inputs ([`Self::block_draws`] reads them back).
     pub fn start_block(&self, seed: u64, paths: u64, block: u64) -> (Range<u64>, PathWork) {
-        let first = block * BLOCK_PATHS;
-        let range = first..(first + BLOCK_PATHS).min(paths);
+        let range = block_range(paths, block);
         let mut work = self.work();
         work.draws.resize((range.end - range.start) as usize * draws_per_path(self.scenario), 0.0);
         let (draws, scratch) = (&mut work.draws, &mut work.scratch);
@@ -149,8 +148,7 @@ impl<'s> MetricPaths<'s> {
     /// [`Self::start_block`] from the rows an earlier start of the same block drew
     /// ([`PathWork::into_draws`]), for a scenario that draws alike.
     pub fn start_block_from(&self, paths: u64, block: u64, rows: &[f64]) -> (Range<u64>, PathWork) {
-        let first = block * BLOCK_PATHS;
-        let range = first..(first + BLOCK_PATHS).min(paths);
+        let range = block_range(paths, block);
         let mut work = self.work();
         work.draws.extend_from_slice(rows);
         (range, work)
@@ -241,6 +239,12 @@ impl<'s> MetricPaths<'s> {
         }
         Err(RunError::NotFinite { what, path, value: metrics[slot] })
     }
+}
+
+/// The path indexes of block `block` of a run of `paths` paths.
+fn block_range(paths: u64, block: u64) -> Range<u64> {
+    let first = block * BLOCK_PATHS;
+    first..(first + BLOCK_PATHS).min(paths)
 }
 
 /// For each input, what fixing it reaches: the deals whose terms or stakes read it, or the world

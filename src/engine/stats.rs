@@ -527,6 +527,11 @@ pub fn exact_quantile(sorted: &[f64], q: f64) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+    use rand_distr::{Distribution, Exp, LogNormal, Normal};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
     #[test]
     fn counts_above_a_threshold_bracket_the_exact_count() {
         let values: Vec<f64> = (0..10_000).map(|i| (i as f64 - 3_000.0) * 1.37e6).collect();
@@ -544,11 +549,6 @@ mod tests {
         assert_eq!(sketch.count_above(f64::MAX), CountAbove { above: 0, undecided: 0 });
         assert_eq!(QuantileSketch::new().count_above(0.0), CountAbove { above: 0, undecided: 0 });
     }
-
-    use super::*;
-    use rand::{RngExt, SeedableRng};
-    use rand_distr::{Distribution, Exp, LogNormal, Normal};
-    use rand_xoshiro::Xoshiro256PlusPlus;
 
     const SAMPLES: usize = 100_000;
     const QUANTILES: [f64; 9] = [0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0];

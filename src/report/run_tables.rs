@@ -17,8 +17,9 @@ pub enum Sensitivity {
     /// No tornado (`--no-sensitivity`): sensitivity.csv is not written.
     Skip,
     /// A tornado at `paths` paths per pinned run (the callers cap it at
-    /// [`sensitivity::DEFAULT_PATHS`] or at what the analyst asks), on the run's seed, with `threads` workers (0: every core), explaining each deal's paired difference
-    /// from deal `baseline` too.
+    /// [`sensitivity::DEFAULT_PATHS`] or at what the analyst asks), on the run's seed, with
+    /// `threads` workers (0: every core), explaining each deal's paired difference from deal
+    /// `baseline` too.
     Compute { paths: u64, threads: usize, baseline: usize },
 }
 

@@ -144,9 +144,10 @@ fn summary_sheet(
             metrics.push(&row.metric);
         }
     }
+    let catalogue = Catalogue::of(scenario);
     let mut row = 1;
     for metric in metrics {
-        let entry = Catalogue::of(scenario).metric(metric);
+        let entry = catalogue.metric(metric);
         let format = formats.of(entry.unit);
         for (statistic, pick) in STATISTICS {
             sheet.write_string(row, 0, entry.heading())?;

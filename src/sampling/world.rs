@@ -146,12 +146,7 @@ pub fn mark_stream_inputs(scenario: &Scenario, reads: &mut [bool]) {
         }
     };
     for stream in &mut scenario.streams.clone() {
-        note(&mut stream.initial);
-        stream.growth.visit_scalars(&mut note);
-        stream.volatility.visit_scalars(&mut note);
-        if let Some(jumps) = &mut stream.jumps {
-            note(&mut jumps.annual_rate);
-        }
+        stream.visit_run_rate_scalars(&mut note);
     }
 }
 

@@ -181,6 +181,19 @@ pub struct Stream {
     pub jump_draws: Identity,
 }
 
+impl Stream {
+    /// Visits every value its run-rate path reads: its start, growth, volatility and jump rate
+    /// (not its channels' shares, which only split the revenue).
+    pub fn visit_run_rate_scalars(&mut self, visit: &mut dyn FnMut(&mut Scalar)) {
+        visit(&mut self.initial);
+        self.growth.visit_scalars(visit);
+        self.volatility.visit_scalars(visit);
+        if let Some(jumps) = &mut self.jumps {
+            visit(&mut jumps.annual_rate);
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Provider {
     pub name: String,
@@ -375,12 +388,7 @@ impl Scenario {
             }
         }
         for stream in &mut self.streams {
-            visit(&mut stream.initial);
-            stream.growth.visit_scalars(visit);
-            stream.volatility.visit_scalars(visit);
-            if let Some(jumps) = &mut stream.jumps {
-                visit(&mut jumps.annual_rate);
-            }
+            stream.visit_run_rate_scalars(visit);
             for channel in &mut stream.channels {
                 channel.share.visit_scalars(visit);
             }
