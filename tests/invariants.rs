@@ -9,7 +9,7 @@
 
 use dealsim::engine::metrics::{Layout, RowWriter, emit};
 use dealsim::engine::path::PathModel;
-use dealsim::engine::{self, DrawScratch, RunOptions, draws_per_path, first_unreportable, sample_block_inputs};
+use dealsim::engine::{self, DrawScratch, Reportable, RunOptions, draws_per_path, sample_block_inputs};
 use dealsim::report;
 use dealsim::sampling::correlation::Copula;
 use dealsim::scenario::{Scenario, parse_scenario};
@@ -321,7 +321,7 @@ fn close(a: f64, b: f64, scale: f64) -> bool {
 fn check_paths(scenario: &Scenario) -> Result<(), TestCaseError> {
     let periods = scenario.grid().periods();
     let layout = Layout::of(scenario, 0);
-    let conditional: Vec<bool> = (0..layout.width()).map(|slot| layout.conditional(slot)).collect();
+    let reportable = Reportable::new((0..layout.width()).map(|slot| layout.conditional(slot)).collect());
     let model = PathModel::new(scenario);
     let mut state = model.state();
     let width = draws_per_path(scenario);
@@ -385,7 +385,7 @@ fn check_paths(scenario: &Scenario) -> Result<(), TestCaseError> {
         emit(scenario, &state.worlds, outcomes, &mut writer);
         prop_assert_eq!(writer.not_a_number(), None);
         layout.fill_derived(&mut row);
-        if let Some(slot) = first_unreportable(&row, &conditional) {
+        if let Some(slot) = reportable.first_unreportable(&row) {
             prop_assert!(false, "path {path}: {} is {}", layout.describe_slot(scenario, slot), row[slot]);
         }
     }

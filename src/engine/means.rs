@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use super::metrics::{Layout, RowWriter, Scope, emit, emit_deal};
 use super::path::{PathModel, PathState};
-use super::{BLOCK_PATHS, DrawScratch, RunError, draws_per_path, first_unreportable};
+use super::{BLOCK_PATHS, DrawScratch, Reportable, RunError, draws_per_path};
 use crate::scenario::{Correlation, Identity, InputId, Scenario, UncertainInput};
 
 /// What fixing an input changes on a path.
@@ -23,8 +23,8 @@ pub enum Reach {
 pub struct MetricPaths<'s> {
     pub scenario: &'s Scenario,
     pub layout: Layout,
-    /// Whether each metric may be missing on some paths.
-    conditional: Vec<bool>,
+    /// Which metrics may be missing on some paths.
+    reportable: Reportable,
     model: PathModel<'s>,
     /// Each deal's first metric: its walk ([`emit_deal`]) fills the metrics from there.
     first_metric: Vec<usize>,
@@ -106,14 +106,14 @@ impl DrawCache {
 impl<'s> MetricPaths<'s> {
     pub fn new(scenario: &'s Scenario) -> MetricPaths<'s> {
         let layout = Layout::of(scenario, 0);
-        let conditional = layout.metrics.iter().map(|metric| metric.conditional).collect();
+        let reportable = Reportable::new(layout.metrics.iter().map(|metric| metric.conditional).collect());
         let first_metric = (0..scenario.deals.len())
             .map(|d| layout.metrics.iter().position(|m| m.scope == Scope::Deal(d)).unwrap_or(layout.metrics.len()))
             .collect();
         MetricPaths {
             scenario,
             layout,
-            conditional,
+            reportable,
             model: PathModel::new(scenario),
             first_metric,
             reach: reach_of_inputs(scenario),
@@ -232,7 +232,7 @@ impl<'s> MetricPaths<'s> {
         path: u64,
         pin: Option<(InputId, f64)>,
     ) -> Result<(), RunError> {
-        let Some(slot) = first_unreportable(metrics, &self.conditional).or(not_a_number) else { return Ok(()) };
+        let Some(slot) = self.reportable.first_unreportable(metrics).or(not_a_number) else { return Ok(()) };
         let mut what = self.layout.describe_slot(self.scenario, slot);
         if let Some((input, level)) = pin {
             what.push_str(&format!(" (with {} fixed at {level})", self.scenario.inputs[input].key));

@@ -23,7 +23,9 @@ use crate::scenario::Scenario;
 /// Paths per block. Blocks are the unit of work and of ordered merging; the size is fixed,
 /// never derived from the thread count, so every thread count merges the same blocks.
 pub const BLOCK_PATHS: u64 = 256;
-/// Blocks run in parallel between two ordered merges; bounds the memory held for moments.
+/// Blocks between two ordered merges: where a run may stop early, and where progress and the
+/// convergence points are taken. Fixed, never derived from the thread count, so that a run stops
+/// at the same path whatever the thread count.
 const WAVE_BLOCKS: u64 = 16;
 /// Blocks whose moments fold into one chunk before the chunk folds into the run's total (16,384
 /// paths). Two fixed fold levels let a run be split into shards at chunk boundaries and merged
@@ -251,14 +253,46 @@ impl RunError {
     }
 }
 
-/// The first slot of a path's row that the summaries cannot take: a value that is not finite or
-/// lies beyond [`MAX_MAGNITUDE`]. NaN in a conditional slot is a missing value, not a fault (the
-/// writer reports a conditional value that is NaN itself, see `RowWriter::not_a_number`).
-pub fn first_unreportable(row: &[f64], conditional: &[bool]) -> Option<usize> {
-    // `abs() <= limit` is false for NaN and infinities as well: one comparison per value.
-    row.iter()
-        .zip(conditional)
-        .position(|(value, &conditional)| !(value.abs() <= MAX_MAGNITUDE || (conditional && value.is_nan())))
+/// Which slots of a row may be missing on a path, and so which values the summaries cannot take.
+#[derive(Clone, Debug)]
+pub struct Reportable {
+    conditional: Vec<bool>,
+    conditional_slots: Vec<usize>,
+}
+
+impl Reportable {
+    /// `conditional[slot]`: whether the slot may be missing (NaN) on a path.
+    pub fn new(conditional: Vec<bool>) -> Reportable {
+        let conditional_slots = (0..conditional.len()).filter(|&slot| conditional[slot]).collect();
+        Reportable { conditional, conditional_slots }
+    }
+
+    pub fn conditional(&self, slot: usize) -> bool {
+        self.conditional[slot]
+    }
+
+    /// The first slot of a path's row that the summaries cannot take: a value that is not finite
+    /// or lies beyond [`MAX_MAGNITUDE`]. NaN in a conditional slot is a missing value, not a fault
+    /// (the writer reports a conditional value that is NaN itself, see `RowWriter::not_a_number`).
+    pub fn first_unreportable(&self, row: &[f64]) -> Option<usize> {
+        // Nearly every row is fine, and saying so is a branch-free pass that the compiler
+        // vectorizes: no value out of range, and no NaN but in conditional slots. Only a row that
+        // fails it is searched value by value.
+        let (mut out_of_range, mut missing) = (0_u64, 0_u64);
+        for value in row {
+            // False for NaN, true for infinities.
+            out_of_range += u64::from(value.abs() > MAX_MAGNITUDE);
+            missing += u64::from(value.is_nan());
+        }
+        let missing_allowed = self.conditional_slots.iter().filter(|&&slot| row[slot].is_nan()).count() as u64;
+        if out_of_range == 0 && missing == missing_allowed {
+            return None;
+        }
+        // `abs() <= limit` is false for NaN and infinities as well: one comparison per value.
+        row.iter()
+            .zip(&self.conditional)
+            .position(|(value, &conditional)| !(value.abs() <= MAX_MAGNITUDE || (conditional && value.is_nan())))
+    }
 }
 
 /// Consecutive paths' inputs and scalar metrics, handed to a [`PathSink`] in path order.
@@ -287,8 +321,8 @@ struct Worker {
     scratch: DrawScratch,
     /// Path-major values of the few paths of a block simulated last: `rows[i * width + slot]`.
     rows: Vec<f64>,
-    /// Slot-major values of the block: `gathered[slot * BLOCK_PATHS + i]`.
-    gathered: Vec<f64>,
+    /// Slot-major values of the block: `columns[slot * BLOCK_PATHS + i]`.
+    columns: Vec<f64>,
     sketches: Vec<QuantileSketch>,
 }
 
@@ -301,7 +335,7 @@ impl Worker {
             draws: vec![0.0; block * draws_per_path(scenario)],
             scratch: DrawScratch::new(scenario),
             rows: vec![0.0; rows_paths(layout.width()) * layout.width()],
-            gathered: vec![0.0; block * layout.width()],
+            columns: vec![0.0; block * layout.width()],
             sketches: vec![QuantileSketch::new(); layout.width()],
         }
     }
@@ -310,7 +344,7 @@ impl Worker {
 struct Job<'s> {
     scenario: &'s Scenario,
     layout: &'s Layout,
-    conditional: Vec<bool>,
+    reportable: Reportable,
     model: PathModel<'s>,
     options: RunOptions,
     /// Whether blocks return their paths' inputs and metrics for a [`PathSink`].
@@ -356,11 +390,11 @@ fn run_observed(
     let threads = pool.current_num_threads();
     let layout = Layout::of(scenario, options.baseline);
     let width = layout.width();
-    let conditional = (0..width).map(|slot| layout.conditional(slot)).collect();
+    let reportable = Reportable::new((0..width).map(|slot| layout.conditional(slot)).collect());
     let job = Job {
         scenario,
         layout: &layout,
-        conditional,
+        reportable,
         model: PathModel::new(scenario),
         options,
         recording: sink.is_some(),
@@ -382,10 +416,11 @@ fn run_observed(
     let mut stop = Stop::PathCount;
     let mut convergence = Vec::new();
     let mut paths_run = shard_paths.end - shard_paths.start;
-    for wave_start in (first_block..end_block).step_by(WAVE_BLOCKS as usize) {
-        let wave_end = (wave_start + WAVE_BLOCKS).min(end_block);
-        let wave: Vec<Result<BlockResult, RunError>> = pool.install(|| {
-            (wave_start..wave_end)
+    let batch_blocks = parallel_blocks(threads, options.target_relative_se.is_some());
+    'batches: for batch_start in (first_block..end_block).step_by(batch_blocks as usize) {
+        let batch_end = (batch_start + batch_blocks).min(end_block);
+        let batch: Vec<Result<BlockResult, RunError>> = pool.install(|| {
+            (batch_start..batch_end)
                 .into_par_iter()
                 .map(|block| {
                     let index = rayon::current_thread_index().expect("runs inside the pool");
@@ -394,49 +429,53 @@ fn run_observed(
                 })
                 .collect()
         });
-        // Floating-point sums depend on order: merge blocks in block order, always. The first
-        // failing block in that order names the failure, whatever the thread count.
-        let wave = wave.into_iter().collect::<Result<Vec<BlockResult>, RunError>>()?;
-        for (block, result) in (wave_start..).zip(&wave) {
-            merge_into(&mut chunk, &result.moments);
-            if (block + 1) % CHUNK_BLOCKS == 0 || block + 1 == blocks {
-                merge_into(&mut total, &chunk);
-                let done = std::mem::replace(&mut chunk, vec![Moments::default(); width]);
-                if options.shard.is_some() {
-                    chunk_moments.push(done);
+        // Floating-point sums depend on order: merge blocks in block order, wave by wave, always.
+        // The first failing block in that order names the failure, whatever the thread count.
+        let batch = batch.into_iter().collect::<Result<Vec<BlockResult>, RunError>>()?;
+        for wave_start in (batch_start..batch_end).step_by(WAVE_BLOCKS as usize) {
+            let wave_end = (wave_start + WAVE_BLOCKS).min(batch_end);
+            let wave = &batch[(wave_start - batch_start) as usize..(wave_end - batch_start) as usize];
+            for (block, result) in (wave_start..).zip(wave) {
+                merge_into(&mut chunk, &result.moments);
+                if (block + 1) % CHUNK_BLOCKS == 0 || block + 1 == blocks {
+                    merge_into(&mut total, &chunk);
+                    let done = std::mem::replace(&mut chunk, vec![Moments::default(); width]);
+                    if options.shard.is_some() {
+                        chunk_moments.push(done);
+                    }
+                }
+                if let Some(sink) = sink.as_deref_mut() {
+                    let batch = PathBatch {
+                        first_path: block * BLOCK_PATHS,
+                        count: result.count,
+                        inputs: &result.inputs,
+                        metrics: &result.metrics,
+                    };
+                    sink.record(&batch).map_err(RunError::Recording)?;
                 }
             }
-            if let Some(sink) = sink.as_deref_mut() {
-                let batch = PathBatch {
-                    first_path: block * BLOCK_PATHS,
-                    count: result.count,
-                    inputs: &result.inputs,
-                    metrics: &result.metrics,
-                };
-                sink.record(&batch).map_err(RunError::Recording)?;
+            let done = (wave_end * BLOCK_PATHS).min(options.paths) - first_path;
+            progress(done);
+            // Checked only at wave boundaries, on moments merged in block order: where a run
+            // stops depends on the seed and the target, never on the thread count.
+            if let Some(target) = options.target_relative_se {
+                let mut so_far = total.clone();
+                merge_into(&mut so_far, &chunk);
+                let (worst_metric, worst) = worst_relative_se(&so_far[..layout.metrics.len()]);
+                if done >= MIN_PATHS_BEFORE_STOPPING.min(options.paths) && worst <= target {
+                    stop = Stop::Converged { relative_se: target };
+                    paths_run = done;
+                    total = so_far;
+                    record_convergence(&mut convergence, done, true, &total[..layout.metrics.len()], &[]);
+                    break 'batches;
+                }
+                if done == options.paths {
+                    stop = Stop::PathCap { relative_se: target, worst_metric, worst_relative_se: worst };
+                }
             }
+            let metrics = layout.metrics.len();
+            record_convergence(&mut convergence, done, wave_end == end_block, &total[..metrics], &chunk[..metrics]);
         }
-        let done = (wave_end * BLOCK_PATHS).min(options.paths) - first_path;
-        progress(done);
-        // Checked only at wave boundaries, on moments merged in block order: where a run
-        // stops depends on the seed and the target, never on the thread count.
-        if let Some(target) = options.target_relative_se {
-            let mut so_far = total.clone();
-            merge_into(&mut so_far, &chunk);
-            let (worst_metric, worst) = worst_relative_se(&so_far[..layout.metrics.len()]);
-            if done >= MIN_PATHS_BEFORE_STOPPING.min(options.paths) && worst <= target {
-                stop = Stop::Converged { relative_se: target };
-                paths_run = done;
-                total = so_far;
-                record_convergence(&mut convergence, done, true, &total[..layout.metrics.len()], &[]);
-                break;
-            }
-            if done == options.paths {
-                stop = Stop::PathCap { relative_se: target, worst_metric, worst_relative_se: worst };
-            }
-        }
-        let metrics = layout.metrics.len();
-        record_convergence(&mut convergence, done, wave_end == end_block, &total[..metrics], &chunk[..metrics]);
     }
     // Sketch counts are integers: merging per-worker sketches in any order gives the same result.
     let mut workers = workers.into_iter().map(|w| w.into_inner().expect("a worker panicked"));
@@ -470,16 +509,16 @@ impl Job<'_> {
         let width = self.layout.width();
         let first_path = block * BLOCK_PATHS;
         let count = (self.options.paths - first_path).min(BLOCK_PATHS) as usize;
-        let Worker { state, draws, scratch, rows, gathered, sketches } = worker;
+        let Worker { state, draws, scratch, rows, columns, sketches } = worker;
         let seed = self.options.seed;
         self.model.draw_block(seed, first_path..first_path + count as u64, draws, scratch);
         let draw_width = draws_per_path(scenario);
-        let block = BLOCK_PATHS as usize;
         let metric_slots = &self.layout.metrics;
         let mut metrics = Vec::with_capacity(if self.recording { count * metric_slots.len() } else { 0 });
         // A few paths at a time: simulated into path-major rows, then turned slot-major.
-        for first in (0..count).step_by(rows.len() / width) {
-            let paths = (rows.len() / width).min(count - first);
+        let batch = rows.len() / width;
+        for first in (0..count).step_by(batch) {
+            let paths = batch.min(count - first);
             for (k, row) in rows.chunks_exact_mut(width).take(paths).enumerate() {
                 let i = first + k;
                 self.model.sample(seed, first_path + i as u64, &mut draws[i * draw_width..(i + 1) * draw_width], state);
@@ -489,7 +528,7 @@ impl Job<'_> {
                 debug_assert!(writer.filled(self.layout), "the layout and the walk disagree");
                 let not_a_number = writer.not_a_number();
                 self.layout.fill_derived(row);
-                if let Some(slot) = first_unreportable(row, &self.conditional).or(not_a_number) {
+                if let Some(slot) = self.reportable.first_unreportable(row).or(not_a_number) {
                     let path = first_path + i as u64;
                     return Err(RunError::not_finite(scenario, self.layout, slot, path, row[slot]));
                 }
@@ -497,19 +536,12 @@ impl Job<'_> {
                     metrics.extend(row.iter().zip(metric_slots).map(|(value, slot)| value + slot.origin));
                 }
             }
-            for chunk_start in (0..width).step_by(GATHER) {
-                let chunk = GATHER.min(width - chunk_start);
-                for (k, row) in rows.chunks_exact(width).take(paths).enumerate() {
-                    for (j, value) in row[chunk_start..chunk_start + chunk].iter().enumerate() {
-                        gathered[(chunk_start + j) * block + first + k] = *value;
-                    }
-                }
-            }
+            transpose(&rows[..paths * width], width, columns, BLOCK_PATHS as usize, first);
         }
         let mut moments = Vec::with_capacity(width);
-        for (slot, values) in gathered.chunks_exact_mut(block).enumerate() {
-            let mut values = &mut values[..count];
-            if self.conditional[slot] {
+        for (slot, column) in columns.chunks_exact_mut(BLOCK_PATHS as usize).enumerate() {
+            let mut values = &mut column[..count];
+            if self.reportable.conditional(slot) {
                 let kept = compact_defined(values);
                 values = &mut values[..kept];
             }
@@ -525,6 +557,32 @@ impl Job<'_> {
         let (input_width, draw_width) = (self.scenario.inputs.len(), draws_per_path(self.scenario));
         draws.chunks_exact(draw_width).take(count).flat_map(|row| &row[..input_width]).copied().collect()
     }
+}
+
+/// Copies path-major `rows` (`width` slots each) into slot-major `columns` (`stride` values per
+/// slot), at positions `first..` of each slot's column. Slots go a cache line of the rows at a
+/// time, so each row's line is read once.
+fn transpose(rows: &[f64], width: usize, columns: &mut [f64], stride: usize, first: usize) {
+    for first_slot in (0..width).step_by(GATHER) {
+        let slots = GATHER.min(width - first_slot);
+        let group = &mut columns[first_slot * stride..(first_slot + slots) * stride];
+        for (i, row) in rows.chunks_exact(width).enumerate() {
+            for (column, &value) in group.chunks_exact_mut(stride).zip(&row[first_slot..first_slot + slots]) {
+                column[first + i] = value;
+            }
+        }
+    }
+}
+
+/// Blocks run in parallel at once. A run that may stop at the end of a wave runs a wave at a
+/// time, so that no block past the stop reaches the sketches. Any other run gives every thread
+/// several blocks: with more threads than a wave has blocks, a wave at a time would leave the
+/// others idle, and every wave's end makes each thread wait for the slowest.
+fn parallel_blocks(threads: usize, may_stop_early: bool) -> u64 {
+    if may_stop_early {
+        return WAVE_BLOCKS;
+    }
+    (8 * threads as u64).div_ceil(WAVE_BLOCKS).max(1) * WAVE_BLOCKS
 }
 
 /// Paths whose rows fit [`ROWS_BYTES`]: at least one, at most a block.
@@ -604,12 +662,14 @@ mod tests {
 
     #[test]
     fn unreportable_values_are_found_but_missing_conditional_values_are_not() {
-        let conditional = [false, true, false];
-        assert_eq!(first_unreportable(&[1.0, f64::NAN, -MAX_MAGNITUDE], &conditional), None);
-        assert_eq!(first_unreportable(&[f64::NAN, 0.0, 0.0], &conditional), Some(0));
+        let reportable = Reportable::new(vec![false, true, false]);
+        assert_eq!(reportable.first_unreportable(&[1.0, f64::NAN, -MAX_MAGNITUDE]), None);
+        assert_eq!(reportable.first_unreportable(&[1.0, 2.0, 3.0]), None);
+        assert_eq!(reportable.first_unreportable(&[f64::NAN, 0.0, 0.0]), Some(0));
+        assert_eq!(reportable.first_unreportable(&[f64::NAN, f64::NAN, 0.0]), Some(0));
         for bad in [f64::INFINITY, f64::NEG_INFINITY, 2.0 * MAX_MAGNITUDE] {
-            assert_eq!(first_unreportable(&[0.0, bad, 0.0], &conditional), Some(1), "{bad}");
-            assert_eq!(first_unreportable(&[0.0, 0.0, bad], &conditional), Some(2), "{bad}");
+            assert_eq!(reportable.first_unreportable(&[0.0, bad, 0.0]), Some(1), "{bad}");
+            assert_eq!(reportable.first_unreportable(&[0.0, f64::NAN, bad]), Some(2), "{bad}");
         }
     }
 
