@@ -331,8 +331,33 @@ impl QuantileSketch {
             self.negative.add_all(values, bucket_key(-max), bucket_key(-min));
             return;
         }
-        for &value in values {
-            self.insert_repeated(value, 1);
+        self.insert_mixed(values);
+    }
+
+    /// Values of both signs (or zeros among them). A slot's signs vary from path to path in no
+    /// order a branch predictor learns, so each piece is split branch-free into its positive and
+    /// its negative magnitudes, and each store then counts its share in one pass.
+    fn insert_mixed(&mut self, values: &[f64]) {
+        const PIECE: usize = 64;
+        let (mut positives, mut negatives) = ([0.0; PIECE], [0.0; PIECE]);
+        for piece in values.chunks(PIECE) {
+            let (mut positive, mut negative) = (0, 0);
+            for &value in piece {
+                // Every value is written to both, and kept where its sign says by moving past it.
+                positives[positive] = value;
+                negatives[negative] = -value;
+                positive += usize::from(value >= f64::MIN_POSITIVE);
+                negative += usize::from(value <= -f64::MIN_POSITIVE);
+            }
+            self.zero_count += (piece.len() - positive - negative) as u64;
+            for (store, magnitudes) in
+                [(&mut self.positive, &positives[..positive]), (&mut self.negative, &negatives[..negative])]
+            {
+                if !magnitudes.is_empty() {
+                    let (low, high) = slice_extremes(magnitudes);
+                    store.add_all(magnitudes, bucket_key(low), bucket_key(high));
+                }
+            }
         }
     }
 
@@ -706,6 +731,27 @@ mod tests {
         assert_eq!(left.max().map(f64::to_bits), right.max().map(f64::to_bits));
         for q in (0..=100).map(|step| f64::from(step) / 100.0) {
             assert_eq!(left.quantile(q).map(f64::to_bits), right.quantile(q).map(f64::to_bits), "q = {q}");
+        }
+    }
+
+    #[test]
+    fn slices_of_mixed_signs_count_as_their_values_one_by_one() {
+        let mut rng = rng(12);
+        let normal = Normal::new(0.0, 1e9).unwrap();
+        let specials = [0.0, -0.0, 1e-310, -1e-310, f64::MIN_POSITIVE, -f64::MIN_POSITIVE];
+        let values: Vec<f64> = (0..1_000)
+            .map(|i| if i % 7 == 0 { specials[i / 7 % specials.len()] } else { normal.sample(&mut rng) })
+            .collect();
+        for length in [1, 63, 64, 65, 256, 1_000] {
+            let mut one_by_one = QuantileSketch::new();
+            let mut by_slices = QuantileSketch::new();
+            for slice in values.chunks(length) {
+                by_slices.insert_slice(slice);
+                slice.iter().for_each(|&value| one_by_one.insert(value));
+            }
+            assert_same_sketch(&one_by_one, &by_slices);
+            assert_eq!(one_by_one.count_positive(), by_slices.count_positive(), "{length}");
+            assert_eq!(one_by_one.zero_count, by_slices.zero_count, "{length}");
         }
     }
 

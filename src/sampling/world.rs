@@ -325,13 +325,13 @@ fn compute_and_valuation(scenario: &Scenario, world: &mut WorldPath) -> Option<u
             None => split.copy_from_slice(&world.provider_spend[..providers * periods]),
         }
     }
-    // Spend per provider: every channel's bill by its split.
+    // Spend per provider: every channel's bill by its split, over whole rows of periods at once.
     world.provider_spend.fill(0.0);
-    for c in 0..stream.channels.len() {
-        for p in 0..providers {
-            for k in 0..periods {
-                world.provider_spend[p * periods + k] +=
-                    world.channel_bill[c * periods + k] * world.channel_split[(c * providers + p) * periods + k];
+    let bills = world.channel_bill.chunks_exact(periods).take(stream.channels.len());
+    for (bill, splits) in bills.zip(world.channel_split.chunks_exact(providers * periods)) {
+        for (spend, split) in world.provider_spend.chunks_exact_mut(periods).zip(splits.chunks_exact(periods)) {
+            for ((spend, bill), split) in spend.iter_mut().zip(bill).zip(split) {
+                *spend += bill * split;
             }
         }
     }
@@ -360,12 +360,18 @@ fn party_base_flows(scenario: &Scenario, compute_stream: Option<usize>, world: &
     for (p, provider) in compute.providers.iter().enumerate() {
         let spend = &world.provider_spend[p * periods..(p + 1) * periods];
         let margin = &world.provider_margin[p * periods..(p + 1) * periods];
+        // Row by row, not period by period across the rows: each loop then runs on contiguous
+        // values. Each period still takes the spend off before it adds the profit, as the buyer
+        // may own the provider too.
+        for (flow, spend) in world.base_flow[buyer * periods..(buyer + 1) * periods].iter_mut().zip(spend) {
+            *flow -= spend;
+        }
+        let owner_flow = &mut world.base_flow[provider.owner * periods..(provider.owner + 1) * periods];
         // Summed in a local: added in place, each period would wait on the last one's store.
         let mut earned = world.cloud_profit[provider.owner];
-        for k in 0..periods {
-            let profit = spend[k] * margin[k];
-            world.base_flow[buyer * periods + k] -= spend[k];
-            world.base_flow[provider.owner * periods + k] += profit;
+        for ((flow, spend), margin) in owner_flow.iter_mut().zip(spend).zip(margin) {
+            let profit = spend * margin;
+            *flow += profit;
             earned += profit;
         }
         world.cloud_profit[provider.owner] = earned;
