@@ -157,17 +157,19 @@ fn shards_that_leave_a_gap_or_overlap_do_not_merge() {
 #[test]
 fn results_are_identical_on_one_and_many_threads() {
     let scenario = scenario();
-    // An odd path count leaves a partial last block.
-    let paths = 5_003;
-    let csvs = |aggregates: &Aggregates| {
+    // An odd path count leaves a partial last block; 157 blocks make several waves, chunks and,
+    // with 3 or more threads, batches of several waves.
+    let paths = 40_003;
+    let outputs = |aggregates: &Aggregates| {
         (
             csv_bytes(&summary_rows(&scenario, aggregates)).unwrap(),
             csv_bytes(&timeseries_rows(&scenario, aggregates)).unwrap(),
+            aggregates.convergence.clone(),
         )
     };
-    let single = csvs(&run(&scenario, paths, 1));
+    let single = outputs(&run(&scenario, paths, 1));
     for threads in [2, 3, 8] {
-        assert!(csvs(&run(&scenario, paths, threads)) == single, "{threads} threads differ from 1");
+        assert!(outputs(&run(&scenario, paths, threads)) == single, "{threads} threads differ from 1");
     }
 }
 

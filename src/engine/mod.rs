@@ -720,6 +720,16 @@ mod tests {
     }
 
     #[test]
+    fn batches_are_whole_waves_with_work_for_every_thread() {
+        for threads in [1, 2, 3, 16, 64, 1000] {
+            let blocks = parallel_blocks(threads, false);
+            assert_eq!(blocks % WAVE_BLOCKS, 0, "{threads}");
+            assert!(blocks >= 8 * threads as u64 && blocks < 8 * threads as u64 + WAVE_BLOCKS, "{threads}: {blocks}");
+            assert_eq!(parallel_blocks(threads, true), WAVE_BLOCKS, "{threads}");
+        }
+    }
+
+    #[test]
     fn shards_split_chunks_for_any_shard_count() {
         let chunks = chunk_count(crate::scenario::MAX_PATHS);
         let last = Shard { index: u64::MAX - 1, count: u64::MAX };
