@@ -250,3 +250,27 @@ fn the_failing_path_does_not_depend_on_the_thread_count() {
     };
     assert_eq!(failure(1), failure(2));
 }
+
+#[test]
+fn the_first_path_that_runs_away_is_the_one_named() {
+    // Growth alone takes the run-rate to about 1e120 in the century; five or six jumps of e^10
+    // (a Poisson count of mean 1.6) take it past 1e140: a few percent of paths, so the first of
+    // them sits inside a block, not at its start.
+    let text = RUNAWAY.replace("rate = 100, size = 10", "rate = 0.016, size = 10");
+    let scenario = parse_scenario("rare-runaway.toml", &text, &[]).unwrap();
+    let failing_path = |paths, threads| {
+        let options = RunOptions { paths, seed: 3, threads, baseline: 0, target_relative_se: None, shard: None };
+        match engine::run(&scenario, options, &|_| {}) {
+            Ok(_) => None,
+            Err(RunError::NotFinite { path, .. }) => Some(path),
+            Err(other) => panic!("expected a value that is not finite, got {other}"),
+        }
+    };
+    let first = failing_path(3_000, 1).expect("some path runs away");
+    assert!(first > 0 && first % 256 != 0, "path {first} does not test the search within a block");
+    for threads in [1, 2] {
+        assert_eq!(failing_path(3_000, threads), Some(first));
+        assert_eq!(failing_path(first, threads), None, "the paths before {first} are all fine");
+        assert_eq!(failing_path(first + 1, threads), Some(first));
+    }
+}

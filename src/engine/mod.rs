@@ -31,8 +31,6 @@ const WAVE_BLOCKS: u64 = 16;
 /// paths). Two fixed fold levels let a run be split into shards at chunk boundaries and merged
 /// back to the same bits: a shard keeps its chunks' moments, and the merge folds them in order.
 pub const CHUNK_BLOCKS: u64 = 64;
-/// Slots gathered together from the path-major rows: one cache line of f64.
-const GATHER: usize = 8;
 /// The most bytes of path-major rows simulated before they are turned slot-major: small enough
 /// to stay in a core's L2 cache until they are read back (a whole block's rows would not, and
 /// reading them a cache line per path went to memory).
@@ -257,14 +255,12 @@ impl RunError {
 #[derive(Clone, Debug)]
 pub struct Reportable {
     conditional: Vec<bool>,
-    conditional_slots: Vec<usize>,
 }
 
 impl Reportable {
     /// `conditional[slot]`: whether the slot may be missing (NaN) on a path.
     pub fn new(conditional: Vec<bool>) -> Reportable {
-        let conditional_slots = (0..conditional.len()).filter(|&slot| conditional[slot]).collect();
-        Reportable { conditional, conditional_slots }
+        Reportable { conditional }
     }
 
     pub fn conditional(&self, slot: usize) -> bool {
@@ -275,19 +271,6 @@ impl Reportable {
     /// or lies beyond [`MAX_MAGNITUDE`]. NaN in a conditional slot is a missing value, not a fault
     /// (the writer reports a conditional value that is NaN itself, see `RowWriter::not_a_number`).
     pub fn first_unreportable(&self, row: &[f64]) -> Option<usize> {
-        // Nearly every row is fine, and saying so is a branch-free pass that the compiler
-        // vectorizes: no value out of range, and no NaN but in conditional slots. Only a row that
-        // fails it is searched value by value.
-        let (mut out_of_range, mut missing) = (0_u64, 0_u64);
-        for value in row {
-            // False for NaN, true for infinities.
-            out_of_range += u64::from(value.abs() > MAX_MAGNITUDE);
-            missing += u64::from(value.is_nan());
-        }
-        let missing_allowed = self.conditional_slots.iter().filter(|&&slot| row[slot].is_nan()).count() as u64;
-        if out_of_range == 0 && missing == missing_allowed {
-            return None;
-        }
         // `abs() <= limit` is false for NaN and infinities as well: one comparison per value.
         row.iter()
             .zip(&self.conditional)
@@ -321,6 +304,8 @@ struct Worker {
     scratch: DrawScratch,
     /// Path-major values of the few paths of a block simulated last: `rows[i * width + slot]`.
     rows: Vec<f64>,
+    /// By row: a conditional slot whose value came out NaN rather than missing.
+    not_a_number: Vec<Option<usize>>,
     /// Slot-major values of the block: `columns[slot * BLOCK_PATHS + i]`.
     columns: Vec<f64>,
     sketches: Vec<QuantileSketch>,
@@ -335,6 +320,7 @@ impl Worker {
             draws: vec![0.0; block * draws_per_path(scenario)],
             scratch: DrawScratch::new(scenario),
             rows: vec![0.0; rows_paths(layout.width()) * layout.width()],
+            not_a_number: vec![None; rows_paths(layout.width())],
             columns: vec![0.0; block * layout.width()],
             sketches: vec![QuantileSketch::new(); layout.width()],
         }
@@ -509,7 +495,7 @@ impl Job<'_> {
         let width = self.layout.width();
         let first_path = block * BLOCK_PATHS;
         let count = (self.options.paths - first_path).min(BLOCK_PATHS) as usize;
-        let Worker { state, draws, scratch, rows, columns, sketches } = worker;
+        let Worker { state, draws, scratch, rows, not_a_number, columns, sketches } = worker;
         let seed = self.options.seed;
         self.model.draw_block(seed, first_path..first_path + count as u64, draws, scratch);
         let draw_width = draws_per_path(scenario);
@@ -526,17 +512,23 @@ impl Job<'_> {
                 let mut writer = RowWriter::new(self.layout, row);
                 emit(scenario, &state.worlds, &state.outcomes, &mut writer);
                 debug_assert!(writer.filled(self.layout), "the layout and the walk disagree");
-                let not_a_number = writer.not_a_number();
+                not_a_number[k] = writer.not_a_number();
                 self.layout.fill_derived(row);
-                if let Some(slot) = self.reportable.first_unreportable(row).or(not_a_number) {
-                    let path = first_path + i as u64;
-                    return Err(RunError::not_finite(scenario, self.layout, slot, path, row[slot]));
-                }
                 if self.recording {
                     metrics.extend(row.iter().zip(metric_slots).map(|(value, slot)| value + slot.origin));
                 }
             }
-            transpose(&rows[..paths * width], width, columns, BLOCK_PATHS as usize, first);
+            let rows = &rows[..paths * width];
+            let reportable = transpose(rows, width, columns, first, &self.reportable);
+            if !reportable || not_a_number[..paths].iter().any(Option::is_some) {
+                // Rare: find the first path at fault, and its first slot, as the outputs name them.
+                for (k, row) in rows.chunks_exact(width).enumerate() {
+                    if let Some(slot) = self.reportable.first_unreportable(row).or(not_a_number[k]) {
+                        let path = first_path + (first + k) as u64;
+                        return Err(RunError::not_finite(scenario, self.layout, slot, path, row[slot]));
+                    }
+                }
+            }
         }
         let mut moments = Vec::with_capacity(width);
         for (slot, column) in columns.chunks_exact_mut(BLOCK_PATHS as usize).enumerate() {
@@ -559,19 +551,26 @@ impl Job<'_> {
     }
 }
 
-/// Copies path-major `rows` (`width` slots each) into slot-major `columns` (`stride` values per
-/// slot), at positions `first..` of each slot's column. Slots go a cache line of the rows at a
-/// time, so each row's line is read once.
-fn transpose(rows: &[f64], width: usize, columns: &mut [f64], stride: usize, first: usize) {
-    for first_slot in (0..width).step_by(GATHER) {
-        let slots = GATHER.min(width - first_slot);
-        let group = &mut columns[first_slot * stride..(first_slot + slots) * stride];
-        for (i, row) in rows.chunks_exact(width).enumerate() {
-            for (column, &value) in group.chunks_exact_mut(stride).zip(&row[first_slot..first_slot + slots]) {
-                column[first + i] = value;
-            }
+/// Copies path-major `rows` (`width` slots each) into the block's slot-major `columns`
+/// ([`BLOCK_PATHS`] values per slot), at positions `first..` of each slot's column; says whether
+/// the summaries can take every value (see [`Reportable::first_unreportable`]). Slot by slot, so
+/// each column is written in order, and the rows' cache lines that hold a slot hold the next few
+/// too and stay in L1 between them. The check rides along: the loop waits on memory, not on
+/// arithmetic.
+fn transpose(rows: &[f64], width: usize, columns: &mut [f64], first: usize, reportable: &Reportable) -> bool {
+    let paths = rows.len() / width;
+    let mut fine = true;
+    for (slot, column) in columns.chunks_exact_mut(BLOCK_PATHS as usize).take(width).enumerate() {
+        let (mut out_of_range, mut missing) = (false, false);
+        for (value, row) in column[first..first + paths].iter_mut().zip(rows.chunks_exact(width)) {
+            *value = row[slot];
+            // False for NaN, true for infinities.
+            out_of_range |= value.abs() > MAX_MAGNITUDE;
+            missing |= value.is_nan();
         }
+        fine &= !out_of_range && (!missing || reportable.conditional(slot));
     }
+    fine
 }
 
 /// Blocks run in parallel at once. A run that may stop at the end of a wave runs a wave at a
