@@ -256,9 +256,13 @@ fn normalize_shares(shares: &mut [f64], items: usize, totals: &mut [f64]) {
             *total += share;
         }
     }
+    let equal = 1.0 / items as f64;
     for row in shares.chunks_exact_mut(totals.len()).take(items) {
         for (share, &total) in row.iter_mut().zip(totals.iter()) {
-            *share = if total > 0.0 { *share / total } else { 1.0 / items as f64 };
+            // Divided whatever the total, then chosen: no branch, so the divisions run two or
+            // more at a time. A zero total's quotient is thrown away.
+            let quotient = *share / total;
+            *share = if total > 0.0 { quotient } else { equal };
         }
     }
 }
