@@ -331,33 +331,8 @@ impl QuantileSketch {
             self.negative.add_all(values, bucket_key(-max), bucket_key(-min));
             return;
         }
-        self.insert_mixed(values);
-    }
-
-    /// Values of both signs (or zeros among them). A slot's signs vary from path to path in no
-    /// order a branch predictor learns, so each piece is split branch-free into its positive and
-    /// its negative magnitudes, and each store then counts its share in one pass.
-    fn insert_mixed(&mut self, values: &[f64]) {
-        const PIECE: usize = 64;
-        let (mut positives, mut negatives) = ([0.0; PIECE], [0.0; PIECE]);
-        for piece in values.chunks(PIECE) {
-            let (mut positive, mut negative) = (0, 0);
-            for &value in piece {
-                // Every value is written to both, and kept where its sign says by moving past it.
-                positives[positive] = value;
-                negatives[negative] = -value;
-                positive += usize::from(value >= f64::MIN_POSITIVE);
-                negative += usize::from(value <= -f64::MIN_POSITIVE);
-            }
-            self.zero_count += (piece.len() - positive - negative) as u64;
-            for (store, magnitudes) in
-                [(&mut self.positive, &positives[..positive]), (&mut self.negative, &negatives[..negative])]
-            {
-                if !magnitudes.is_empty() {
-                    let (low, high) = slice_extremes(magnitudes);
-                    store.add_all(magnitudes, bucket_key(low), bucket_key(high));
-                }
-            }
+        for &value in values {
+            self.insert_repeated(value, 1);
         }
     }
 
@@ -742,7 +717,7 @@ mod tests {
         let values: Vec<f64> = (0..1_000)
             .map(|i| if i % 7 == 0 { specials[i / 7 % specials.len()] } else { normal.sample(&mut rng) })
             .collect();
-        for length in [1, 63, 64, 65, 256, 1_000] {
+        for length in [1, 2, 7, 256, 1_000] {
             let mut one_by_one = QuantileSketch::new();
             let mut by_slices = QuantileSketch::new();
             for slice in values.chunks(length) {
