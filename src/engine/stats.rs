@@ -41,22 +41,11 @@ impl Moments {
         let Some(&shift) = values.first() else {
             return Self::default();
         };
-        let mut deviation_sums = [0.0; LANES];
-        let mut squared_sums = [0.0; LANES];
-        let chunks = values.chunks_exact(LANES);
-        let remainder = chunks.remainder();
-        for chunk in chunks {
-            for lane in 0..LANES {
-                let deviation = chunk[lane] - shift;
-                deviation_sums[lane] += deviation;
-                squared_sums[lane] += deviation * deviation;
-            }
-        }
-        for (lane, &value) in remainder.iter().enumerate() {
-            let deviation = value - shift;
-            deviation_sums[lane] += deviation;
-            squared_sums[lane] += deviation * deviation;
-        }
+        // Two passes over values that sit in L1, each a plain vector loop: in one pass, the
+        // compiler paired each lane's two sums in a register, at twice the instructions. Each
+        // sum still adds the same values in the same order.
+        let deviation_sums = lane_sums(values, |value| value - shift);
+        let squared_sums = lane_sums(values, |value| (value - shift) * (value - shift));
         let deviation_sum: f64 = deviation_sums.iter().sum();
         let squared_sum: f64 = squared_sums.iter().sum();
         let count = values.len() as u64;
@@ -148,6 +137,23 @@ fn bucket_key(magnitude: f64) -> u64 {
 /// for the top bucket, whose upper bound is infinity.
 fn bucket_midpoint(key: u64) -> f64 {
     f64::from_bits((key << KEY_SHIFT) | (1 << (KEY_SHIFT - 1)))
+}
+
+/// Sums of `term(value)` in [`LANES`] independent accumulators, value `i` in lane `i % LANES`.
+#[inline(always)]
+fn lane_sums(values: &[f64], term: impl Fn(f64) -> f64) -> [f64; LANES] {
+    let mut sums = [0.0; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let remainder = chunks.remainder();
+    for chunk in chunks {
+        for lane in 0..LANES {
+            sums[lane] += term(chunk[lane]);
+        }
+    }
+    for (lane, &value) in remainder.iter().enumerate() {
+        sums[lane] += term(value);
+    }
+    sums
 }
 
 /// Independent lanes of [`slice_extremes`]: enough to hide the compares' latency.
