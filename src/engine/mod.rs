@@ -271,11 +271,17 @@ impl Reportable {
     /// or lies beyond [`MAX_MAGNITUDE`]. NaN in a conditional slot is a missing value, not a fault
     /// (the writer reports a conditional value that is NaN itself, see `RowWriter::not_a_number`).
     pub fn first_unreportable(&self, row: &[f64]) -> Option<usize> {
-        // `abs() <= limit` is false for NaN and infinities as well: one comparison per value.
-        row.iter()
-            .zip(&self.conditional)
-            .position(|(value, &conditional)| !(value.abs() <= MAX_MAGNITUDE || (conditional && value.is_nan())))
+        row.iter().zip(&self.conditional).position(|(&value, &conditional)| unreportable(value, conditional))
     }
+}
+
+/// Whether the summaries cannot take `value` in a slot that may (`conditional`) or may not be
+/// missing: one rule for the row search and for the transpose's check.
+#[inline(always)]
+fn unreportable(value: f64, conditional: bool) -> bool {
+    // `abs() > limit` is false for NaN and true for infinities. Bitwise, not short-circuit: no
+    // branch, so the transpose's loop stays a vector loop.
+    (value.abs() > MAX_MAGNITUDE) | (value.is_nan() & !conditional)
 }
 
 /// Consecutive paths' inputs and scalar metrics, handed to a [`PathSink`] in path order.
@@ -559,18 +565,15 @@ impl Job<'_> {
 /// arithmetic.
 fn transpose(rows: &[f64], width: usize, columns: &mut [f64], first: usize, reportable: &Reportable) -> bool {
     let paths = rows.len() / width;
-    let mut fine = true;
+    let mut faulty = false;
     for (slot, column) in columns.chunks_exact_mut(BLOCK_PATHS as usize).take(width).enumerate() {
-        let (mut out_of_range, mut missing) = (false, false);
+        let conditional = reportable.conditional(slot);
         for (value, row) in column[first..first + paths].iter_mut().zip(rows.chunks_exact(width)) {
             *value = row[slot];
-            // False for NaN, true for infinities.
-            out_of_range |= value.abs() > MAX_MAGNITUDE;
-            missing |= value.is_nan();
+            faulty |= unreportable(*value, conditional);
         }
-        fine &= !out_of_range && (!missing || reportable.conditional(slot));
     }
-    fine
+    !faulty
 }
 
 /// Blocks run in parallel at once. A run that may stop at the end of a wave runs a wave at a
