@@ -34,9 +34,9 @@ impl BetaQuantile {
         let lower = HalfTable::new(alpha, beta);
         let mut upper = HalfTable::new(beta, alpha);
         // Both halves end at the median; one value for it keeps the whole function monotone.
-        let median = lower.values[lower.values.len() - 1];
-        let last = upper.values.len() - 1;
-        upper.values[last] = 1.0 - median;
+        let median = lower.knots[lower.knots.len() - 1].value;
+        let last = upper.knots.len() - 1;
+        upper.knots[last].value = 1.0 - median;
         BetaQuantile { lower, upper }
     }
 
@@ -65,10 +65,17 @@ struct HalfTable {
     inverse_a: f64,
     /// Knot spacing in v.
     step: f64,
-    values: Vec<f64>,
-    /// dx/dv at each knot, times `step` (what the Hermite basis multiplies).
-    scaled_slopes: Vec<f64>,
+    /// Each knot's value beside its slope: an interpolation reads two neighbouring knots, one
+    /// cache line (two at most), where separate arrays of values and slopes cost two or more.
+    knots: Vec<TableKnot>,
     max_error: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct TableKnot {
+    value: f64,
+    /// dx/dv at the knot, times the knot spacing (what the Hermite basis multiplies).
+    scaled_slope: f64,
 }
 
 /// The exact quantile and its slope dx/dv at v.
@@ -150,8 +157,7 @@ impl HalfTable {
         HalfTable {
             inverse_a: 1.0 / a,
             step,
-            values: knots.iter().map(|k| k.value).collect(),
-            scaled_slopes: knots.iter().map(|k| k.slope * step).collect(),
+            knots: knots.iter().map(|k| TableKnot { value: k.value, scaled_slope: k.slope * step }).collect(),
             max_error: 0.0,
         }
     }
@@ -159,8 +165,8 @@ impl HalfTable {
     /// Cubic Hermite interpolation at fraction `t` of interval `i`.
     #[inline]
     fn interpolate(&self, i: usize, t: f64) -> f64 {
-        let (x0, x1) = (self.values[i], self.values[i + 1]);
-        let (m0, m1) = (self.scaled_slopes[i], self.scaled_slopes[i + 1]);
+        let (start, end) = (self.knots[i], self.knots[i + 1]);
+        let (x0, x1, m0, m1) = (start.value, end.value, start.scaled_slope, end.scaled_slope);
         let t2 = t * t;
         let t3 = t2 * t;
         (2.0 * t3 - 3.0 * t2 + 1.0) * x0 + (t3 - 2.0 * t2 + t) * m0 + (3.0 * t2 - 2.0 * t3) * x1 + (t3 - t2) * m1
@@ -171,12 +177,12 @@ impl HalfTable {
     fn at(&self, u: f64) -> f64 {
         let v = if self.inverse_a == 1.0 { u } else { u.powf(self.inverse_a) };
         let position = v / self.step;
-        let last = self.values.len() - 2;
+        let last = self.knots.len() - 2;
         let i = (position as usize).min(last);
         let t = (position - i as f64).clamp(0.0, 1.0);
         // Exact slopes keep the interpolant monotone to within the tolerance; the clamp keeps a
         // draw inside the half it belongs to.
-        self.interpolate(i, t).clamp(self.values[0], self.values[last + 1])
+        self.interpolate(i, t).clamp(self.knots[0].value, self.knots[last + 1].value)
     }
 }
 
