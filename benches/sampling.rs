@@ -1,5 +1,6 @@
 //! The cost of drawing uncertain inputs: one quantile per draw (PERT through the tabulated beta
-//! quantile, lognormal through the normal quantile), and every input of a base path.
+//! quantile, lognormal through the normal quantile), every input of a base path, and the floor
+//! of a base path: only the random numbers it draws, with no model around them.
 
 use std::hint::black_box;
 
@@ -7,8 +8,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dealsim::engine::{DrawScratch, draws_per_path, sample_block_inputs};
 use dealsim::sampling::correlation::Copula;
 use dealsim::sampling::distribution::Distribution;
-use dealsim::sampling::random::{Identity, unit};
-use dealsim::scenario::parse_scenario;
+use dealsim::sampling::random::{Identity, generator, unit};
+use dealsim::scenario::{Scenario, parse_scenario};
+use rand::RngExt;
+use rand_distr::StandardNormal;
 
 const DRAWS: u64 = 4096;
 
@@ -35,10 +38,14 @@ fn quantile_draws(c: &mut Criterion) {
     group.finish();
 }
 
-fn base_inputs(c: &mut Criterion) {
+fn base_scenario() -> Scenario {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/base.toml");
     let source = std::fs::read_to_string(path).expect("scenarios/base.toml ships with the crate");
-    let scenario = parse_scenario(path, &source, &[]).expect("the base scenario is valid");
+    parse_scenario(path, &source, &[]).expect("the base scenario is valid")
+}
+
+fn base_inputs(c: &mut Criterion) {
+    let scenario = base_scenario();
     let copula = Copula::of(&scenario);
     let mut scratch = DrawScratch::new(&scenario);
     let mut draws = vec![0.0; DRAWS as usize * draws_per_path(&scenario)];
@@ -50,9 +57,43 @@ fn base_inputs(c: &mut Criterion) {
     group.finish();
 }
 
+/// The random numbers of base paths and nothing else, drawn as the engine draws them: a keyed
+/// uniform for each latent input, coin and event (and an event's outcome), and for each stream and
+/// period one normal shock and the uniform of its jump count. Jump sizes, drawn only in the rare
+/// periods with a jump, are left out. The speed target of a full run is a multiple of this.
+fn random_number_floor(c: &mut Criterion) {
+    let scenario = base_scenario();
+    let periods = scenario.grid().periods();
+    let uniforms: Vec<u64> = (scenario.latents.iter().chain(&scenario.coins))
+        .chain(scenario.events.iter().flat_map(|event| {
+            std::iter::once(&event.identity).chain((!event.outcomes.is_empty()).then_some(&event.outcome_draw))
+        }))
+        .map(|identity| identity.hash)
+        .collect();
+    let mut group = c.benchmark_group("floor");
+    group.throughput(Throughput::Elements(DRAWS));
+    group.bench_function("base-path", |b| {
+        b.iter(|| {
+            let mut sum = 0.0;
+            for path in 0..DRAWS {
+                sum += uniforms.iter().map(|&identity| unit(1, identity, path)).sum::<f64>();
+                for stream in &scenario.streams {
+                    let mut shocks = generator(1, stream.shocks.hash, path);
+                    let mut jump_draws = generator(1, stream.jump_draws.hash, path);
+                    for _ in 0..periods {
+                        sum += shocks.sample::<f64, _>(StandardNormal) + jump_draws.random::<f64>();
+                    }
+                }
+            }
+            sum
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().without_plots();
-    targets = quantile_draws, base_inputs
+    targets = quantile_draws, base_inputs, random_number_floor
 }
 criterion_main!(benches);
