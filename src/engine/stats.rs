@@ -184,20 +184,43 @@ fn slice_extremes(values: &[f64]) -> (f64, f64) {
     (min + 0.0, max + 0.0)
 }
 
+/// A bucket's count. u32 in a sketch that is kept: runs are capped at `MAX_PATHS` (1e8), far below
+/// 2^32, and u32 halves the memory of u64. u16 in a worker's [`LocalSketch`], which halves it
+/// again where the engine's hot loop walks it.
+pub trait Counter: Copy + Default + std::ops::AddAssign + Into<u64> {
+    const ONE: Self;
+    /// `times` as a count; never more than the counter holds (the caller's bound).
+    fn of(times: u32) -> Self;
+}
+
+impl Counter for u32 {
+    const ONE: u32 = 1;
+    fn of(times: u32) -> u32 {
+        times
+    }
+}
+
+impl Counter for u16 {
+    const ONE: u16 = 1;
+    fn of(times: u32) -> u16 {
+        debug_assert!(times <= u32::from(u16::MAX), "{times} values at once in a 16-bit count");
+        times as u16
+    }
+}
+
 /// Counts per bucket key over a contiguous key range that grows in either direction as needed
 /// (a DDSketch-style dense store). The range always covers whole octaves, so it grows rarely and
 /// two stores' ranges merge without partial octaves.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct BucketCounts {
+struct BucketCounts<C> {
     first_key: u64,
-    /// u32 halves the memory the engine's hot loop walks; runs are capped at `MAX_PATHS` (1e8),
-    /// far below 2^32.
-    counts: Vec<u32>,
+    counts: Vec<C>,
 }
 
-impl BucketCounts {
+impl<C: Counter> BucketCounts<C> {
     #[inline]
     fn add(&mut self, key: u64, times: u32) {
+        let times = C::of(times);
         // A key below `first_key` wraps to a huge index, so one bounds check covers both sides.
         let index = key.wrapping_sub(self.first_key) as usize;
         match self.counts.get_mut(index) {
@@ -213,13 +236,13 @@ impl BucketCounts {
         let first_key = self.first_key;
         for value in values {
             let index = bucket_key(value.abs()).wrapping_sub(first_key) as usize;
-            self.counts[index] += 1;
+            self.counts[index] += C::ONE;
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn add_outside(&mut self, key: u64, times: u32) {
+    fn add_outside(&mut self, key: u64, times: C) {
         self.cover(key, key);
         self.counts[(key - self.first_key) as usize] += times;
     }
@@ -235,7 +258,7 @@ impl BucketCounts {
         if self.last_key().is_some_and(|last| first_key == self.first_key && last_key == last) {
             return;
         }
-        let mut counts = vec![0; (last_key - first_key + 1) as usize];
+        let mut counts = vec![C::default(); (last_key - first_key + 1) as usize];
         if !self.counts.is_empty() {
             let start = (self.first_key - first_key) as usize;
             counts[start..start + self.counts.len()].copy_from_slice(&self.counts);
@@ -248,15 +271,23 @@ impl BucketCounts {
         (!self.counts.is_empty()).then(|| self.first_key + self.counts.len() as u64 - 1)
     }
 
-    fn merge(&mut self, other: &BucketCounts) {
+    fn merge<D: Counter>(&mut self, other: &BucketCounts<D>)
+    where
+        C: From<D>,
+    {
         let Some(other_last_key) = other.last_key() else {
             return;
         };
         self.cover(other.first_key, other_last_key);
         let start = (other.first_key - self.first_key) as usize;
         for (count, &other_count) in self.counts[start..].iter_mut().zip(&other.counts) {
-            *count += other_count;
+            *count += C::from(other_count);
         }
+    }
+
+    /// Zeroes every count and keeps the key range, so refilling allocates nothing.
+    fn clear_counts(&mut self) {
+        self.counts.fill(C::default());
     }
 
     /// Whether the store spans only keys of finite magnitudes (so its length is bounded too).
@@ -269,7 +300,7 @@ impl BucketCounts {
     }
 
     fn total(&self) -> u64 {
-        self.counts.iter().map(|&count| u64::from(count)).sum()
+        self.counts.iter().map(|&count| count.into()).sum()
     }
 
     /// Nonzero buckets as (key, count), in ascending key order.
@@ -278,8 +309,8 @@ impl BucketCounts {
         self.counts
             .iter()
             .enumerate()
-            .filter(|&(_, &count)| count > 0)
-            .map(move |(index, &count)| (first_key + index as u64, u64::from(count)))
+            .map(move |(index, &count)| (first_key + index as u64, count.into()))
+            .filter(|&(_, count)| count > 0)
     }
 }
 
@@ -290,17 +321,25 @@ impl BucketCounts {
 /// depends on how many octaves the values span (1 KiB per octave per sign), not on how many
 /// values there are.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct QuantileSketch {
+pub struct QuantileSketch<C = u32> {
     count: u64,
     zero_count: u64,
-    positive: BucketCounts,
+    positive: BucketCounts<C>,
     /// Negative values, keyed by magnitude.
-    negative: BucketCounts,
+    negative: BucketCounts<C>,
     min: f64,
     max: f64,
 }
 
-impl Default for QuantileSketch {
+/// A worker's sketch between two additions into a kept [`QuantileSketch`]
+/// ([`QuantileSketch::take_counts`]): 16-bit counts, half the memory the hot loop walks. It takes
+/// at most [`LOCAL_SKETCH_VALUES`] values between additions, so no count can overflow.
+pub type LocalSketch = QuantileSketch<u16>;
+
+/// The most values a [`LocalSketch`] takes between two additions into a kept sketch.
+pub const LOCAL_SKETCH_VALUES: u64 = u16::MAX as u64;
+
+impl<C: Counter> Default for QuantileSketch<C> {
     fn default() -> Self {
         // Infinite sentinels let min/max update without an emptiness check; `count` says
         // whether they are meaningful.
@@ -315,11 +354,7 @@ impl Default for QuantileSketch {
     }
 }
 
-impl QuantileSketch {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
+impl<C: Counter> QuantileSketch<C> {
     pub fn insert(&mut self, value: f64) {
         self.insert_slice(std::slice::from_ref(&value));
     }
@@ -362,6 +397,26 @@ impl QuantileSketch {
         } else {
             self.positive.add(bucket_key(magnitude), times);
         }
+    }
+}
+
+impl QuantileSketch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a worker's local sketch into this one and empties it (keeping its bucket ranges):
+    /// the same as having inserted its values here.
+    pub fn take_counts(&mut self, local: &mut LocalSketch) {
+        self.count += local.count;
+        self.zero_count += local.zero_count;
+        self.positive.merge(&local.positive);
+        self.negative.merge(&local.negative);
+        self.min = self.min.min(local.min);
+        self.max = self.max.max(local.max);
+        local.positive.clear_counts();
+        local.negative.clear_counts();
+        (local.count, local.zero_count, local.min, local.max) = (0, 0, f64::INFINITY, f64::NEG_INFINITY);
     }
 
     /// Adds another sketch's counts. Exactly commutative and associative.
@@ -718,6 +773,35 @@ mod tests {
         for q in (0..=100).map(|step| f64::from(step) / 100.0) {
             assert_eq!(left.quantile(q).map(f64::to_bits), right.quantile(q).map(f64::to_bits), "q = {q}");
         }
+    }
+
+    #[test]
+    fn local_sketches_kept_at_their_limit_equal_one_sketch_of_every_value() {
+        let mut rng = rng(13);
+        let normal = Normal::new(5e9, 3e9).unwrap();
+        // A value in every third place, then one value alone: the counts reach the local limit.
+        let values: Vec<f64> = (0..3 * LOCAL_SKETCH_VALUES as usize)
+            .map(|i| if i % 3 == 0 { 7.5e9 } else { normal.sample(&mut rng) })
+            .chain(std::iter::repeat_n(1.0, 2 * LOCAL_SKETCH_VALUES as usize))
+            .collect();
+        let mut direct = QuantileSketch::new();
+        let mut kept = QuantileSketch::new();
+        let mut local = LocalSketch::default();
+        let mut local_values = 0;
+        for block in values.chunks(BLOCK) {
+            if local_values + block.len() as u64 > LOCAL_SKETCH_VALUES {
+                kept.take_counts(&mut local);
+                local_values = 0;
+            }
+            direct.insert_slice(block);
+            local.insert_slice(block);
+            local_values += block.len() as u64;
+        }
+        kept.take_counts(&mut local);
+        assert_same_sketch(&direct, &kept);
+        assert_eq!(direct.count_positive(), kept.count_positive());
+        assert_eq!(local.count, 0);
+        assert!(local.positive.counts.iter().all(|&count| count == 0));
     }
 
     #[test]
