@@ -302,7 +302,7 @@ pub trait PathSink {
     fn record(&mut self, batch: &PathBatch<'_>) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
 }
 
-/// One worker's reusable buffers and its share of the quantile sketches.
+/// One worker's reusable buffers and its sketches of its latest blocks.
 struct Worker {
     state: PathState,
     /// The block's input draws, `draws[i * inputs + input]`.
@@ -314,17 +314,16 @@ struct Worker {
     not_a_number: Vec<Option<usize>>,
     /// Slot-major values of the block: `columns[slot * BLOCK_PATHS + i]`.
     columns: Vec<f64>,
-    /// The worker's sketches of the blocks since they were last added into `sketches`. Every
-    /// block walks them; their 16-bit counts take half the cache of the kept sketches' (base:
+    /// The worker's sketches of the blocks since they were last added into the run's. Every
+    /// block walks them; their 16-bit counts take half the cache of the run's 32-bit ones (base:
     /// about 2 MB instead of 4), which are walked once every [`LOCAL_SKETCH_BLOCKS`] blocks.
     local_sketches: Vec<LocalSketch>,
     /// Blocks in `local_sketches`.
     local_blocks: u64,
-    sketches: Vec<QuantileSketch>,
 }
 
-/// Blocks a worker's local sketches take before they are added into its kept ones: a block puts
-/// at most [`BLOCK_PATHS`] values in any one count.
+/// Blocks a worker's local sketches take before they are added into the run's: a block puts at
+/// most [`BLOCK_PATHS`] values in any one count.
 const LOCAL_SKETCH_BLOCKS: u64 = LOCAL_SKETCH_VALUES / BLOCK_PATHS;
 
 impl Worker {
@@ -340,13 +339,15 @@ impl Worker {
             columns: vec![0.0; block * layout.width()],
             local_sketches: vec![LocalSketch::default(); layout.width()],
             local_blocks: 0,
-            sketches: vec![QuantileSketch::new(); layout.width()],
         }
     }
 
-    /// Adds the local sketches into the kept ones, and empties them.
-    fn keep_local_sketches(&mut self) {
-        for (sketch, local) in self.sketches.iter_mut().zip(&mut self.local_sketches) {
+    /// Adds the local sketches into the run's, and empties them. Sketch counts are integers, so
+    /// the order in which workers add theirs changes nothing; one set of 32-bit sketches for the
+    /// run, not one per thread, keeps a thread's memory to its buffers and local sketches.
+    fn keep_local_sketches(&mut self, sketches: &Mutex<Vec<QuantileSketch>>) {
+        let mut sketches = sketches.lock().expect("a worker panicked");
+        for (sketch, local) in sketches.iter_mut().zip(&mut self.local_sketches) {
             sketch.take_counts(local);
         }
         self.local_blocks = 0;
@@ -361,6 +362,8 @@ struct Job<'s> {
     options: RunOptions,
     /// Whether blocks return their paths' inputs and metrics for a [`PathSink`].
     recording: bool,
+    /// The run's sketches, which workers add their local ones into.
+    sketches: Mutex<Vec<QuantileSketch>>,
 }
 
 /// What one block gives back: its moments per slot and, when the run records paths, its
@@ -410,6 +413,7 @@ fn run_observed(
         model: PathModel::new(scenario),
         options,
         recording: sink.is_some(),
+        sketches: Mutex::new(vec![QuantileSketch::new(); width]),
     };
     let workers: Vec<Mutex<Worker>> = (0..threads).map(|_| Mutex::new(Worker::new(&job.model, &layout))).collect();
     let blocks = options.paths.div_ceil(BLOCK_PATHS);
@@ -489,18 +493,10 @@ fn run_observed(
             record_convergence(&mut convergence, done, wave_end == end_block, &total[..metrics], &chunk[..metrics]);
         }
     }
-    // Sketch counts are integers: merging per-worker sketches in any order gives the same result.
-    let mut workers = workers.into_iter().map(|w| {
-        let mut worker = w.into_inner().expect("a worker panicked");
-        worker.keep_local_sketches();
-        worker
-    });
-    let mut sketches = workers.next().expect("at least one worker").sketches;
     for worker in workers {
-        for (total, part) in sketches.iter_mut().zip(&worker.sketches) {
-            total.merge(part);
-        }
+        worker.into_inner().expect("a worker panicked").keep_local_sketches(&job.sketches);
     }
+    let sketches = job.sketches.into_inner().expect("a worker panicked");
     Ok(Aggregates {
         layout,
         moments: total,
@@ -526,7 +522,7 @@ impl Job<'_> {
         let first_path = block * BLOCK_PATHS;
         let count = (self.options.paths - first_path).min(BLOCK_PATHS) as usize;
         if worker.local_blocks == LOCAL_SKETCH_BLOCKS {
-            worker.keep_local_sketches();
+            worker.keep_local_sketches(&self.sketches);
         }
         worker.local_blocks += 1;
         let Worker { state, draws, scratch, rows, not_a_number, columns, local_sketches, .. } = worker;
