@@ -408,19 +408,17 @@ impl QuantileSketch {
     /// Adds a worker's local sketch into this one and empties it (keeping its bucket ranges):
     /// the same as having inserted its values here.
     pub fn take_counts(&mut self, local: &mut LocalSketch) {
-        self.count += local.count;
-        self.zero_count += local.zero_count;
-        self.positive.merge(&local.positive);
-        self.negative.merge(&local.negative);
-        self.min = self.min.min(local.min);
-        self.max = self.max.max(local.max);
+        self.merge(local);
         local.positive.clear_counts();
         local.negative.clear_counts();
         (local.count, local.zero_count, local.min, local.max) = (0, 0, f64::INFINITY, f64::NEG_INFINITY);
     }
 
     /// Adds another sketch's counts. Exactly commutative and associative.
-    pub fn merge(&mut self, other: &QuantileSketch) {
+    pub fn merge<D: Counter>(&mut self, other: &QuantileSketch<D>)
+    where
+        u32: From<D>,
+    {
         self.count += other.count;
         self.zero_count += other.zero_count;
         self.positive.merge(&other.positive);
