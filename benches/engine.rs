@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use dealsim::engine::stats::QuantileSketch;
+use dealsim::engine::stats::{LOCAL_SKETCH_VALUES, LocalSketch, QuantileSketch};
 use dealsim::engine::{self, RunOptions};
 use dealsim::scenario::parse_scenario;
 
@@ -32,7 +32,8 @@ fn base_scenario(c: &mut Criterion) {
 }
 
 /// One block's values of one slot at a time, as the engine inserts them: all positive (revenue,
-/// spend), of both signs (cash flows, NPVs), and one value repeated (a term that does not vary).
+/// spend), of both signs (cash flows, NPVs), and one value repeated (a term that does not vary);
+/// into a worker's 16-bit local sketch, added into a kept one whenever it is full.
 fn sketch_inserts(c: &mut Criterion) {
     let block = 256;
     // A fixed, spread-out sequence: a few octaves of magnitudes, no random number generator.
@@ -43,8 +44,15 @@ fn sketch_inserts(c: &mut Criterion) {
     group.throughput(Throughput::Elements(block as u64));
     for (name, values) in [("positive", &positive), ("mixed-sign", &mixed), ("repeated", &repeated)] {
         group.bench_function(name, |b| {
-            let mut sketch = QuantileSketch::new();
-            b.iter(|| sketch.insert_slice(black_box(values)))
+            let (mut kept, mut local, mut local_values) = (QuantileSketch::new(), LocalSketch::default(), 0);
+            b.iter(|| {
+                if local_values + block as u64 > LOCAL_SKETCH_VALUES {
+                    kept.take_counts(&mut local);
+                    local_values = 0;
+                }
+                local.insert_slice(black_box(values));
+                local_values += block as u64;
+            })
         });
     }
     group.finish();
