@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use dealsim::engine::stats::{LOCAL_SKETCH_VALUES, LocalSketch, QuantileSketch};
 use dealsim::engine::{self, RunOptions};
 use dealsim::scenario::parse_scenario;
@@ -58,11 +58,38 @@ fn sketch_inserts(c: &mut Criterion) {
     group.finish();
 }
 
+/// What a worker holds the run's sketches locked for, once every 255 blocks: adding its local
+/// sketches into them. Sized like base's: 719 slots whose values span 8 octaves above zero and 3
+/// below, about a million counts in all.
+fn keep_local_sketches(c: &mut Criterion) {
+    let slots = 719;
+    let octaves = |sign: f64, count: i32| (0..count * 128).map(move |i| sign * 1e6 * 2f64.powf(f64::from(i) / 128.0));
+    let values: Vec<f64> = octaves(1.0, 8).chain(octaves(-1.0, 3)).collect();
+    let mut filled = LocalSketch::default();
+    filled.insert_slice(&values);
+    let filled = vec![filled; slots];
+    let mut kept = vec![QuantileSketch::new(); slots];
+    let mut group = c.benchmark_group("sketch");
+    group.throughput(Throughput::Elements((slots * values.len()) as u64));
+    group.bench_function("keep-local/base-sized", |b| {
+        b.iter_batched_ref(
+            || filled.clone(),
+            |locals| {
+                for (kept, local) in kept.iter_mut().zip(locals.iter_mut()) {
+                    kept.take_counts(local);
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // Criterion's own charts look up system fonts, which a bare machine lacks; the figures are
     // what matter, and they are printed and saved without charts.
     config = Criterion::default().without_plots();
-    targets = base_scenario, sketch_inserts
+    targets = base_scenario, sketch_inserts, keep_local_sketches
 }
 criterion_main!(benches);
