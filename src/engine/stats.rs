@@ -411,7 +411,8 @@ impl QuantileSketch {
         self.merge(local);
         local.positive.clear_counts();
         local.negative.clear_counts();
-        (local.count, local.zero_count, local.min, local.max) = (0, 0, f64::INFINITY, f64::NEG_INFINITY);
+        let (positive, negative) = (std::mem::take(&mut local.positive), std::mem::take(&mut local.negative));
+        *local = LocalSketch { positive, negative, ..LocalSketch::default() };
     }
 
     /// Adds another sketch's counts. Exactly commutative and associative.
