@@ -1,10 +1,12 @@
 //! Rank correlations imposed on uncertain inputs by the Gaussian copula: achieved within ±0.02
 //! of the request at 100k paths, every marginal exactly the scenario's, and no draw outside a
-//! correlation group moved by it.
+//! correlation group moved by it. A block of paths draws each path exactly as that path alone does.
 
 use dealsim::analysis::sensitivity::spearman;
 use dealsim::engine::{DrawScratch, draws_per_path, sample_block_inputs};
+use dealsim::io::scenario_file::read_scenario;
 use dealsim::sampling::correlation::Copula;
+use dealsim::sampling::world::sample_inputs;
 use dealsim::scenario::{Override, Scenario, parse_scenario};
 
 const SCENARIO: &str = r#"
@@ -121,5 +123,24 @@ fn pinning_a_correlated_input_keeps_its_partners_draws() {
     let (a, b) = (draws(&base, paths, true), draws(&pinned, paths, true));
     for key in ["streams.lab.initial", "streams.lab.volatility"] {
         assert_eq!(column(&base, &a, input(&base, key)), column(&pinned, &b, input(&pinned, key)), "{key}");
+    }
+}
+
+#[test]
+fn a_block_draws_each_path_exactly_as_that_path_alone_draws_it() {
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/deal-structures.toml"));
+    let scenario = read_scenario(path, &[]).unwrap_or_else(|e| panic!("{e}")).scenario;
+    let copula = Copula::of(&scenario);
+    assert!(copula.is_some() && !scenario.coins.is_empty(), "the check needs correlations and coins");
+    let (width, first, paths) = (draws_per_path(&scenario), 1_000, 300);
+    let mut block = vec![0.0; paths as usize * width];
+    let mut scratch = DrawScratch::new(&scenario);
+    sample_block_inputs(&scenario, copula.as_ref(), 7, first..first + paths, &mut block, &mut scratch);
+    let (mut latents, mut scores) = (vec![0.0; scenario.latents.len()], Vec::new());
+    for (path, row) in (first..).zip(block.chunks_exact(width)) {
+        let mut alone = vec![0.0; width];
+        let (inputs, coins) = alone.split_at_mut(scenario.inputs.len());
+        sample_inputs(&scenario, copula.as_ref(), (7, path), (&mut latents, &mut scores), inputs, coins);
+        assert_eq!(row, alone.as_slice(), "path {path}");
     }
 }

@@ -17,7 +17,7 @@ use crate::engine::metrics::{Layout, RowWriter, emit};
 use crate::engine::path::{PathModel, PathState};
 use crate::engine::stats::{LOCAL_SKETCH_VALUES, LocalSketch, Moments, QuantileSketch};
 use crate::sampling::correlation::Copula;
-use crate::sampling::world::sample_inputs;
+use crate::sampling::random::unit;
 use crate::scenario::Scenario;
 
 /// Paths per block. Blocks are the unit of work and of ordered merging; the size is fixed,
@@ -633,21 +633,34 @@ fn worst_relative_se(metrics: &[Moments]) -> (usize, f64) {
     worst
 }
 
-/// Scratch space for drawing one path's inputs: its latent uniforms and the copula's scores.
+/// Scratch space for drawing a block's inputs: its latent uniforms, one path's latents for the
+/// copula, and the copula's scores.
 pub struct DrawScratch {
+    /// Latent-major: `latents[latent * paths + i]`.
     latents: Vec<f64>,
+    path_latents: Vec<f64>,
     scores: Vec<f64>,
 }
 
 impl DrawScratch {
     pub fn new(scenario: &Scenario) -> DrawScratch {
-        DrawScratch { latents: vec![0.0; scenario.latents.len()], scores: Vec::new() }
+        let path_latents = vec![0.0; scenario.latents.len()];
+        DrawScratch {
+            latents: Vec::with_capacity(path_latents.len() * BLOCK_PATHS as usize),
+            path_latents,
+            scores: Vec::new(),
+        }
     }
 }
 
 /// Draws the uncertain inputs and coins of `paths`, one row of [`draws_per_path`] values per
 /// path (inputs, then coins), correlated when the scenario asks. Each path's row depends on that
-/// path alone.
+/// path alone: every value is the one
+/// [`sample_inputs`](crate::sampling::world::sample_inputs) draws for the path by itself.
+///
+/// Input by input across the paths rather than path by path: an input's quantile function (a
+/// beta's tables run to tens of kilobytes) then stays in cache across the block, and its
+/// distribution's branch is taken every time.
 pub fn sample_block_inputs(
     scenario: &Scenario,
     copula: Option<&Copula>,
@@ -656,11 +669,40 @@ pub fn sample_block_inputs(
     draws: &mut [f64],
     scratch: &mut DrawScratch,
 ) {
-    let width = draws_per_path(scenario);
-    for (i, path) in paths.enumerate() {
-        let (inputs, coins) = draws[i * width..(i + 1) * width].split_at_mut(scenario.inputs.len());
-        let scratch = (scratch.latents.as_mut_slice(), &mut scratch.scores);
-        sample_inputs(scenario, copula, (seed, path), scratch, inputs, coins);
+    let (width, count) = (draws_per_path(scenario), (paths.end - paths.start) as usize);
+    if width == 0 || count == 0 {
+        return;
+    }
+    let DrawScratch { latents, path_latents, scores } = scratch;
+    latents.resize(scenario.latents.len() * count, 0.0);
+    for (column, latent) in latents.chunks_exact_mut(count).zip(&scenario.latents) {
+        for (uniform, path) in column.iter_mut().zip(paths.clone()) {
+            *uniform = unit(seed, latent.hash, path);
+        }
+    }
+    if let Some(copula) = copula {
+        // The copula mixes one path's latents: gathered, correlated and put back path by path.
+        for i in 0..count {
+            for (uniform, column) in path_latents.iter_mut().zip(latents.chunks_exact(count)) {
+                *uniform = column[i];
+            }
+            copula.correlate(path_latents, scores);
+            for (&uniform, column) in path_latents.iter().zip(latents.chunks_exact_mut(count)) {
+                column[i] = uniform;
+            }
+        }
+    }
+    for (j, input) in scenario.inputs.iter().enumerate() {
+        let column = &latents[input.latent * count..(input.latent + 1) * count];
+        for (row, &uniform) in draws.chunks_exact_mut(width).zip(column) {
+            row[j] = input.distribution.quantile(uniform);
+        }
+    }
+    let first_coin = scenario.inputs.len();
+    for (c, coin) in scenario.coins.iter().enumerate() {
+        for (row, path) in draws.chunks_exact_mut(width).zip(paths.clone()) {
+            row[first_coin + c] = unit(seed, coin.hash, path);
+        }
     }
 }
 
