@@ -33,24 +33,40 @@ fn base_scenario(c: &mut Criterion) {
 
 /// One block's values of one slot at a time, as the engine inserts them: all positive (revenue,
 /// spend), of both signs (cash flows, NPVs), and one value repeated (a term that does not vary);
-/// into a worker's 16-bit local sketch, added into a kept one whenever it is full.
+/// into a worker's 16-bit local sketch, added into a kept one whenever it is full. Then a whole
+/// block of base's 719 slots in turn, each with its own scale, so that each slot's counts have
+/// left the nearest caches by the time it comes round again.
 fn sketch_inserts(c: &mut Criterion) {
     let block = 256;
     // A fixed, spread-out sequence: a few octaves of magnitudes, no random number generator.
     let positive: Vec<f64> = (0..block).map(|i| 1e9 * (1.0 + ((i * 7919) % 997) as f64 / 61.0)).collect();
     let mixed: Vec<f64> = positive.iter().enumerate().map(|(i, v)| if i % 3 == 0 { -v } else { *v }).collect();
     let repeated = vec![2.5e9; block];
+    let base_sized: Vec<f64> =
+        (0..719).flat_map(|slot| positive.iter().map(move |v| v * (1.0 + f64::from(slot) / 64.0))).collect();
     let mut group = c.benchmark_group("sketch");
-    group.throughput(Throughput::Elements(block as u64));
-    for (name, values) in [("positive", &positive), ("mixed-sign", &mixed), ("repeated", &repeated)] {
+    let cases = [
+        ("positive", &positive),
+        ("mixed-sign", &mixed),
+        ("repeated", &repeated),
+        ("positive/base-sized-block", &base_sized),
+    ];
+    for (name, columns) in cases {
+        let slots = columns.len() / block;
+        group.throughput(Throughput::Elements(columns.len() as u64));
         group.bench_function(name, |b| {
-            let (mut kept, mut local, mut local_values) = (QuantileSketch::new(), LocalSketch::default(), 0);
+            let (mut kept, mut local) = (vec![QuantileSketch::new(); slots], vec![LocalSketch::default(); slots]);
+            let mut local_values = 0;
             b.iter(|| {
                 if local_values + block as u64 > LOCAL_SKETCH_VALUES {
-                    kept.take_counts(&mut local);
+                    for (kept, local) in kept.iter_mut().zip(&mut local) {
+                        kept.take_counts(local);
+                    }
                     local_values = 0;
                 }
-                local.insert_slice(black_box(values));
+                for (sketch, column) in local.iter_mut().zip(columns.chunks_exact(block)) {
+                    sketch.insert_slice(black_box(column));
+                }
                 local_values += block as u64;
             })
         });
