@@ -267,7 +267,8 @@ pub struct DealState {
     /// The lab's compute spend with each provider under this deal.
     pub provider_spend: Vec<f64>,
     /// How each channel's compute bill splits across providers under this deal,
-    /// `[(channel * providers + provider) * periods + k]`.
+    /// `[(channel * providers + provider) * periods + k]`. Only routes read it: empty for a deal
+    /// without one, which spares every path a copy of the world's split.
     pub channel_split: Vec<f64>,
     /// Tranches paid on this path: (period, the investment's term index, amount), by period.
     pub tranches: Vec<(usize, usize, f64)>,
@@ -301,7 +302,11 @@ impl DealOutcome {
                 flow: vec![0.0; parties * periods],
                 parties: vec![PartyOutcome::default(); parties],
                 provider_spend: vec![0.0; providers * periods],
-                channel_split: vec![0.0; channels * providers * periods],
+                channel_split: if deal.terms.iter().any(|term| matches!(term, Term::Route(_))) {
+                    vec![0.0; channels * providers * periods]
+                } else {
+                    Vec::new()
+                },
                 tranches: Vec::new(),
             },
             terms: deal.terms.iter().map(|term| term.outcome(periods)).collect(),
@@ -353,7 +358,9 @@ pub fn apply_deal(
         *outcome = PartyOutcome { cloud_profit: world.cloud_profit[party], ..PartyOutcome::default() };
     }
     state.provider_spend.copy_from_slice(&world.provider_spend);
-    state.channel_split.copy_from_slice(&world.channel_split);
+    if !state.channel_split.is_empty() {
+        state.channel_split.copy_from_slice(&world.channel_split);
+    }
     state.tranches.clear();
     let path = PathContext { scenario, world };
     for (index, (term, outcome)) in deal.terms.iter().zip(out.terms.iter_mut()).enumerate() {
