@@ -659,8 +659,8 @@ impl DrawScratch {
 /// [`sample_inputs`](crate::sampling::world::sample_inputs) draws for the path by itself.
 ///
 /// Input by input across the paths rather than path by path: an input's quantile function (a
-/// beta's tables run to tens of kilobytes) then stays in cache across the block, and its
-/// distribution's branch is taken every time.
+/// PERT's tables hold up to about a thousand knots, 16 KB) then stays in the nearest cache
+/// across the block, and its distribution's branch is taken every time.
 pub fn sample_block_inputs(
     scenario: &Scenario,
     copula: Option<&Copula>,
