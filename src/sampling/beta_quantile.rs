@@ -8,7 +8,8 @@
 //! (near 0, u ≈ x^α / (α·B(α, β))), and the upper half is the lower half of 1 − X ~ Beta(β, α).
 //! Values and exact slopes at evenly spaced knots in v feed a cubic Hermite interpolation; the
 //! knots are doubled until the interpolation at every midpoint is within [`TOLERANCE`] of the
-//! exact quantile.
+//! exact quantile. From u = 1/8 to the median the quantile is smooth in u itself, and a
+//! second grid there, refined the same way, spares most draws the power.
 
 use statrs::function::beta::{beta_reg, ln_beta};
 
@@ -19,6 +20,9 @@ const FIRST_INTERVALS: usize = 16;
 /// The refinement stops here whatever the error; the shape bounds that validation imposes keep
 /// every accepted distribution well inside it (see the tests).
 const MAX_INTERVALS: usize = 1 << 14;
+/// Where the grid in u starts. Below it the quantile bends too sharply for a grid in u (as
+/// u^(1/a) near zero), and the grid in v takes over.
+const DIRECT_FROM: f64 = 1.0 / 8.0;
 
 /// The quantile function of Beta(α, β) on [0, 1].
 #[derive(Clone, Debug, PartialEq)]
@@ -31,12 +35,11 @@ pub struct BetaQuantile {
 impl BetaQuantile {
     /// Tabulates Beta(`alpha`, `beta`); both must be positive and finite.
     pub fn new(alpha: f64, beta: f64) -> BetaQuantile {
-        let lower = HalfTable::new(alpha, beta);
+        let mut lower = HalfTable::new(alpha, beta);
         let mut upper = HalfTable::new(beta, alpha);
         // Both halves end at the median; one value for it keeps the whole function monotone.
-        let median = lower.knots[lower.knots.len() - 1].value;
-        let last = upper.knots.len() - 1;
-        upper.knots[last].value = 1.0 - median;
+        let median = lower.median_knot().value;
+        upper.median_knot().value = 1.0 - median;
         BetaQuantile { lower, upper }
     }
 
@@ -59,26 +62,38 @@ impl BetaQuantile {
     }
 }
 
-/// The quantile of Beta(a, b) for u in [0, 1/2], as a function of v = u^(1/a).
+/// The quantile of Beta(a, b) for u in [0, 1/2]: near zero as a function of v = u^(1/a), from
+/// [`DIRECT_FROM`] on as a function of u itself, which saves the power on most draws.
 #[derive(Clone, Debug, PartialEq)]
 struct HalfTable {
     inverse_a: f64,
-    /// Knot spacing in v.
-    step: f64,
+    /// The quantile against v over [0, 2^(-1/a)]; every u when there is no `direct` grid.
+    in_v: HermiteGrid,
+    /// The quantile against u over [`DIRECT_FROM`, 1/2], where it is smooth enough in u; none
+    /// when a = 1 (v is u).
+    direct: Option<HermiteGrid>,
+    max_error: f64,
+}
+
+/// A cubic Hermite interpolant on evenly spaced knots from `origin`.
+#[derive(Clone, Debug, PartialEq)]
+struct HermiteGrid {
+    origin: f64,
+    /// The inverse of the knot spacing: a knot is found by multiplying.
+    inverse_step: f64,
     /// Each knot's value beside its slope: an interpolation reads two neighbouring knots, one
     /// cache line (two at most), where separate arrays of values and slopes cost two or more.
     knots: Vec<TableKnot>,
-    max_error: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct TableKnot {
     value: f64,
-    /// dx/dv at the knot, times the knot spacing (what the Hermite basis multiplies).
+    /// The slope at the knot, times the knot spacing (what the Hermite basis multiplies).
     scaled_slope: f64,
 }
 
-/// The exact quantile and its slope dx/dv at v.
+/// The exact quantile and its slope at a knot.
 struct Knot {
     value: f64,
     slope: f64,
@@ -89,18 +104,27 @@ fn exact_knot(a: f64, b: f64, ln_beta_ab: f64, v: f64) -> Knot {
         // x ≈ (a·B(a, b))^(1/a)·v near 0.
         return Knot { value: 0.0, slope: ((a.ln() + ln_beta_ab) / a).exp() };
     }
-    let x = inverse_regularized_beta(a, b, ln_beta_ab, v.powf(a).min(0.5));
+    let u = v.powf(a).min(0.5);
+    // The small-x asymptote x ≈ (u·a·B(a, b))^(1/a) starts Newton's method.
+    let start = ((u.ln() + a.ln() + ln_beta_ab) / a).exp();
+    let x = inverse_regularized_beta(a, b, ln_beta_ab, u, start);
     // dx/dv = a·v^(a−1) / f(x), with the density f(x) = x^(a−1)·(1−x)^(b−1) / B(a, b).
     let ln_slope = a.ln() + (a - 1.0) * (v.ln() - x.ln()) - (b - 1.0) * (-x).ln_1p() + ln_beta_ab;
     Knot { value: x, slope: ln_slope.exp() }
 }
 
+/// The exact quantile at u and its slope dx/du = 1 / f(x), Newton's method starting from `start`.
+fn exact_knot_in_u(a: f64, b: f64, ln_beta_ab: f64, u: f64, start: f64) -> Knot {
+    let x = inverse_regularized_beta(a, b, ln_beta_ab, u, start);
+    Knot { value: x, slope: (ln_beta_ab - (a - 1.0) * x.ln() - (b - 1.0) * (-x).ln_1p()).exp() }
+}
+
 /// The x with I_x(a, b) = `u`, for u in (0, 1/2]: Newton's method on the regularized incomplete
-/// beta function, kept inside a shrinking bracket by bisection, from the small-x asymptote
-/// x ≈ (u·a·B(a, b))^(1/a). statrs' own inverse panics or stalls for shapes beyond about 10.
-fn inverse_regularized_beta(a: f64, b: f64, ln_beta_ab: f64, u: f64) -> f64 {
+/// beta function from `start`, kept inside a shrinking bracket by bisection. statrs' own inverse
+/// panics or stalls for shapes beyond about 10.
+fn inverse_regularized_beta(a: f64, b: f64, ln_beta_ab: f64, u: f64, start: f64) -> f64 {
     let (mut low, mut high) = (0.0, 1.0);
-    let mut x = ((u.ln() + a.ln() + ln_beta_ab) / a).exp().clamp(f64::MIN_POSITIVE, 0.5);
+    let mut x = start.clamp(f64::MIN_POSITIVE, 0.5);
     for _ in 0..200 {
         let excess = beta_reg(a, b, x) - u;
         if excess == 0.0 {
@@ -126,20 +150,59 @@ impl HalfTable {
     fn new(a: f64, b: f64) -> HalfTable {
         let ln_beta_ab = ln_beta(a, b);
         let end = 0.5f64.powf(1.0 / a);
+        let (in_v, v_error) = HermiteGrid::refined(0.0, end, None, |v| exact_knot(a, b, ln_beta_ab, v));
+        let direct = (a != 1.0).then(|| {
+            // Starts from the v grid's own value at the seam, so the two agree there and the
+            // quantile stays monotone across it.
+            let seam = in_v.at(DIRECT_FROM.powf(1.0 / a));
+            // The v grid is already within the tolerance everywhere, so Newton's method from its
+            // value needs a step or two where the asymptote would need many.
+            HermiteGrid::refined(DIRECT_FROM, 0.5, Some(seam), |u| {
+                exact_knot_in_u(a, b, ln_beta_ab, u, in_v.at(u.powf(1.0 / a)))
+            })
+        });
+        let max_error = direct.as_ref().map_or(v_error, |(_, u_error)| v_error.max(*u_error));
+        HalfTable { inverse_a: 1.0 / a, in_v, direct: direct.map(|(grid, _)| grid), max_error }
+    }
+
+    /// The knot at u = 1/2, the end of the grid that serves it.
+    fn median_knot(&mut self) -> &mut TableKnot {
+        let grid = self.direct.as_mut().unwrap_or(&mut self.in_v);
+        grid.knots.last_mut().expect("a grid has knots")
+    }
+
+    /// The quantile at u in [0, 1/2].
+    #[inline]
+    fn at(&self, u: f64) -> f64 {
+        match &self.direct {
+            Some(direct) if u >= direct.origin => direct.at(u),
+            _ => self.in_v.at(if self.inverse_a == 1.0 { u } else { u.powf(self.inverse_a) }),
+        }
+    }
+}
+
+impl HermiteGrid {
+    /// The grid over [`origin`, `end`] from `knot`'s exact values and slopes, its intervals
+    /// doubled from [`FIRST_INTERVALS`] until the interpolation at every midpoint is within
+    /// [`TOLERANCE`] of the exact value or [`MAX_INTERVALS`] is reached; with the largest error
+    /// found at the last midpoints. `first_value`, when given, replaces the first knot's value.
+    fn refined(origin: f64, end: f64, first_value: Option<f64>, knot: impl Fn(f64) -> Knot) -> (HermiteGrid, f64) {
         let mut intervals = FIRST_INTERVALS;
-        let knot = |v: f64| exact_knot(a, b, ln_beta_ab, v);
-        let mut knots: Vec<Knot> = (0..=intervals).map(|i| knot(end * i as f64 / intervals as f64)).collect();
+        let at = |i: usize, intervals: usize| origin + (end - origin) * i as f64 / intervals as f64;
+        let mut knots: Vec<Knot> = (0..=intervals).map(|i| knot(at(i, intervals))).collect();
+        if let Some(value) = first_value {
+            knots[0].value = value;
+        }
         loop {
-            let step = end / intervals as f64;
-            let table = HalfTable::from_knots(a, step, &knots);
-            let midpoints: Vec<Knot> = (0..intervals).map(|i| knot(step * (i as f64 + 0.5))).collect();
+            let grid = HermiteGrid::from_knots(origin, (end - origin) / intervals as f64, &knots);
+            let midpoints: Vec<Knot> = (0..intervals).map(|i| knot(at(2 * i + 1, 2 * intervals))).collect();
             let error = midpoints
                 .iter()
                 .enumerate()
-                .map(|(i, exact)| (table.interpolate(i, 0.5) - exact.value).abs())
+                .map(|(i, exact)| (grid.interpolate(i, 0.5) - exact.value).abs())
                 .fold(0.0, f64::max);
             if error <= TOLERANCE || intervals >= MAX_INTERVALS {
-                return HalfTable { max_error: error, ..table };
+                return (grid, error);
             }
             // The midpoints are the next level's odd knots.
             let mut refined = Vec::with_capacity(2 * intervals + 1);
@@ -153,12 +216,11 @@ impl HalfTable {
         }
     }
 
-    fn from_knots(a: f64, step: f64, knots: &[Knot]) -> HalfTable {
-        HalfTable {
-            inverse_a: 1.0 / a,
-            step,
+    fn from_knots(origin: f64, step: f64, knots: &[Knot]) -> HermiteGrid {
+        HermiteGrid {
+            origin,
+            inverse_step: 1.0 / step,
             knots: knots.iter().map(|k| TableKnot { value: k.value, scaled_slope: k.slope * step }).collect(),
-            max_error: 0.0,
         }
     }
 
@@ -172,11 +234,9 @@ impl HalfTable {
         (2.0 * t3 - 3.0 * t2 + 1.0) * x0 + (t3 - 2.0 * t2 + t) * m0 + (3.0 * t2 - 2.0 * t3) * x1 + (t3 - t2) * m1
     }
 
-    /// The quantile at u in [0, 1/2].
     #[inline]
-    fn at(&self, u: f64) -> f64 {
-        let v = if self.inverse_a == 1.0 { u } else { u.powf(self.inverse_a) };
-        let position = v / self.step;
+    fn at(&self, point: f64) -> f64 {
+        let position = (point - self.origin) * self.inverse_step;
         let last = self.knots.len() - 2;
         let i = (position as usize).min(last);
         let t = (position - i as f64).clamp(0.0, 1.0);
