@@ -1,6 +1,7 @@
 //! The cost of drawing uncertain inputs: one quantile per draw (PERT through the tabulated beta
-//! quantile, lognormal through the normal quantile), every input of a base path, and the floor
-//! of a base path: only the random numbers it draws, with no model around them.
+//! quantile, lognormal through the normal quantile), every input of a base path, the rest of a
+//! base path's world once its inputs are drawn, and the floor of a base path: only the random
+//! numbers it draws, with no model around them.
 
 use std::hint::black_box;
 
@@ -9,6 +10,7 @@ use dealsim::engine::{DrawScratch, draws_per_path, sample_block_inputs};
 use dealsim::sampling::correlation::Copula;
 use dealsim::sampling::distribution::Distribution;
 use dealsim::sampling::random::{Identity, generator, unit};
+use dealsim::sampling::world::{WorldPath, sample_path};
 use dealsim::scenario::{Scenario, parse_scenario};
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -57,6 +59,30 @@ fn base_inputs(c: &mut Criterion) {
     group.finish();
 }
 
+/// A base path's world from its drawn inputs and coins: the streams' shocks, jumps and run-rates,
+/// the events, the channel and provider splits, the valuation and the parties' flows.
+fn base_world(c: &mut Criterion) {
+    let scenario = base_scenario();
+    let mut draws = vec![0.0; DRAWS as usize * draws_per_path(&scenario)];
+    let mut scratch = DrawScratch::new(&scenario);
+    sample_block_inputs(&scenario, Copula::of(&scenario).as_ref(), 1, 0..DRAWS, &mut draws, &mut scratch);
+    let mut world = WorldPath::new(&scenario);
+    let inputs = world.inputs.len();
+    let mut group = c.benchmark_group("world");
+    group.throughput(Throughput::Elements(DRAWS));
+    group.bench_function("base-path", |b| {
+        b.iter(|| {
+            for (path, row) in (0..DRAWS).zip(draws.chunks_exact(draws_per_path(&scenario))) {
+                world.inputs.copy_from_slice(&row[..inputs]);
+                world.coins.copy_from_slice(&row[inputs..]);
+                sample_path(&scenario, 1, path, &mut world);
+                black_box(&world);
+            }
+        })
+    });
+    group.finish();
+}
+
 /// The random numbers of base paths and nothing else, drawn as the engine draws them: a keyed
 /// uniform for each latent input, coin and event (and an event's outcome), and for each stream and
 /// period one normal shock and the uniform of its jump count. Jump sizes, drawn only in the rare
@@ -94,6 +120,6 @@ fn random_number_floor(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().without_plots();
-    targets = quantile_draws, base_inputs, random_number_floor
+    targets = quantile_draws, base_inputs, base_world, random_number_floor
 }
 criterion_main!(benches);
