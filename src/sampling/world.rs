@@ -200,11 +200,16 @@ fn sample_streams(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPa
     let (periods, dt) = (grid.periods(), grid.dt());
     let sqrt_dt = dt.sqrt();
     let inputs = &world.inputs;
-    let (growth, volatility) = (&mut world.curve, &mut world.other_curve);
+    let (log_growth, volatility) = (&mut world.curve, &mut world.other_curve);
     for (s, stream) in scenario.streams.iter().enumerate() {
         let mut shocks = generator(seed, stream.shocks.hash, path);
         let mut jump_draws = generator(seed, stream.jump_draws.hash, path);
-        stream.growth.fill(0, inputs, growth);
+        stream.growth.fill(0, inputs, log_growth);
+        // The logarithms and, below, the exponentials each in a loop of their own: no call then
+        // waits on the shocks, and calls with nothing between them overlap in the processor.
+        for rate in log_growth.iter_mut() {
+            *rate = rate.ln_1p();
+        }
         stream.volatility.fill(0, inputs, volatility);
         let mut log_run_rate = stream.initial.eval(inputs).ln();
         let jump_chance = stream.jumps.as_ref().map(|jumps| {
@@ -216,7 +221,7 @@ fn sample_streams(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPa
         for k in 0..periods {
             let sigma = volatility[k];
             let shock: f64 = shocks.sample(StandardNormal);
-            let mut step = (growth[k].ln_1p() - 0.5 * sigma * sigma) * dt + sigma * sqrt_dt * shock;
+            let mut step = (log_growth[k] - 0.5 * sigma * sigma) * dt + sigma * sqrt_dt * shock;
             if let (Some(jumps), Some((expected, no_jump))) = (&stream.jumps, jump_chance) {
                 for _ in 0..poisson(&mut jump_draws, expected, no_jump) {
                     step += match &jumps.log_size {
@@ -226,8 +231,12 @@ fn sample_streams(scenario: &Scenario, seed: u64, path: u64, world: &mut WorldPa
                 }
             }
             log_run_rate += step;
-            run_rate[k] = log_run_rate.exp();
-            revenue[k] = run_rate[k] * dt;
+            // The logarithm for now; the loop below takes its exponential.
+            run_rate[k] = log_run_rate;
+        }
+        for (rate, revenue) in run_rate.iter_mut().zip(revenue.iter_mut()) {
+            *rate = rate.exp();
+            *revenue = *rate * dt;
         }
     }
 }
