@@ -6,7 +6,6 @@ use dealsim::analysis::sensitivity::spearman;
 use dealsim::engine::{DrawScratch, draws_per_path, sample_block_inputs};
 use dealsim::io::scenario_file::read_scenario;
 use dealsim::sampling::correlation::Copula;
-use dealsim::sampling::world::sample_inputs;
 use dealsim::scenario::{Override, Scenario, parse_scenario};
 
 const SCENARIO: &str = r#"
@@ -136,11 +135,9 @@ fn a_block_draws_each_path_exactly_as_that_path_alone_draws_it() {
     let mut block = vec![0.0; paths as usize * width];
     let mut scratch = DrawScratch::new(&scenario);
     sample_block_inputs(&scenario, copula.as_ref(), 7, first..first + paths, &mut block, &mut scratch);
-    let (mut latents, mut scores) = (vec![0.0; scenario.latents.len()], Vec::new());
+    let mut alone = vec![0.0; width];
     for (path, row) in (first..).zip(block.chunks_exact(width)) {
-        let mut alone = vec![0.0; width];
-        let (inputs, coins) = alone.split_at_mut(scenario.inputs.len());
-        sample_inputs(&scenario, copula.as_ref(), (7, path), (&mut latents, &mut scores), inputs, coins);
+        sample_block_inputs(&scenario, copula.as_ref(), 7, path..path + 1, &mut alone, &mut scratch);
         assert_eq!(row, alone.as_slice(), "path {path}");
     }
 }

@@ -654,9 +654,9 @@ impl DrawScratch {
 }
 
 /// Draws the uncertain inputs and coins of `paths`, one row of [`draws_per_path`] values per
-/// path (inputs, then coins), correlated when the scenario asks. Each path's row depends on that
-/// path alone: every value is the one
-/// [`sample_inputs`](crate::sampling::world::sample_inputs) draws for the path by itself.
+/// path (inputs, then coins). Each latent uniform is keyed by (seed, path, its identity), then
+/// correlated within its group; each input is its distribution's quantile of its latent. So each
+/// path's row depends on that path alone, whatever block it is drawn in.
 ///
 /// Input by input across the paths rather than path by path: an input's quantile function (a
 /// PERT's tables hold up to about a thousand knots, 16 KB) then stays in the nearest cache
@@ -675,6 +675,8 @@ pub fn sample_block_inputs(
     }
     let DrawScratch { latents, path_latents, scores } = scratch;
     latents.resize(scenario.latents.len() * count, 0.0);
+    // One scratch serves every world of a run, and worlds may differ in their latents.
+    path_latents.resize(scenario.latents.len(), 0.0);
     for (column, latent) in latents.chunks_exact_mut(count).zip(&scenario.latents) {
         for (uniform, path) in column.iter_mut().zip(paths.clone()) {
             *uniform = unit(seed, latent.hash, path);

@@ -3,9 +3,9 @@
 
 use std::ops::Range;
 
-use super::{DrawScratch, sample_block_inputs};
+use super::{DrawScratch, draws_per_path, sample_block_inputs};
 use crate::sampling::correlation::Copula;
-use crate::sampling::world::{WorldPath, mark_stream_inputs, sample_all_but_streams, sample_inputs, sample_path};
+use crate::sampling::world::{WorldPath, mark_stream_inputs, sample_all_but_streams, sample_path};
 use crate::scenario::{InputId, Scalar, Scenario};
 use crate::terms::{DealOutcome, Discounting, apply_deal};
 
@@ -37,8 +37,9 @@ struct WorldModel<'s> {
 pub struct PathState {
     pub worlds: Vec<WorldPath>,
     pub outcomes: Vec<DealOutcome>,
-    latents: Vec<f64>,
-    scores: Vec<f64>,
+    /// A later world's own draws of the path (inputs, then coins), and the scratch they take.
+    own_draws: Vec<f64>,
+    scratch: DrawScratch,
 }
 
 impl<'s> PathModel<'s> {
@@ -76,8 +77,8 @@ impl<'s> PathModel<'s> {
             outcomes: (0..scenario.deals.len())
                 .map(|d| DealOutcome::new(self.worlds[self.world_of_deal[d]].scenario, &scenario.deals[d]))
                 .collect(),
-            latents: vec![0.0; scenario.latents.len()],
-            scores: Vec::new(),
+            own_draws: Vec::new(),
+            scratch: DrawScratch::new(scenario),
         }
     }
 
@@ -97,9 +98,20 @@ impl<'s> PathModel<'s> {
                 world.inputs.copy_from_slice(&row[..inputs]);
                 world.coins.copy_from_slice(&row[inputs..]);
             } else {
-                let scratch = (state.latents.as_mut_slice(), &mut state.scores);
-                let (drawn, coins) = (&mut world.inputs, &mut world.coins);
-                sample_inputs(model.scenario, model.copula.as_ref(), (seed, path), scratch, drawn, coins);
+                // A block of one path: the draws a run of this world's file alone makes.
+                let own = &mut state.own_draws;
+                own.resize(draws_per_path(model.scenario), 0.0);
+                sample_block_inputs(
+                    model.scenario,
+                    model.copula.as_ref(),
+                    seed,
+                    path..path + 1,
+                    own,
+                    &mut state.scratch,
+                );
+                let (drawn, coins) = own.split_at(world.inputs.len());
+                world.inputs.copy_from_slice(drawn);
+                world.coins.copy_from_slice(coins);
             }
             sample_path(model.scenario, seed, path, world);
         }

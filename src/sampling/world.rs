@@ -4,7 +4,6 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::correlation::Copula;
 use super::random::{generator, unit};
 use crate::scenario::{EventTiming, JumpSize, Scalar, Scenario};
 
@@ -94,31 +93,6 @@ impl WorldPath {
         let offset = self.channel_offset[stream];
         let share: f64 = channels.iter().map(|&c| self.channel_share[(offset + c) * self.periods + period]).sum();
         self.revenue[stream * self.periods + period] * share
-    }
-}
-
-/// A path's uncertain inputs and coin flips. Each latent uniform is keyed by (seed, path, its
-/// identity), then correlated within its group; each input is its distribution's quantile of its
-/// latent. `latents` is scratch space of one entry per latent, `scores` the copula's.
-pub fn sample_inputs(
-    scenario: &Scenario,
-    copula: Option<&Copula>,
-    (seed, path): (u64, u64),
-    (latents, scores): (&mut [f64], &mut Vec<f64>),
-    inputs: &mut [f64],
-    coins: &mut [f64],
-) {
-    for (uniform, latent) in latents.iter_mut().zip(&scenario.latents) {
-        *uniform = unit(seed, latent.hash, path);
-    }
-    if let Some(copula) = copula {
-        copula.correlate(latents, scores);
-    }
-    for (draw, input) in inputs.iter_mut().zip(&scenario.inputs) {
-        *draw = input.distribution.quantile(latents[input.latent]);
-    }
-    for (coin, identity) in coins.iter_mut().zip(&scenario.coins) {
-        *coin = unit(seed, identity.hash, path);
     }
 }
 
