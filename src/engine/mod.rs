@@ -675,8 +675,6 @@ pub fn sample_block_inputs(
     }
     let DrawScratch { latents, path_latents, scores } = scratch;
     latents.resize(scenario.latents.len() * count, 0.0);
-    // One scratch serves every world of a run, and worlds may differ in their latents.
-    path_latents.resize(scenario.latents.len(), 0.0);
     for (column, latent) in latents.chunks_exact_mut(count).zip(&scenario.latents) {
         for (uniform, path) in column.iter_mut().zip(paths.clone()) {
             *uniform = unit(seed, latent.hash, path);

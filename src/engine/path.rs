@@ -38,6 +38,7 @@ pub struct PathState {
     pub worlds: Vec<WorldPath>,
     pub outcomes: Vec<DealOutcome>,
     /// A later world's own draws of the path (inputs, then coins), and the scratch they take.
+    /// Every world holds the scenario's inputs, latents and coins, so one of each serves all.
     own_draws: Vec<f64>,
     scratch: DrawScratch,
 }
@@ -77,7 +78,7 @@ impl<'s> PathModel<'s> {
             outcomes: (0..scenario.deals.len())
                 .map(|d| DealOutcome::new(self.worlds[self.world_of_deal[d]].scenario, &scenario.deals[d]))
                 .collect(),
-            own_draws: Vec::new(),
+            own_draws: vec![0.0; draws_per_path(scenario)],
             scratch: DrawScratch::new(scenario),
         }
     }
@@ -100,7 +101,6 @@ impl<'s> PathModel<'s> {
             } else {
                 // A block of one path: the draws a run of this world's file alone makes.
                 let own = &mut state.own_draws;
-                own.resize(draws_per_path(model.scenario), 0.0);
                 sample_block_inputs(
                     model.scenario,
                     model.copula.as_ref(),
