@@ -35,7 +35,8 @@ fn base_scenario(c: &mut Criterion) {
 /// spend), of both signs (cash flows, NPVs), and one value repeated (a term that does not vary);
 /// into a worker's 16-bit local sketch, added into a kept one whenever it is full. Then a whole
 /// block of base's 719 slots in turn, each with its own scale, so that each slot's counts have
-/// left the nearest caches by the time it comes round again.
+/// left the nearest caches by the time it comes round again; and as many slots of both signs,
+/// their signs in no pattern a branch predictor could learn, as a block of cash flows' are.
 fn sketch_inserts(c: &mut Criterion) {
     let block = 256;
     // A fixed, spread-out sequence: a few octaves of magnitudes, no random number generator.
@@ -44,12 +45,18 @@ fn sketch_inserts(c: &mut Criterion) {
     let repeated = vec![2.5e9; block];
     let base_sized: Vec<f64> =
         (0..719).flat_map(|slot| positive.iter().map(move |v| v * (1.0 + f64::from(slot) / 64.0))).collect();
+    let mixed_base_sized: Vec<f64> = base_sized
+        .iter()
+        .enumerate()
+        .map(|(i, v)| if (i * 104_729 % 7_919).is_multiple_of(2) { -v } else { *v })
+        .collect();
     let mut group = c.benchmark_group("sketch");
     let cases = [
         ("positive", &positive),
         ("mixed-sign", &mixed),
         ("repeated", &repeated),
         ("positive/base-sized-block", &base_sized),
+        ("mixed-sign/base-sized-block", &mixed_base_sized),
     ];
     for (name, columns) in cases {
         let slots = columns.len() / block;

@@ -821,6 +821,12 @@ mod tests {
             assert_same_sketch(&one_by_one, &by_slices);
             assert_eq!(one_by_one.count_positive(), by_slices.count_positive(), "{length}");
             assert_eq!(one_by_one.zero_count, by_slices.zero_count, "{length}");
+            // The same key ranges as well as the same counts: a shard file holds both.
+            for (one, slices) in
+                [(&one_by_one.positive, &by_slices.positive), (&one_by_one.negative, &by_slices.negative)]
+            {
+                assert_eq!((one.first_key, &one.counts), (slices.first_key, &slices.counts), "{length}");
+            }
         }
     }
 
