@@ -67,14 +67,12 @@ fn base_world(c: &mut Criterion) {
     let mut scratch = DrawScratch::new(&scenario);
     sample_block_inputs(&scenario, Copula::of(&scenario).as_ref(), 1, 0..DRAWS, &mut draws, &mut scratch);
     let mut world = WorldPath::new(&scenario);
-    let inputs = world.inputs.len();
     let mut group = c.benchmark_group("world");
     group.throughput(Throughput::Elements(DRAWS));
     group.bench_function("base-path", |b| {
         b.iter(|| {
             for (path, row) in (0..DRAWS).zip(draws.chunks_exact(draws_per_path(&scenario))) {
-                world.inputs.copy_from_slice(&row[..inputs]);
-                world.coins.copy_from_slice(&row[inputs..]);
+                world.take_draws(row);
                 sample_path(&scenario, 1, path, &mut world);
                 black_box(&world);
             }

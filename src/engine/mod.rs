@@ -659,7 +659,7 @@ impl DrawScratch {
 /// path's row depends on that path alone, whatever block it is drawn in.
 ///
 /// Input by input across the paths rather than path by path: an input's quantile function (a
-/// PERT's tables hold up to about a thousand knots, 16 KB) then stays in the nearest cache
+/// PERT's tables hold about 100 to 200 knots, up to 5 KB) then stays in the nearest cache
 /// across the block, and its distribution's branch is taken every time.
 pub fn sample_block_inputs(
     scenario: &Scenario,

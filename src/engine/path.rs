@@ -93,11 +93,9 @@ impl<'s> PathModel<'s> {
     /// other from its own draws. The inputs only later worlds read are written back into `row`,
     /// so the row holds each input as the world that reads it drew it.
     pub fn sample(&self, seed: u64, path: u64, row: &mut [f64], state: &mut PathState) {
-        let inputs = self.scenario.inputs.len();
         for (w, (model, world)) in self.worlds.iter().zip(&mut state.worlds).enumerate() {
             if w == 0 {
-                world.inputs.copy_from_slice(&row[..inputs]);
-                world.coins.copy_from_slice(&row[inputs..]);
+                world.take_draws(row);
             } else {
                 // A block of one path: the draws a run of this world's file alone makes.
                 let own = &mut state.own_draws;
@@ -109,9 +107,7 @@ impl<'s> PathModel<'s> {
                     own,
                     &mut state.scratch,
                 );
-                let (drawn, coins) = own.split_at(world.inputs.len());
-                world.inputs.copy_from_slice(drawn);
-                world.coins.copy_from_slice(coins);
+                world.take_draws(own);
             }
             sample_path(model.scenario, seed, path, world);
         }

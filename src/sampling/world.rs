@@ -83,6 +83,13 @@ impl WorldPath {
         }
     }
 
+    /// Takes a path's row of draws: its uncertain inputs, then its coin flips.
+    pub fn take_draws(&mut self, row: &[f64]) {
+        let (inputs, coins) = row.split_at(self.inputs.len());
+        self.inputs.copy_from_slice(inputs);
+        self.coins.copy_from_slice(coins);
+    }
+
     pub fn series(values: &[f64], item: usize, periods: usize) -> &[f64] {
         &values[item * periods..(item + 1) * periods]
     }
