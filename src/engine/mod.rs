@@ -7,11 +7,10 @@ pub mod metrics;
 pub mod path;
 pub mod stats;
 
+use std::collections::BTreeMap;
 use std::ops::Range;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
-
-use rayon::prelude::*;
 
 use crate::engine::metrics::{Layout, RowWriter, emit};
 use crate::engine::path::{PathModel, PathState};
@@ -23,9 +22,9 @@ use crate::scenario::Scenario;
 /// Paths per block. Blocks are the unit of work and of ordered merging; the size is fixed,
 /// never derived from the thread count, so every thread count merges the same blocks.
 pub const BLOCK_PATHS: u64 = 256;
-/// Blocks between two ordered merges: where a run may stop early, and where progress and the
-/// convergence points are taken. Fixed, never derived from the thread count, so that a run stops
-/// at the same path whatever the thread count.
+/// Blocks in a wave: where a run may stop early, and where progress and the convergence points
+/// are taken. Fixed, never derived from the thread count, so that a run stops at the same path
+/// whatever the thread count.
 const WAVE_BLOCKS: u64 = 16;
 /// Blocks whose moments fold into one chunk before the chunk folds into the run's total (16,384
 /// paths). Two fixed fold levels let a run be split into shards at chunk boundaries and merged
@@ -432,26 +431,44 @@ fn run_observed(
     let mut stop = Stop::PathCount;
     let mut convergence = Vec::new();
     let mut paths_run = shard_paths.end - shard_paths.start;
-    let batch_blocks = parallel_blocks(threads, options.target_relative_se.is_some());
-    'batches: for batch_start in (first_block..end_block).step_by(batch_blocks as usize) {
-        let batch_end = (batch_start + batch_blocks).min(end_block);
-        let batch: Vec<Result<BlockResult, RunError>> = pool.install(|| {
-            (batch_start..batch_end)
-                .into_par_iter()
-                .map(|block| {
-                    let index = rayon::current_thread_index().expect("runs inside the pool");
-                    let mut worker = workers[index].lock().expect("a worker panicked");
-                    job.run_block(block, &mut worker)
-                })
-                .collect()
-        });
-        // Floating-point sums depend on order: merge blocks in block order, wave by wave, always.
-        // The first failing block in that order names the failure, whatever the thread count.
-        let batch = batch.into_iter().collect::<Result<Vec<BlockResult>, RunError>>()?;
-        for wave_start in (batch_start..batch_end).step_by(WAVE_BLOCKS as usize) {
-            let wave_end = (wave_start + WAVE_BLOCKS).min(batch_end);
-            let wave = &batch[(wave_start - batch_start) as usize..(wave_end - batch_start) as usize];
-            for (block, result) in (wave_start..).zip(wave) {
+    let may_stop_early = options.target_relative_se.is_some();
+    let window = dispatch_window(threads, may_stop_early);
+    let dispatcher = Dispatcher::new(first_block..end_block, window);
+    let (sender, receiver) = mpsc::channel::<(u64, Result<BlockResult, RunError>)>();
+    // Workers run blocks as they are handed out; this thread merges them in block order as they
+    // come, while the workers go on: no thread waits for a batch's slowest block, and the merge,
+    // serial, is off the workers' path.
+    let outcome = pool.in_place_scope(|scope| {
+        for worker in &workers {
+            let (job, dispatcher, sender) = (&job, &dispatcher, sender.clone());
+            scope.spawn(move |_| {
+                let _stop_on_panic = StopOnPanic(dispatcher);
+                let mut worker = worker.lock().expect("a worker panicked");
+                while let Some(block) = dispatcher.take() {
+                    if sender.send((block, job.run_block(block, &mut worker))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        let mut arrived_early = BTreeMap::new();
+        let mut merge = || -> Result<(), RunError> {
+            for block in first_block..end_block {
+                let result = loop {
+                    if let Some(result) = arrived_early.remove(&block) {
+                        break result;
+                    }
+                    match receiver.recv() {
+                        Ok((done, result)) => arrived_early.insert(done, result),
+                        // Every worker has gone without this block: one panicked, and the
+                        // scope passes its panic on.
+                        Err(mpsc::RecvError) => return Ok(()),
+                    };
+                };
+                // Floating-point sums depend on order: blocks merge in block order, always. The
+                // first failing block in that order names the failure, whatever the thread count.
+                let result = result?;
                 merge_into(&mut chunk, &result.moments);
                 if (block + 1) % CHUNK_BLOCKS == 0 || block + 1 == blocks {
                     merge_into(&mut total, &chunk);
@@ -469,30 +486,49 @@ fn run_observed(
                     };
                     sink.record(&batch).map_err(RunError::Recording)?;
                 }
-            }
-            let done = (wave_end * BLOCK_PATHS).min(options.paths) - first_path;
-            progress(done);
-            // Checked only at wave boundaries, on moments merged in block order: where a run
-            // stops depends on the seed and the target, never on the thread count.
-            if let Some(target) = options.target_relative_se {
-                let mut so_far = total.clone();
-                merge_into(&mut so_far, &chunk);
-                let (worst_metric, worst) = worst_relative_se(&so_far[..layout.metrics.len()]);
-                if done >= MIN_PATHS_BEFORE_STOPPING.min(options.paths) && worst <= target {
-                    stop = Stop::Converged { relative_se: target };
-                    paths_run = done;
-                    total = so_far;
-                    record_convergence(&mut convergence, done, true, &total[..layout.metrics.len()], &[]);
-                    break 'batches;
+                let merged_to = block + 1;
+                if merged_to % WAVE_BLOCKS != 0 && merged_to != end_block {
+                    if !may_stop_early {
+                        dispatcher.allow_before(merged_to + window);
+                    }
+                    continue;
                 }
-                if done == options.paths {
-                    stop = Stop::PathCap { relative_se: target, worst_metric, worst_relative_se: worst };
+                let done = (merged_to * BLOCK_PATHS).min(options.paths) - first_path;
+                progress(done);
+                // Checked only at wave ends, on moments merged in block order: where a run stops
+                // depends on the seed and the target, never on the thread count.
+                if let Some(target) = options.target_relative_se {
+                    let mut so_far = total.clone();
+                    merge_into(&mut so_far, &chunk);
+                    let (worst_metric, worst) = worst_relative_se(&so_far[..layout.metrics.len()]);
+                    if done >= MIN_PATHS_BEFORE_STOPPING.min(options.paths) && worst <= target {
+                        stop = Stop::Converged { relative_se: target };
+                        paths_run = done;
+                        total = so_far;
+                        record_convergence(&mut convergence, done, true, &total[..layout.metrics.len()], &[]);
+                        return Ok(());
+                    }
+                    if done == options.paths {
+                        stop = Stop::PathCap { relative_se: target, worst_metric, worst_relative_se: worst };
+                    }
                 }
+                let metrics = layout.metrics.len();
+                record_convergence(
+                    &mut convergence,
+                    done,
+                    merged_to == end_block,
+                    &total[..metrics],
+                    &chunk[..metrics],
+                );
+                dispatcher.allow_before(merged_to + window);
             }
-            let metrics = layout.metrics.len();
-            record_convergence(&mut convergence, done, wave_end == end_block, &total[..metrics], &chunk[..metrics]);
-        }
-    }
+            Ok(())
+        };
+        let outcome = merge();
+        dispatcher.stop();
+        outcome
+    });
+    outcome?;
     for worker in workers {
         worker.into_inner().expect("a worker panicked").keep_local_sketches(&job.sketches);
     }
@@ -600,15 +636,81 @@ fn transpose(rows: &[f64], width: usize, columns: &mut [f64], first: usize, repo
     !faulty
 }
 
-/// Blocks run in parallel at once. A run that may stop at the end of a wave runs a wave at a
-/// time, so that no block past the stop reaches the sketches. Any other run gives every thread
-/// several blocks: with more threads than a wave has blocks, a wave at a time would leave the
-/// others idle, and every wave's end makes each thread wait for the slowest.
-fn parallel_blocks(threads: usize, may_stop_early: bool) -> u64 {
-    if may_stop_early {
-        return WAVE_BLOCKS;
+/// Blocks a worker may start past the last one merged. A run that may stop at the end of a wave
+/// runs a wave at a time, so that no block past the stop reaches the sketches. Any other run lets
+/// every thread a few blocks ahead, so that one slow block holds up no other thread, and the
+/// blocks waiting to be merged stay few.
+fn dispatch_window(threads: usize, may_stop_early: bool) -> u64 {
+    if may_stop_early { WAVE_BLOCKS } else { 4 * threads as u64 + WAVE_BLOCKS }
+}
+
+/// Hands out a run's blocks in order to the workers, none at or past its limit, which the
+/// merging thread raises as blocks merge.
+struct Dispatcher {
+    state: Mutex<Dispatch>,
+    raised: Condvar,
+    end: u64,
+}
+
+struct Dispatch {
+    next: u64,
+    limit: u64,
+    stopped: bool,
+}
+
+impl Dispatcher {
+    /// Hands out `blocks`, the first `window` of them at once.
+    fn new(blocks: Range<u64>, window: u64) -> Dispatcher {
+        let limit = blocks.start + window;
+        Dispatcher {
+            state: Mutex::new(Dispatch { next: blocks.start, limit, stopped: false }),
+            raised: Condvar::new(),
+            end: blocks.end,
+        }
     }
-    (8 * threads as u64).div_ceil(WAVE_BLOCKS).max(1) * WAVE_BLOCKS
+
+    /// The next block, once it is below the limit; None when the blocks are all out or the run
+    /// has stopped.
+    fn take(&self) -> Option<u64> {
+        let mut state = self.state.lock().expect("a worker panicked");
+        loop {
+            if state.stopped || state.next >= self.end {
+                return None;
+            }
+            if state.next < state.limit {
+                state.next += 1;
+                return Some(state.next - 1);
+            }
+            state = self.raised.wait(state).expect("a worker panicked");
+        }
+    }
+
+    /// Lets blocks before `limit` out (a wave's end at most, for a run that may stop early).
+    fn allow_before(&self, limit: u64) {
+        let mut state = self.state.lock().expect("a worker panicked");
+        if limit > state.limit {
+            state.limit = limit;
+            self.raised.notify_all();
+        }
+    }
+
+    /// Hands out no more blocks; workers waiting for one leave.
+    fn stop(&self) {
+        self.state.lock().expect("a worker panicked").stopped = true;
+        self.raised.notify_all();
+    }
+}
+
+/// Stops the dispatcher when a worker panics, so that the other workers leave instead of waiting
+/// for a merge that cannot go on.
+struct StopOnPanic<'d>(&'d Dispatcher);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.stop();
+        }
+    }
 }
 
 /// Paths whose rows fit [`ROWS_BYTES`]: at least one, at most a block.
@@ -788,13 +890,30 @@ mod tests {
     }
 
     #[test]
-    fn batches_are_whole_waves_with_work_for_every_thread() {
-        for threads in [1, 2, 3, 16, 64, 1000] {
-            let blocks = parallel_blocks(threads, false);
-            assert_eq!(blocks % WAVE_BLOCKS, 0, "{threads}");
-            assert!(blocks >= 8 * threads as u64 && blocks < 8 * threads as u64 + WAVE_BLOCKS, "{threads}: {blocks}");
-            assert_eq!(parallel_blocks(threads, true), WAVE_BLOCKS, "{threads}");
+    fn blocks_are_handed_out_in_order_up_to_the_limit() {
+        let dispatcher = Dispatcher::new(10..20, 4);
+        assert_eq!((0..4).map(|_| dispatcher.take()).collect::<Vec<_>>(), [Some(10), Some(11), Some(12), Some(13)]);
+        dispatcher.allow_before(12);
+        dispatcher.allow_before(16);
+        assert_eq!((dispatcher.take(), dispatcher.take()), (Some(14), Some(15)));
+        dispatcher.allow_before(30);
+        assert_eq!((16..20).map(|_| dispatcher.take().unwrap()).collect::<Vec<_>>(), [16, 17, 18, 19]);
+        assert_eq!(dispatcher.take(), None);
+    }
+
+    #[test]
+    fn a_worker_waiting_for_the_limit_leaves_when_the_run_stops() {
+        let dispatcher = Dispatcher::new(0..100, 1);
+        assert_eq!(dispatcher.take(), Some(0));
+        std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| dispatcher.take());
+            dispatcher.stop();
+            assert_eq!(waiting.join().unwrap(), None);
+        });
+        for window in [WAVE_BLOCKS, dispatch_window(1, false), dispatch_window(64, false)] {
+            assert!(window >= WAVE_BLOCKS, "{window}");
         }
+        assert_eq!(dispatch_window(64, true), WAVE_BLOCKS);
     }
 
     #[test]
