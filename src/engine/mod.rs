@@ -414,7 +414,7 @@ fn run_observed(
         recording: sink.is_some(),
         sketches: Mutex::new(vec![QuantileSketch::new(); width]),
     };
-    let workers: Vec<Mutex<Worker>> = (0..threads).map(|_| Mutex::new(Worker::new(&job.model, &layout))).collect();
+    let mut workers: Vec<Worker> = (0..threads).map(|_| Worker::new(&job.model, &layout)).collect();
     let blocks = options.paths.div_ceil(BLOCK_PATHS);
     let chunks = match options.shard {
         Some(shard) => shard.chunks(chunk_count(options.paths)),
@@ -439,13 +439,12 @@ fn run_observed(
     // come, while the workers go on: no thread waits for a batch's slowest block, and the merge,
     // serial, is off the workers' path.
     let outcome = pool.in_place_scope(|scope| {
-        for worker in &workers {
+        for worker in &mut workers {
             let (job, dispatcher, sender) = (&job, &dispatcher, sender.clone());
             scope.spawn(move |_| {
                 let _stop_on_panic = StopOnPanic(dispatcher);
-                let mut worker = worker.lock().expect("a worker panicked");
                 while let Some(block) = dispatcher.take() {
-                    if sender.send((block, job.run_block(block, &mut worker))).is_err() {
+                    if sender.send((block, job.run_block(block, worker))).is_err() {
                         break;
                     }
                 }
@@ -529,8 +528,8 @@ fn run_observed(
         outcome
     });
     outcome?;
-    for worker in workers {
-        worker.into_inner().expect("a worker panicked").keep_local_sketches(&job.sketches);
+    for mut worker in workers {
+        worker.keep_local_sketches(&job.sketches);
     }
     let sketches = job.sketches.into_inner().expect("a worker panicked");
     Ok(Aggregates {
