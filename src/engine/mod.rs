@@ -9,7 +9,7 @@ pub mod stats;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::sync::{Condvar, Mutex, mpsc};
+use std::sync::{Condvar, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::engine::metrics::{Layout, RowWriter, emit};
@@ -693,9 +693,10 @@ impl Dispatcher {
         }
     }
 
-    /// Hands out no more blocks; workers waiting for one leave.
+    /// Hands out no more blocks; workers waiting for one leave. Runs while a worker unwinds too,
+    /// where a second panic would abort the process, so it takes the state even if poisoned.
     fn stop(&self) {
-        self.state.lock().expect("a worker panicked").stopped = true;
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).stopped = true;
         self.raised.notify_all();
     }
 }
