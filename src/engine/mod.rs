@@ -910,10 +910,16 @@ mod tests {
             dispatcher.stop();
             assert_eq!(waiting.join().unwrap(), None);
         });
-        for window in [WAVE_BLOCKS, dispatch_window(1, false), dispatch_window(64, false)] {
-            assert!(window >= WAVE_BLOCKS, "{window}");
+    }
+
+    #[test]
+    fn a_run_that_may_stop_early_runs_a_wave_at_a_time_and_any_other_keeps_every_thread_busy() {
+        for threads in [1, 2, 3, 16, 64, 1000] {
+            assert_eq!(dispatch_window(threads, true), WAVE_BLOCKS, "{threads}");
+            // Past a whole wave, at least one block per thread more, so that no thread waits for
+            // a wave's end.
+            assert!(dispatch_window(threads, false) >= WAVE_BLOCKS + threads as u64, "{threads}");
         }
-        assert_eq!(dispatch_window(64, true), WAVE_BLOCKS);
     }
 
     #[test]
